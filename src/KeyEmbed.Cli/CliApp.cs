@@ -1,0 +1,41 @@
+using System.CommandLine;
+using KeyEmbed.Cli.Commands;
+
+namespace KeyEmbed.Cli;
+
+/// <summary>Where a command writes; tests pass string writers, the program passes the console.</summary>
+internal sealed record CliContext(TextWriter Out, TextWriter Error);
+
+/// <summary>Builds the command tree and runs it; one place maps failures to exit codes.</summary>
+internal static class CliApp
+{
+    /// <summary>Exit code for a user-facing failure (bad file, bad option, bad input).</summary>
+    public const int UserError = 2;
+
+    /// <summary>Exit code for a failure inside ONNX Runtime or the machine.</summary>
+    public const int RuntimeError = 3;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var context = new CliContext(stdout, stderr);
+        var root = new RootCommand("KeyEmbed: keyword, sentence and document embeddings from BERT and XLNet checkpoints, compared by cosine similarity.");
+        foreach (var command in CommandCatalog.All(context)) root.Subcommands.Add(command);
+        var parsed = root.Parse(args);
+        var configuration = new InvocationConfiguration { Output = stdout, Error = stderr };
+        return parsed.Invoke(configuration);
+    }
+
+    /// <summary>Runs a command body; a <see cref="KeyEmbedException"/> becomes one line on stderr and a non-zero exit.</summary>
+    public static int Guard(CliContext context, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (KeyEmbedException e)
+        {
+            context.Error.WriteLine($"error: {e.Message}");
+            return e.Kind == ErrorKind.Runtime ? RuntimeError : UserError;
+        }
+    }
+}

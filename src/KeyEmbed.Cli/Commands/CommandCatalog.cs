@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace KeyEmbed.Cli.Commands;
+
+/// <summary>Every subcommand, in the order <c>--help</c> lists them. Each lives in its own file.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All(CliContext context)
+    {
+        yield break;
+    }
+}

@@ -1,0 +1,3 @@
+using KeyEmbed.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,39 @@
+namespace KeyEmbed;
+
+/// <summary>The families of failures a user can act on. Bugs stay ordinary exceptions.</summary>
+public enum ErrorKind
+{
+    /// <summary>A checkpoint, config or tokenizer file is unreadable, truncated or malformed.</summary>
+    InvalidCheckpoint,
+    /// <summary>The files describe a model architecture KeyEmbed does not run.</summary>
+    UnsupportedArchitecture,
+    /// <summary>A weight the architecture needs is not in the checkpoint.</summary>
+    MissingWeight,
+    /// <summary>A weight's shape does not match what the config implies.</summary>
+    ShapeMismatch,
+    /// <summary>An input text, file or option is invalid.</summary>
+    InvalidInput,
+    /// <summary>The service is at capacity; retry later.</summary>
+    Overloaded,
+    /// <summary>ONNX Runtime or the operating system failed while running a model.</summary>
+    Runtime,
+}
+
+/// <summary>
+/// The one exception type KeyEmbed throws for a user-facing failure. The message says what was wrong
+/// (file, offset, key, option) and what to do about it.
+/// </summary>
+public sealed class KeyEmbedException : Exception
+{
+    /// <summary>Creates an exception of the given family.</summary>
+    public KeyEmbedException(ErrorKind kind, string message, Exception? inner = null)
+        : base(message, inner) => Kind = kind;
+
+    /// <summary>Which family of failure this is; the CLI and server map it to exit codes and HTTP statuses.</summary>
+    public ErrorKind Kind { get; }
+
+    internal static KeyEmbedException Checkpoint(string file, string problem, Exception? inner = null) =>
+        new(ErrorKind.InvalidCheckpoint, $"{file}: {problem}", inner);
+
+    internal static KeyEmbedException Input(string problem) => new(ErrorKind.InvalidInput, problem);
+}

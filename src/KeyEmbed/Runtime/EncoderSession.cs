@@ -1,0 +1,93 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace KeyEmbed.Runtime;
+
+/// <summary>A dense tensor copied out of (or into) ONNX Runtime: row-major data plus its shape.</summary>
+public sealed record DenseTensor<T>(T[] Data, long[] Shape) where T : unmanaged
+{
+    /// <summary>Shape as text, e.g. <c>[2, 7, 384]</c>.</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>Threading and optimisation settings for an <see cref="EncoderSession"/>.</summary>
+public sealed record SessionSettings
+{
+    /// <summary>Intra-op threads; 0 = the machine's cores.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Whether ONNX Runtime may rewrite the graph (fusions). On by default.</summary>
+    public bool Optimize { get; init; } = true;
+}
+
+/// <summary>One ONNX Runtime session over one built graph: runs batches and returns the requested outputs.</summary>
+internal sealed class EncoderSession : IDisposable
+{
+    private readonly InferenceSession _session;
+
+    public EncoderSession(byte[] model, SessionSettings? settings = null)
+    {
+        settings ??= new SessionSettings();
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount,
+            InterOpNumThreads = 1,
+            GraphOptimizationLevel = settings.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
+        };
+        try { _session = new InferenceSession(model, options); }
+        catch (OnnxRuntimeException e)
+        { throw new KeyEmbedException(ErrorKind.Runtime, $"ONNX Runtime could not load the built graph: {e.Message}", e); }
+        InputNames = [.. _session.InputMetadata.Keys];
+        OutputNames = [.. _session.OutputMetadata.Keys];
+    }
+
+    public IReadOnlyList<string> InputNames { get; }
+
+    public IReadOnlyList<string> OutputNames { get; }
+
+    /// <summary>Runs the graph. Inputs the graph does not declare are ignored; outputs are copied out once.</summary>
+    public Dictionary<string, DenseTensor<float>> Run(
+        IReadOnlyDictionary<string, DenseTensor<long>> intInputs,
+        IReadOnlyCollection<string> outputs,
+        IReadOnlyDictionary<string, DenseTensor<float>>? floatInputs = null)
+    {
+        var disposables = new List<IDisposable>();
+        try
+        {
+            var names = new List<string>();
+            var values = new List<OrtValue>();
+            foreach (var (name, tensor) in intInputs)
+            {
+                if (!InputNames.Contains(name)) continue;
+                var v = OrtValue.CreateTensorValueFromMemory(tensor.Data, tensor.Shape);
+                disposables.Add(v); names.Add(name); values.Add(v);
+            }
+            if (floatInputs != null)
+                foreach (var (name, tensor) in floatInputs)
+                {
+                    if (!InputNames.Contains(name)) continue;
+                    var v = OrtValue.CreateTensorValueFromMemory(tensor.Data, tensor.Shape);
+                    disposables.Add(v); names.Add(name); values.Add(v);
+                }
+            var outputNames = outputs.ToArray();
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, names, values, outputNames);
+            var map = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
+            for (int i = 0; i < outputNames.Length; i++)
+            {
+                var info = results[i].GetTensorTypeAndShape();
+                map[outputNames[i]] = new DenseTensor<float>(results[i].GetTensorDataAsSpan<float>().ToArray(), info.Shape);
+            }
+            return map;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new KeyEmbedException(ErrorKind.Runtime, $"ONNX Runtime failed while running the model: {e.Message}", e);
+        }
+        finally
+        {
+            foreach (var d in disposables) d.Dispose();
+        }
+    }
+
+    public void Dispose() => _session.Dispose();
+}
