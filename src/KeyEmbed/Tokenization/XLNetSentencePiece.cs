@@ -133,14 +133,20 @@ internal sealed class XLNetSentencePiece : TextEncoder
 
     private static TokenPiece MakePiece(int id, string value, int normalizedStart, int normalizedEnd, int[] map, Prepared prepared)
     {
-        // Map normalized [start, end) → prepared text units → original text; leading word mark has no source.
-        int first = map[Math.Min(normalizedStart, map.Length - 1)];
-        int last = map[Math.Clamp(normalizedEnd - 1, 0, map.Length - 1)];
-        if (first < 0) first = 0;
-        if (last < first) last = first;
+        // Map normalized [start, end) → prepared text units → original text. SentencePiece's leading word mark has
+        // no source: a piece made only of it is empty, placed where the text starts.
+        int from = Math.Clamp(normalizedStart, 0, map.Length - 1), to = Math.Clamp(normalizedEnd - 1, 0, map.Length - 1);
+        while (from <= to && (map[from] < 0 || prepared.Text[map[from]] == ' ')) from++;
+        if (from > to)
+        {
+            // Only the word mark: an empty span where the next word starts.
+            int at = prepared.Start.Length == 0 ? 0 : map[to] < 0 ? prepared.Start[0] : prepared.End[map[to]];
+            return new TokenPiece(id, value, at, 0);
+        }
+        int first = map[from];
+        int last = Math.Max(first, map[to]);
         int origStart = prepared.Start[Math.Min(first, prepared.Start.Length - 1)];
-        int origEnd = prepared.End[Math.Min(last, prepared.End.Length - 1)];
-        if (origEnd < origStart) origEnd = origStart;
+        int origEnd = Math.Max(origStart, prepared.End[Math.Min(last, prepared.End.Length - 1)]);
         return new TokenPiece(id, value, origStart, origEnd - origStart);
     }
 
@@ -210,7 +216,8 @@ internal sealed class XLNetSentencePiece : TextEncoder
                 i += 2;
                 continue;
             }
-            codePoints.Add((cp, i, i + width));
+            // A lone surrogate is not text SentencePiece can read (it sees UTF-8); like an invalid byte there, it is U+FFFD.
+            codePoints.Add((cp is >= 0xD800 and <= 0xDFFF ? 0xFFFD : cp, i, i + width));
             i += width;
         }
 

@@ -1,0 +1,278 @@
+using System.Diagnostics;
+using System.Text;
+using KeyEmbed.Architectures;
+using KeyEmbed.Models;
+using KeyEmbed.Tokenization;
+
+namespace KeyEmbed.Tests.Tokenization;
+
+public sealed class TextEncoderTests
+{
+    private static readonly TextEncoder Bert = TextEncoder.Load(BuiltInModels.Default);
+    private static readonly TextEncoder XLNet = TextEncoder.Load(SharedData.Models("xlnet-spiece"));
+
+    public static TheoryData<string> Encoders => new() { "bert", "xlnet" };
+
+    private static TextEncoder Get(string name) => name == "bert" ? Bert : XLNet;
+
+    [Theory]
+    [MemberData(nameof(Encoders))]
+    public void Empty_and_whitespace_only_text_give_only_the_special_tokens(string name)
+    {
+        var encoder = Get(name);
+        foreach (var text in new[] { "", "   ", "\t\n\r ", "\u3000\u00A0" })
+        {
+            var encoded = encoder.Encode(text);
+            Assert.Equal(2, encoded.Length);
+            Assert.All(encoded.SpecialTokenMask, Assert.True);
+            Assert.False(encoded.Truncated);
+        }
+    }
+
+    [Fact]
+    public void Control_and_format_characters_are_dropped_without_splitting_the_word()
+    {
+        var plain = Bert.Encode("zerowidth");
+        var withControls = Bert.Encode("zero\u200Bwi\u0000dth\u0007\uFFFD");
+        Assert.Equal(plain.Ids, withControls.Ids);
+    }
+
+    [Theory]
+    [MemberData(nameof(Encoders))]
+    public void Unpaired_surrogates_give_a_defined_result_with_offsets_in_range(string name)
+    {
+        string text = "ab\uD800cd \uDC00 x\uD83D";
+        var encoded = Get(name).Encode(text);
+        Assert.True(encoded.Length > 2);
+        foreach (var offset in encoded.Offsets) Assert.InRange(offset.End, 0, text.Length);
+    }
+
+    [Fact]
+    public void Word_of_one_megabyte_is_one_unk_quickly()
+    {
+        string word = new('a', 1 << 20);
+        var watch = Stopwatch.StartNew();
+        var encoded = Bert.Encode(word);
+        watch.Stop();
+        Assert.Equal(["[CLS]", "[UNK]", "[SEP]"], encoded.Tokens);
+        Assert.Equal(new TokenOffset(0, word.Length), encoded.Offsets[1]);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void Word_of_two_hundred_characters_is_still_split_but_201_is_unk()
+    {
+        var at200 = Bert.Encode(string.Concat(Enumerable.Repeat("ab", 100)));
+        var at201 = Bert.Encode(string.Concat(Enumerable.Repeat("ab", 100)) + "a");
+        Assert.DoesNotContain("[UNK]", at200.Tokens);
+        Assert.Equal(["[CLS]", "[UNK]", "[SEP]"], at201.Tokens);
+    }
+
+    [Fact]
+    public void Two_hundred_limit_counts_code_points_not_utf16_units()
+    {
+        // 150 supplementary ideographs are 300 UTF-16 units but each is its own word (CJK split), and a 150-emoji word
+        // is 150 code points: under the limit, so it is looked up (and unknown) rather than cut by length.
+        string emoji = string.Concat(Enumerable.Repeat("\U0001F600", 150));
+        var encoded = Bert.Encode(emoji);
+        Assert.Equal(["[CLS]", "[UNK]", "[SEP]"], encoded.Tokens);
+        Assert.Equal(new TokenOffset(0, 300), encoded.Offsets[1]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Encoders))]
+    public void Text_longer_than_max_length_is_cut_and_flagged(string name)
+    {
+        var encoder = Get(name);
+        string text = string.Join(" ", Enumerable.Repeat("hello world", 400));
+        var full = encoder.Encode(text, maxLength: 100_000);
+        var cut = encoder.Encode(text);
+        Assert.False(full.Truncated);
+        Assert.True(cut.Truncated);
+        Assert.Equal(encoder.MaxLength, cut.Length);
+        var small = encoder.Encode(text, maxLength: 10);
+        Assert.Equal(10, small.Length);
+        Assert.True(small.Truncated);
+        // The kept tokens are the first ones, with the layout's special tokens still in place.
+        var content = full.Ids.Where((_, i) => !full.SpecialTokenMask[i]).Take(8);
+        Assert.Equal(content, small.Ids.Where((_, i) => !small.SpecialTokenMask[i]));
+    }
+
+    [Fact]
+    public void Pairs_are_cut_longest_first()
+    {
+        var encoded = Bert.Encode("one two three four five six seven eight", "alpha beta", maxLength: 9);
+        Assert.True(encoded.Truncated);
+        Assert.Equal(["[CLS]", "one", "two", "three", "four", "[SEP]", "alpha", "beta", "[SEP]"], encoded.Tokens);
+        Assert.Equal([0, 0, 0, 0, 0, 0, 1, 1, 1], encoded.TypeIds);
+    }
+
+    [Fact]
+    public void Max_length_without_room_for_text_is_a_clear_error()
+    {
+        var e = Assert.Throws<KeyEmbedException>(() => Bert.Encode("x", "y", maxLength: 3));
+        Assert.Equal(ErrorKind.InvalidInput, e.Kind);
+        Assert.Contains("max length 3", e.Message);
+    }
+
+    [Fact]
+    public void Bert_offsets_point_back_into_the_original_text()
+    {
+        string text = "Crème  brûlée, İstanbul\u200B! 北京";
+        var encoded = Bert.Encode(text);
+        var sources = encoded.Offsets.Where((_, i) => !encoded.SpecialTokenMask[i]).Select(o => text.Substring(o.Start, o.Length)).ToList();
+        Assert.Equal(["Cr", "ème", "br", "ûlé", "e", ",", "İstanbul", "!", "北", "京"], sources);
+    }
+
+    [Fact]
+    public void XLNet_offsets_point_back_into_the_original_text()
+    {
+        string text = "Hello,  world 1,000";
+        var encoded = XLNet.Encode(text);
+        var pieces = Enumerable.Range(0, encoded.Length).Where(i => !encoded.SpecialTokenMask[i])
+            .Select(i => (encoded.Tokens[i], text.Substring(encoded.Offsets[i].Start, encoded.Offsets[i].Length))).ToList();
+        Assert.Contains(("Hello", "Hello"), pieces);
+        Assert.Contains(("▁world", "world"), pieces);
+        // "▁1,000" is re-split by XLNet's digit-comma rule only when the comma ends the piece; either way the
+        // pieces cover "1,000" and nothing else.
+        Assert.Equal("1,000", string.Concat(pieces.SkipWhile(p => p.Item1 != "▁world").Skip(1).Select(p => p.Item2)));
+    }
+
+    [Fact]
+    public void Bert_batch_pads_on_the_right_with_pad_id_and_mask()
+    {
+        var batch = Bert.EncodeBatch(["hello world", "hello"]);
+        Assert.Equal(2, batch.BatchSize);
+        Assert.Equal(4, batch.SequenceLength);
+        Assert.Equal(PaddingSide.Right, batch.PaddingSide);
+        Assert.Equal([101L, 7592, 2088, 102, 101, 7592, 102, 0], batch.InputIds);
+        Assert.Equal([1L, 1, 1, 1, 1, 1, 1, 0], batch.AttentionMask);
+        Assert.Equal(new long[8], batch.TokenTypeIds);
+        Assert.Equal(0, batch.FirstTokenColumn(1));
+        var inputs = batch.ToModelInputs();
+        Assert.Equal([2L, 4], inputs["input_ids"].Shape);
+    }
+
+    [Fact]
+    public void XLNet_batch_pads_on_the_left_with_pad_5_and_segment_3()
+    {
+        var single = XLNet.Encode("hello world, this is a longer text");
+        var batch = XLNet.EncodeBatch(["hello world, this is a longer text", "hi"]);
+        var shortRow = XLNet.Encode("hi");
+        int padding = single.Length - shortRow.Length;
+        Assert.True(padding > 0);
+        Assert.Equal(PaddingSide.Left, batch.PaddingSide);
+        var row1 = batch.InputIds.Skip(batch.SequenceLength).ToArray();
+        var types1 = batch.TokenTypeIds.Skip(batch.SequenceLength).ToArray();
+        var mask1 = batch.AttentionMask.Skip(batch.SequenceLength).ToArray();
+        Assert.All(row1.Take(padding), id => Assert.Equal(5L, id));
+        Assert.All(types1.Take(padding), t => Assert.Equal(3L, t));
+        Assert.All(mask1.Take(padding), m => Assert.Equal(0L, m));
+        Assert.Equal(shortRow.Ids.Select(i => (long)i), row1.Skip(padding));
+        Assert.Equal(padding, batch.FirstTokenColumn(1));
+        Assert.Equal(2, shortRow.TypeIds[^1]);
+    }
+
+    [Fact]
+    public void Batch_with_wrong_pair_count_is_a_clear_error()
+    {
+        var e = Assert.Throws<KeyEmbedException>(() => Bert.EncodeBatch(["a", "b"], ["c"]));
+        Assert.Contains("pair", e.Message);
+    }
+
+    [Fact]
+    public void Special_token_strings_in_text_are_ordinary_text()
+    {
+        var encoded = Bert.Encode("[CLS]");
+        Assert.Equal(["[CLS]", "[", "cl", "##s", "]", "[SEP]"], encoded.Tokens);
+        Assert.Equal([true, false, false, false, false, true], encoded.SpecialTokenMask);
+    }
+
+    [Fact]
+    public void Final_sigma_follows_python_lower()
+    {
+        // Σ at the end of a word after a cased letter is ς; inside a word σ; a lone Σ is σ.
+        var chinese = TextEncoder.Load(SharedData.Models("bert-chinese-vocab"));
+        Assert.Equal("##ς", chinese.Encode("ΟΣ").Tokens[2]);
+        Assert.Equal("##σ", chinese.Encode("ΟΣΟ").Tokens[2]);
+        Assert.Equal("σ", chinese.Encode("Σ").Tokens[1]);
+        Assert.Equal("##ς", chinese.Encode("ΟΣ.").Tokens[2]);
+    }
+}
+
+public sealed class TokenizerFilesTests
+{
+    [Fact]
+    public void Vocab_with_crlf_reads_the_same_as_with_lf()
+    {
+        var lf = Encoding.UTF8.GetBytes("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##s\n");
+        var crlf = Encoding.UTF8.GetBytes("[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nhello\r\n##s\r\n");
+        var a = TextEncoder.FromWordPieceVocabulary(lf).Encode("Hellos");
+        var b = TextEncoder.FromWordPieceVocabulary(crlf).Encode("Hellos");
+        Assert.Equal([2, 4, 5, 3], a.Ids);
+        Assert.Equal(a.Ids, b.Ids);
+    }
+
+    [Fact]
+    public void Vocab_without_special_tokens_names_the_file_and_the_token()
+    {
+        var e = Assert.Throws<KeyEmbedException>(() => TextEncoder.FromWordPieceVocabulary(Encoding.UTF8.GetBytes("a\nb\n"), source: "my/vocab.txt"));
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains("my/vocab.txt", e.Message);
+        Assert.Contains("[CLS]", e.Message);
+    }
+
+    [Fact]
+    public void Corrupt_sentencepiece_model_is_a_checkpoint_error()
+    {
+        var e = Assert.Throws<KeyEmbedException>(() => TextEncoder.FromSentencePieceModel([0xFF, 0xFF, 0xFF, 0x01], source: "bad.model"));
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains("bad.model", e.Message);
+    }
+
+    private static readonly byte[] TinyVocab = Encoding.UTF8.GetBytes("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\nHello\n");
+
+    [Theory]
+    [InlineData("uncased_L-12_H-768_A-12", null, "hello")]
+    [InlineData("cased_L-12_H-768_A-12", null, "Hello")]
+    [InlineData("multi_cased_L-12_H-768_A-12", null, "Hello")]
+    [InlineData("cased_L-12_H-768_A-12", true, "hello")]
+    [InlineData("uncased_L-12_H-768_A-12", false, "Hello")]
+    public void Lowercase_default_follows_the_folder_name_unless_overridden(string folder, bool? lowercase, string expected)
+    {
+        using var dir = new TempDir();
+        string model = Path.Combine(dir.Path, folder);
+        Directory.CreateDirectory(model);
+        File.WriteAllBytes(Path.Combine(model, "vocab.txt"), TinyVocab);
+        var encoder = TextEncoder.Load(model, lowercase);
+        Assert.Equal(expected, encoder.Encode("Hello").Tokens[1]);
+    }
+
+    [Fact]
+    public void Tokenizer_config_do_lower_case_false_keeps_case()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("vocab.txt"), TinyVocab);
+        File.WriteAllText(dir.File("tokenizer_config.json"), """{"do_lower_case": false, "model_max_length": 128}""");
+        var encoder = TextEncoder.Load(dir.Path);
+        Assert.Equal("Hello", encoder.Encode("Hello").Tokens[1]);
+        Assert.Equal(128, encoder.MaxLength);
+    }
+
+    [Fact]
+    public void Folder_without_tokenizer_is_a_clear_error()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<KeyEmbedException>(() => TextEncoder.Load(dir.Path));
+        Assert.Contains("vocab.txt", e.Message);
+        Assert.Contains("spiece.model", e.Message);
+    }
+
+    [Fact]
+    public void Unknown_name_is_a_clear_error()
+    {
+        var e = Assert.Throws<KeyEmbedException>(() => TextEncoder.Load("no-such-model-here"));
+        Assert.Contains("no-such-model-here", e.Message);
+        Assert.Contains("minilm", e.Message);
+    }
+}
