@@ -62,9 +62,22 @@ internal sealed class BertWordPiece : TextEncoder
         output.Special(_sepId, _vocabulary.Token(_sepId), 1);
     }
 
+    internal override int LayoutIds(List<TokenPiece> pieces, Span<int> ids)
+    {
+        ids[0] = _clsId;
+        for (int i = 0; i < pieces.Count; i++) ids[i + 1] = pieces[i].Id;
+        ids[pieces.Count + 1] = _sepId;
+        return pieces.Count + 2;
+    }
+
     internal override void Tokenize(string text, List<TokenPiece> output)
     {
         if (text.Length == 0) return;
+        if (text.Length <= AsciiFastPathLimit && IsPlainAscii(text))
+        {
+            TokenizeAscii(text, output);
+            return;
+        }
         using var scratch = new Scratch(text.Length);
         var span = text.AsSpan();
         int i = 0;
@@ -159,10 +172,18 @@ internal sealed class BertWordPiece : TextEncoder
     private void WordPiece(Scratch scratch, int from, int to, List<TokenPiece> output)
     {
         if (to <= from) return;
-        var word = scratch.Normalized[from..to];
-        var starts = scratch.NormalizedStart;
-        var ends = scratch.NormalizedEnd;
-        int wordStart = starts[from], wordEnd = ends[to - 1];
+        WordPiece(scratch.Normalized[from..to], scratch.NormalizedStart[from..to], scratch.NormalizedEnd[from..to], 0, output);
+    }
+
+    /// <summary>
+    /// WordPiece of one word. Offsets of character k are <paramref name="starts"/>[k] / <paramref name="ends"/>[k], or
+    /// when those are empty (text whose characters map one to one), <paramref name="identityBase"/> + k.
+    /// </summary>
+    private void WordPiece(ReadOnlySpan<char> word, ReadOnlySpan<int> starts, ReadOnlySpan<int> ends, int identityBase, List<TokenPiece> output)
+    {
+        bool identity = starts.IsEmpty;
+        int wordStart = identity ? identityBase : starts[0];
+        int wordEnd = identity ? identityBase + word.Length : ends[word.Length - 1];
         if (CountCodePoints(word) > MaxCharsPerWord)
         {
             output.Add(new TokenPiece(_unkId, _unkToken, wordStart, wordEnd - wordStart));
@@ -188,9 +209,43 @@ internal sealed class BertWordPiece : TextEncoder
                 output.Add(new TokenPiece(_unkId, _unkToken, wordStart, wordEnd - wordStart));
                 return;
             }
-            int pieceStart = starts[from + start], pieceEnd = ends[from + end - 1];
+            int pieceStart = identity ? identityBase + start : starts[start];
+            int pieceEnd = identity ? identityBase + end : ends[end - 1];
             output.Add(new TokenPiece(id, _vocabulary.Token(id), pieceStart, pieceEnd - pieceStart));
             start = end;
+        }
+    }
+
+    // Texts up to this length that are printable ASCII (plus tab, newline, carriage return) take the fast path:
+    // lower-casing keeps every character in place, so offsets are indexes and no offset arrays are needed.
+    private const int AsciiFastPathLimit = 4096;
+
+    private static bool IsPlainAscii(string text)
+    {
+        foreach (char c in text)
+            if (c >= 127 || c < 32 && c is not ('\t' or '\n' or '\r')) return false;
+        return true;
+    }
+
+    private void TokenizeAscii(string text, List<TokenPiece> output)
+    {
+        Span<char> buffer = text.Length <= 512 ? stackalloc char[text.Length] : new char[text.Length];
+        if (Lowercase) System.Text.Ascii.ToLower(text, buffer, out _);
+        else text.CopyTo(buffer);
+        int i = 0;
+        while (i < buffer.Length)
+        {
+            char c = buffer[i];
+            if (PythonUnicode.IsBertWhitespace(c)) { i++; continue; }
+            if (PythonUnicode.IsBertPunctuation(c))
+            {
+                WordPiece(buffer.Slice(i, 1), default, default, i, output);
+                i++;
+                continue;
+            }
+            int start = i;
+            while (i < buffer.Length && !PythonUnicode.IsBertWhitespace(buffer[i]) && !PythonUnicode.IsBertPunctuation(buffer[i])) i++;
+            WordPiece(buffer[start..i], default, default, start, output);
         }
     }
 

@@ -75,6 +75,19 @@ public abstract class TextEncoder
     }
 
     /// <summary>
+    /// Writes the ids of one text, special tokens included, into <paramref name="ids"/> (cut to its length, counting
+    /// special tokens) and returns how many were written: the allocation-light path for callers that need only ids.
+    /// </summary>
+    internal int EncodeIds(string text, Span<int> ids)
+    {
+        var pieces = new List<TokenPiece>(16);
+        Tokenize(text, pieces);
+        int specials = SpecialTokenCount(pair: false);
+        if (pieces.Count > ids.Length - specials) pieces.RemoveRange(ids.Length - specials, pieces.Count - (ids.Length - specials));
+        return LayoutIds(pieces, ids);
+    }
+
+    /// <summary>
     /// Encodes several texts (and optional pair texts, same count) and pads them into dense int64 arrays of the
     /// longest item's length.
     /// </summary>
@@ -152,6 +165,9 @@ public abstract class TextEncoder
     internal abstract int SpecialTokenCount(bool pair);
 
     internal abstract void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output);
+
+    /// <summary>The single-text layout's ids only, written into <paramref name="ids"/>; returns the count.</summary>
+    internal abstract int LayoutIds(List<TokenPiece> pieces, Span<int> ids);
 
     // Google's _truncate_seq_pair / Hugging Face's longest_first: drop the last token of the longer side, one at a time.
     private static bool Truncate(List<TokenPiece> first, List<TokenPiece>? second, int budget)

@@ -94,6 +94,14 @@ internal sealed class XLNetSentencePiece : TextEncoder
         output.Special(_clsId, _clsToken, 2);
     }
 
+    internal override int LayoutIds(List<TokenPiece> pieces, Span<int> ids)
+    {
+        for (int i = 0; i < pieces.Count; i++) ids[i] = pieces[i].Id;
+        ids[pieces.Count] = _sepId;
+        ids[pieces.Count + 1] = _clsId;
+        return pieces.Count + 2;
+    }
+
     internal override void Tokenize(string text, List<TokenPiece> output)
     {
         var prepared = Preprocess(text);

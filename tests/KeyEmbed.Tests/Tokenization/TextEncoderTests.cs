@@ -276,3 +276,29 @@ public sealed class TokenizerFilesTests
         Assert.Contains("minilm", e.Message);
     }
 }
+
+public sealed class BertFastPathTests
+{
+    // Plain ASCII text takes a fast path (offsets are indexes); a trailing no-break space (whitespace to BERT, not
+    // ASCII) sends the same text through the general path. Both must agree on every token and offset.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Ascii_fast_path_agrees_with_the_general_path(bool lowercase)
+    {
+        var encoder = TextEncoder.Load(BuiltInModels.Default, lowercase);
+        var sentences = File.ReadLines(SharedData.Data("stsbenchmark", "sts-test.csv"))
+            .SelectMany(line => line.Split('\t').Skip(5).Take(2)).Take(600).ToList();
+        sentences.AddRange(["", "   ", "a\tb\r\nc", "x!!y...z", "[CLS] [SEP]", "don't", "U.S.A.", "~`^_|"]);
+        var ids = new int[512];
+        foreach (var sentence in sentences)
+        {
+            var fast = encoder.Encode(sentence);
+            var general = encoder.Encode(sentence + "\u00A0");
+            Assert.Equal(general.Tokens, fast.Tokens);
+            Assert.Equal(general.Offsets, fast.Offsets);
+            int count = encoder.EncodeIds(sentence, ids);
+            Assert.Equal(fast.Ids, ids[..count].ToArray());
+        }
+    }
+}
