@@ -42,6 +42,7 @@ public abstract class TextEncoder
         if (maxLength < 4) throw KeyEmbedException.Input($"maximum length {maxLength} is too small; it counts special tokens and must be at least 4");
         var copy = (TextEncoder)MemberwiseClone();
         copy.MaxLength = maxLength;
+        copy._sparePieces = null;
         return copy;
     }
 
@@ -60,7 +61,7 @@ public abstract class TextEncoder
         int specials = SpecialTokenCount(pair is not null);
         if (limit < specials + 1)
             throw KeyEmbedException.Input($"max length {limit} leaves no room for text: the layout alone takes {specials} special tokens");
-        var first = new List<TokenPiece>();
+        var first = RentPieces();
         Tokenize(text, first);
         List<TokenPiece>? second = null;
         if (pair is not null)
@@ -71,6 +72,7 @@ public abstract class TextEncoder
         bool truncated = Truncate(first, second, limit - specials);
         var writer = new SequenceWriter(first.Count + (second?.Count ?? 0) + specials);
         Layout(first, second, writer);
+        ReturnPieces(first);
         return writer.Finish(truncated);
     }
 
@@ -80,11 +82,26 @@ public abstract class TextEncoder
     /// </summary>
     internal int EncodeIds(string text, Span<int> ids)
     {
-        var pieces = new List<TokenPiece>(16);
+        var pieces = RentPieces();
         Tokenize(text, pieces);
         int specials = SpecialTokenCount(pair: false);
         if (pieces.Count > ids.Length - specials) pieces.RemoveRange(ids.Length - specials, pieces.Count - (ids.Length - specials));
-        return LayoutIds(pieces, ids);
+        int count = LayoutIds(pieces, ids);
+        ReturnPieces(pieces);
+        return count;
+    }
+
+    // One spare piece list per encoder, handed out atomically: the hot single-text path then allocates nothing
+    // for its working list. A caller that finds it taken (another thread) simply allocates.
+    private List<TokenPiece>? _sparePieces;
+
+    private List<TokenPiece> RentPieces() => Interlocked.Exchange(ref _sparePieces, null) ?? new List<TokenPiece>(32);
+
+    private void ReturnPieces(List<TokenPiece> pieces)
+    {
+        if (pieces.Capacity > 4096) return;
+        pieces.Clear();
+        _sparePieces = pieces;
     }
 
     /// <summary>

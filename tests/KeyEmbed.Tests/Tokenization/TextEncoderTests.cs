@@ -60,6 +60,19 @@ public sealed class TextEncoderTests
     }
 
     [Fact]
+    public void XLNet_text_of_one_megabyte_gives_a_cut_flagged_result_quickly()
+    {
+        string word = new('a', 1 << 20);
+        var watch = Stopwatch.StartNew();
+        var encoded = XLNet.Encode(word, maxLength: 16);
+        watch.Stop();
+        Assert.Equal(16, encoded.Length);
+        Assert.True(encoded.Truncated);
+        Assert.Equal(["<sep>", "<cls>"], encoded.Tokens.TakeLast(2));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public void Word_of_two_hundred_characters_is_still_split_but_201_is_unk()
     {
         var at200 = Bert.Encode(string.Concat(Enumerable.Repeat("ab", 100)));
