@@ -315,3 +315,26 @@ public sealed class BertFastPathTests
         }
     }
 }
+
+public sealed class TextEncoderConcurrencyTests
+{
+    [Theory]
+    [InlineData("minilm")]
+    [InlineData("xlnet")]
+    public void Encoding_from_many_threads_gives_the_sequential_results(string model)
+    {
+        var encoder = model == "xlnet" ? TextEncoder.Load(SharedData.Models("xlnet-spiece")) : TextEncoder.Load(model);
+        var texts = File.ReadLines(SharedData.Data("stsbenchmark", "sts-test.csv"))
+            .SelectMany(line => line.Split('\t').Skip(5).Take(2)).Take(1500).ToArray();
+        var expected = texts.Select(t => string.Join(",", encoder.Encode(t).Ids)).ToArray();
+        var actual = new string[texts.Length];
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+        {
+            var ids = new int[512];
+            int count = encoder.EncodeIds(texts[i], ids);
+            Assert.Equal(expected[i], string.Join(",", ids.Take(count)));
+            actual[i] = string.Join(",", encoder.Encode(texts[i]).Ids);
+        });
+        Assert.Equal(expected, actual);
+    }
+}
