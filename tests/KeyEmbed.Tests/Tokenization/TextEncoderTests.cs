@@ -213,6 +213,53 @@ public sealed class TextEncoderTests
     }
 }
 
+public sealed class XLNetOptionsTests
+{
+    private static readonly byte[] Model = File.ReadAllBytes(SharedData.Models("xlnet-spiece", "spiece.model"));
+
+    [Fact]
+    public void Accents_are_removed_unless_kept()
+    {
+        var removed = TextEncoder.FromSentencePieceModel(Model).Encode("café");
+        var kept = TextEncoder.FromSentencePieceModel(Model, keepAccents: true).Encode("café");
+        Assert.DoesNotContain(removed.Tokens, t => t.Contains('é'));
+        Assert.Contains(kept.Tokens, t => t.Contains('é') || t == "<unk>");
+        Assert.NotEqual(removed.Ids, kept.Ids);
+    }
+
+    [Fact]
+    public void Lowercase_option_lowercases_before_sentencepiece()
+    {
+        var cased = TextEncoder.FromSentencePieceModel(Model).Encode("Hello WORLD");
+        var lower = TextEncoder.FromSentencePieceModel(Model, lowercase: true).Encode("Hello WORLD");
+        var reference = TextEncoder.FromSentencePieceModel(Model).Encode("hello world");
+        Assert.Equal(reference.Ids, lower.Ids);
+        Assert.NotEqual(cased.Ids, lower.Ids);
+    }
+
+    [Fact]
+    public void Tokenizer_config_beside_spiece_model_sets_lowercase_and_accents()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("spiece.model"), Model);
+        File.WriteAllText(dir.File("tokenizer_config.json"), """{"do_lower_case": true, "keep_accents": true, "model_max_length": 1000000000000000019884624838656}""");
+        var encoder = TextEncoder.Load(dir.Path);
+        Assert.Equal(TextEncoder.FromSentencePieceModel(Model, lowercase: true, keepAccents: true).Encode("Café").Ids, encoder.Encode("Café").Ids);
+        Assert.Equal(TextEncoder.DefaultMaxLength, encoder.MaxLength);
+        Assert.Equal(5, encoder.PadId);
+        Assert.Equal(3, encoder.PadTypeId);
+    }
+
+    [Fact]
+    public void Pair_layout_is_a_sep_b_sep_cls()
+    {
+        var encoded = TextEncoder.FromSentencePieceModel(Model).Encode("hello", "world");
+        Assert.Equal(["▁hello", "<sep>", "▁world", "<sep>", "<cls>"], encoded.Tokens);
+        Assert.Equal([0, 0, 1, 1, 2], encoded.TypeIds);
+        Assert.Equal([false, true, false, true, true], encoded.SpecialTokenMask);
+    }
+}
+
 public sealed class TokenizerFilesTests
 {
     [Fact]
