@@ -116,15 +116,23 @@ internal sealed class XLNetSentencePiece : TextEncoder
             int start = piece.Start, end = piece.End;
             if (value.Length > 1 && value[^1] == ',' && IsPythonDigit(value[^2]))
             {
-                var again = EncodeAsPieces(value[..^1].Replace(WordStart.ToString(), "", StringComparison.Ordinal)).Tokens;
+                var reencoded = EncodeAsPieces(value[..^1].Replace(WordStart.ToString(), "", StringComparison.Ordinal));
+                var again = reencoded.Tokens;
                 if (value[0] != WordStart && again.Count > 0 && again[0].Value[0] == WordStart)
                 {
                     if (again[0].Value.Length == 1) again.RemoveAt(0);
                     else again[0] = again[0] with { Value = again[0].Value[1..] };
                 }
-                // The re-encoded pieces all lie within this piece; give each the piece's span, the comma its last unit.
+                // Offsets: the re-encoded text is this piece's text without its word mark and comma, behind
+                // SentencePiece's own dummy word mark.
+                int textStart = start + (value[0] == WordStart ? 1 : 0);
+                int dummy = reencoded.Normalized.Length > 0 && reencoded.Normalized[0] == WordStart ? 1 : 0;
                 foreach (var part in again)
-                    output.Add(MakePiece(Id(part.Value), part.Value, start, end - 1, map, prepared));
+                {
+                    int partStart = Math.Min(end - 1, textStart + Math.Max(0, part.Start - dummy));
+                    int partEnd = Math.Min(end - 1, textStart + Math.Max(0, part.End - dummy));
+                    output.Add(MakePiece(Id(part.Value), part.Value, partStart, Math.Max(partStart, partEnd), map, prepared));
+                }
                 output.Add(MakePiece(Id(","), ",", end - 1, end, map, prepared));
             }
             else
@@ -141,13 +149,12 @@ internal sealed class XLNetSentencePiece : TextEncoder
 
     private static TokenPiece MakePiece(int id, string value, int normalizedStart, int normalizedEnd, int[] map, Prepared prepared)
     {
-        // Map normalized [start, end) → prepared text units → original text. SentencePiece's leading word mark has
-        // no source: a piece made only of it is empty, placed where the text starts.
+        // Map normalized [start, end) → prepared text units → original text. Word marks and spaces have no text of
+        // their own: skipped at the start of a piece; a piece of only those is empty, placed after the text before it.
         int from = Math.Clamp(normalizedStart, 0, map.Length - 1), to = Math.Clamp(normalizedEnd - 1, 0, map.Length - 1);
         while (from <= to && (map[from] < 0 || prepared.Text[map[from]] == ' ')) from++;
         if (from > to)
         {
-            // Only the word mark: an empty span where the next word starts.
             int at = prepared.Start.Length == 0 ? 0 : map[to] < 0 ? prepared.Start[0] : prepared.End[map[to]];
             return new TokenPiece(id, value, at, 0);
         }
@@ -254,7 +261,7 @@ internal sealed class XLNetSentencePiece : TextEncoder
             var all = new int[stage.Count];
             for (int k = 0; k < all.Length; k++) all[k] = stage[k].Cp;
             Span<int> lowered = stackalloc int[2];
-            foreach (var k in Enumerable.Range(0, all.Length))
+            for (int k = 0; k < all.Length; k++)
             {
                 int produced = PythonUnicode.LowerInto(all, k, lowered);
                 for (int m = 0; m < produced; m++) Append(lowered[m], stage[k].Start, stage[k].End);

@@ -152,6 +152,16 @@ public sealed class TextEncoderTests
     }
 
     [Fact]
+    public void XLNet_digit_comma_pieces_point_at_their_own_digits()
+    {
+        string text = "x 123,456";
+        var encoded = XLNet.Encode(text);
+        var pieces = Enumerable.Range(0, encoded.Length).Where(i => !encoded.SpecialTokenMask[i])
+            .Select(i => encoded.Tokens[i] + "=" + text.Substring(encoded.Offsets[i].Start, encoded.Offsets[i].Length)).ToList();
+        Assert.Equal(["▁x=x", "▁12=12", "3=3", ",=,", "45=45", "6=6"], pieces);
+    }
+
+    [Fact]
     public void Bert_batch_pads_on_the_right_with_pad_id_and_mask()
     {
         var batch = Bert.EncodeBatch(["hello world", "hello"]);
