@@ -25,6 +25,11 @@ internal sealed class GoldenHiddenStates
 
     public static GoldenHiddenStates XLNet { get; } = new("xlnet-tiny-bi");
 
+    /// <summary>The built-in model's 7 hidden states for 4 sentences (loaded on first use: ~1 MB).</summary>
+    public static GoldenHiddenStates MiniLm => LazyMiniLm.Value;
+
+    private static readonly Lazy<GoldenHiddenStates> LazyMiniLm = new(() => new("bert-minilm"));
+
     public int Batch { get; }
 
     public int Seq { get; }
