@@ -57,6 +57,28 @@ internal static class VectorMath
         return mean;
     }
 
+    /// <summary>
+    /// Weighted mean of equal-width vectors, e.g. the windows of a long text weighted by their real-token counts:
+    /// for mean pooling over non-overlapping windows this equals the mean over all the text's tokens.
+    /// </summary>
+    public static float[] WeightedMean(IReadOnlyList<float[]> vectors, IReadOnlyList<double> weights)
+    {
+        if (vectors.Count != weights.Count) throw new ArgumentException($"{vectors.Count} vectors but {weights.Count} weights");
+        if (vectors.Count == 0) return [];
+        var sum = new double[vectors[0].Length];
+        double total = 0;
+        for (int k = 0; k < vectors.Count; k++)
+        {
+            if (vectors[k].Length != sum.Length) throw new ArgumentException($"vectors differ in width: {sum.Length} and {vectors[k].Length}");
+            if (!(weights[k] >= 0)) throw new ArgumentException($"weight {k} is {weights[k]}; weights must be non-negative");
+            for (int i = 0; i < sum.Length; i++) sum[i] += weights[k] * vectors[k][i];
+            total += weights[k];
+        }
+        var mean = new float[sum.Length];
+        if (total > 0) for (int i = 0; i < sum.Length; i++) mean[i] = (float)(sum[i] / total);
+        return mean;
+    }
+
     /// <summary>Unit-length copies (zero vectors stay zero), so that cosine becomes a plain dot product.</summary>
     public static float[][] UnitCopies(IReadOnlyList<float[]> vectors)
     {

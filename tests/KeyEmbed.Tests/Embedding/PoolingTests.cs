@@ -163,6 +163,20 @@ public sealed class PoolingTests
     }
 
     [Fact]
+    public void Token_weighted_mean_of_window_means_equals_the_mean_over_the_whole_row()
+    {
+        // Row 0 of the BERT golden case split into windows of positions 0..6 and 7..16, as a long text is windowed.
+        var whole = Pooling.Pool(Bert.States[2], Bert.AttentionMask, PoolingMode.Mean)[0];
+        long[] first = [.. Bert.AttentionMask.Select((m, i) => i < 7 ? m : 0)];
+        long[] second = [.. Bert.AttentionMask.Select((m, i) => i is >= 7 and < 17 ? m : 0)];
+        var a = Pooling.Pool(Bert.States[2], first, PoolingMode.Mean)[0];
+        var b = Pooling.Pool(Bert.States[2], second, PoolingMode.Mean)[0];
+        var combined = VectorMath.WeightedMean([a, b], [7, 10]);
+        Assert.True(MaxDiff(whole, combined) < 1e-6);
+        Assert.True(MaxDiff(whole, VectorMath.Mean([a, b])) > 1e-4);
+    }
+
+    [Fact]
     public void A_mask_of_the_wrong_size_is_a_bug_caught_early()
     {
         Assert.Throws<ArgumentException>(() => Pooling.Pool(Bert.States[0], new long[5], PoolingMode.Mean));
