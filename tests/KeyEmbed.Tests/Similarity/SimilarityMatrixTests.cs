@@ -77,3 +77,35 @@ public sealed class SimilarityMatrixTests
         Assert.Throws<ArgumentException>(() => SimilarityMatrix.Compute([[1f, 2f], [1f]]));
     }
 }
+
+public sealed class SimilarityOutputTests
+{
+    [Fact]
+    public void Json_has_the_promised_shape_texts_matrix_to_set()
+    {
+        var s = SimilarityMatrix.Compute([[1f, 0f], [0f, 1f], [1f, 0f]]);
+        using var stream = new MemoryStream();
+        SimilarityOutput.WriteJson(stream, ["a", "b", "a"], s);
+        using var doc = System.Text.Json.JsonDocument.Parse(stream.ToArray());
+        var root = doc.RootElement;
+        Assert.Equal(["a", "b", "a"], root.GetProperty("texts").EnumerateArray().Select(e => e.GetString()));
+        var matrix = root.GetProperty("matrix");
+        Assert.Equal(3, matrix.GetArrayLength());
+        Assert.Equal(1f, matrix[0][2].GetSingle());
+        Assert.Equal(0f, matrix[0][1].GetSingle());
+        Assert.Equal(3, root.GetProperty("to_set").GetArrayLength());
+        Assert.Equal(s.ToSet[1], root.GetProperty("to_set")[1].GetSingle());
+    }
+
+    [Fact]
+    public void Csv_is_square_with_quoted_labels()
+    {
+        var s = SimilarityMatrix.Compute([[1f, 0f], [0f, 1f]]);
+        var writer = new StringWriter();
+        SimilarityOutput.WriteCsv(writer, ["x, y", "z"], s);
+        var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("text,\"x, y\",z,to_set,mean_pairwise", lines[0]);
+        Assert.StartsWith("\"x, y\",1,0,", lines[1]);
+        Assert.Equal(3, lines.Length);
+    }
+}
