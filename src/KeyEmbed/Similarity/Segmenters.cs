@@ -123,19 +123,17 @@ internal static partial class Segmenters
     /// </summary>
     private static class JiebaHost
     {
+        // jieba.NET does not document thread safety, so cutting is serialised.
         private static readonly Lock Gate = new();
-        private static JiebaSegmenter? _segmenter;
+        private static readonly Lazy<JiebaSegmenter> Segmenter = new(Create);
 
         public static string DictionaryFolder =>
             Path.Combine(Path.GetDirectoryName(typeof(Segmenters).Assembly.Location) is { Length: > 0 } dir ? dir : AppContext.BaseDirectory, "jieba");
 
         public static IReadOnlyList<string> Cut(string text)
         {
-            lock (Gate)
-            {
-                _segmenter ??= Create();
-                return [.. _segmenter.Cut(text, cutAll: false, hmm: true)];
-            }
+            var segmenter = Segmenter.Value;
+            lock (Gate) return [.. segmenter.Cut(text, cutAll: false, hmm: true)];
         }
 
         private static JiebaSegmenter Create()
