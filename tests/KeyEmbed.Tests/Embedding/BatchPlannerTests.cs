@@ -33,6 +33,17 @@ public sealed class BatchPlannerTests
     }
 
     [Fact]
+    public void A_hundred_thousand_short_keywords_plan_into_full_batches_and_restore_in_order()
+    {
+        var lengths = Enumerable.Range(0, 100_000).Select(i => 3 + i % 5).ToArray();
+        var plan = BatchPlanner.Plan(lengths, tokenBudget: 8192, maxBatchSize: 256);
+        Assert.All(plan.Batches, b => Assert.True(b.PaddedTokens <= 8192 && b.Indexes.Length <= 256));
+        Assert.True(plan.Batches.Count <= 100_000 / 256 + 5);
+        var perBatch = plan.Batches.Select(b => (IReadOnlyList<int>)b.Indexes).ToList();
+        Assert.Equal(Enumerable.Range(0, 100_000), plan.Restore(perBatch));
+    }
+
+    [Fact]
     public void An_input_longer_than_the_budget_gets_a_batch_of_its_own()
     {
         var plan = BatchPlanner.Plan([10, 500, 10], tokenBudget: 100, maxBatchSize: 8);
