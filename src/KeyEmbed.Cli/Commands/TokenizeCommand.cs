@@ -101,13 +101,42 @@ internal static class TokenizeCommand
             {
                 if (second.ValueKind != JsonValueKind.String)
                     throw KeyEmbedException.Input($"{file} line {lineNumber}: \"text_pair\" must be a string or null");
-                pair = second.GetString();
+                pair = ReadString(second);
             }
-            return (text.GetString()!, pair);
+            return (ReadString(text), pair);
         }
         catch (JsonException e)
         {
             throw KeyEmbedException.Input($"{file} line {lineNumber}: not valid JSON ({e.Message})");
+        }
+    }
+
+    // Python's json.dumps writes a lone surrogate as "\ud800"; System.Text.Json refuses to read it, so such a
+    // string is unescaped here, keeping the surrogate (the tokenizers give it a defined result).
+    private static string ReadString(JsonElement element)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            string raw = element.GetRawText();
+            var builder = new StringBuilder(raw.Length);
+            for (int i = 1; i < raw.Length - 1; i++)
+            {
+                char c = raw[i];
+                if (c != '\\') { builder.Append(c); continue; }
+                char escape = raw[++i];
+                builder.Append(escape switch
+                {
+                    'b' => '\b', 'f' => '\f', 'n' => '\n', 'r' => '\r', 't' => '\t',
+                    'u' => (char)Convert.ToUInt16(raw.Substring(i + 1, 4), 16),
+                    _ => escape,
+                });
+                if (escape == 'u') i += 4;
+            }
+            return builder.ToString();
         }
     }
 

@@ -63,6 +63,17 @@ public sealed class TokenizeCommandTests
     }
 
     [Fact]
+    public void Input_jsonl_accepts_escaped_lone_surrogates_and_control_characters()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("in.jsonl"), "{\"text\": \"ab\\ud800cd x\\u0000y\\n\\\"q\\\"\"}\n");
+        var (code, output, error) = Run("tokenize", "--input-jsonl", dir.File("in.jsonl"));
+        Assert.True(code == 0, error);
+        // ab + lone surrogate + cd is one unknown word; the NUL is dropped without splitting "xy".
+        Assert.StartsWith("""{"tokens":["[UNK]","x","##y","\"","q","\""]""", output);
+    }
+
+    [Fact]
     public void Bad_input_line_names_the_file_and_line()
     {
         using var dir = new TempDir();
