@@ -137,8 +137,7 @@ internal sealed class BertWordPiece : TextEncoder
                     }
                     // _run_strip_accents: NFD, then drop non-spacing marks (Mn).
                     int length = new Rune(lower).EncodeToUtf16(source);
-                    if (!source[..length].TryNormalize(decomposed, out int written, NormalizationForm.FormD))
-                        throw new InvalidOperationException("NFD of one code point exceeded the buffer");
+                    int written = PythonUnicode.NormalizeCodePoint(source[..length], decomposed, NormalizationForm.FormD);
                     for (int d = 0; d < written;)
                     {
                         int part = PythonUnicode.CodePointAt(decomposed[..written], d, out int w);

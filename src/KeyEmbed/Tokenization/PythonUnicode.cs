@@ -152,6 +152,27 @@ internal static class PythonUnicode
             or UnicodeCategory.ModifierLetter or UnicodeCategory.ModifierSymbol;
     }
 
+    /// <summary>
+    /// <c>unicodedata.normalize</c> of one code point into <paramref name="destination"/>; returns the length. ICU
+    /// rejects a few noncharacters (U+FFFE) that Python passes through unchanged; they are copied as they are.
+    /// </summary>
+    public static int NormalizeCodePoint(ReadOnlySpan<char> codePoint, Span<char> destination, NormalizationForm form)
+    {
+        try
+        {
+            if (codePoint.TryNormalize(destination, out int written, form)) return written;
+            string wide = codePoint.ToString().Normalize(form);
+            if (wide.Length > destination.Length) throw new InvalidOperationException($"normalization of U+{char.ConvertToUtf32(wide, 0):X4} exceeds {destination.Length} units");
+            wide.CopyTo(destination);
+            return wide.Length;
+        }
+        catch (ArgumentException)
+        {
+            codePoint.CopyTo(destination);
+            return codePoint.Length;
+        }
+    }
+
     /// <summary>Python's <c>unicodedata.combining(c) != 0</c>: a non-zero canonical combining class.</summary>
     public static bool HasCombiningClass(int cp) => cp >= 0x300 && CombiningMarks.Value.Contains(cp);
 

@@ -247,12 +247,7 @@ internal sealed class XLNetSentencePiece : TextEncoder
                 continue;
             }
             int length = new Rune(cp).EncodeToUtf16(source);
-            if (!source[..length].TryNormalize(decomposed, out int written, NormalizationForm.FormKD))
-            {
-                string wide = source[..length].ToString().Normalize(NormalizationForm.FormKD);
-                AddParts(wide, start, end, stage);
-                continue;
-            }
+            int written = PythonUnicode.NormalizeCodePoint(source[..length], decomposed, NormalizationForm.FormKD);
             AddParts(decomposed[..written], start, end, stage);
         }
 
@@ -337,8 +332,6 @@ internal sealed class XLNetSentencePiece : TextEncoder
     private static int NfkcLength(ReadOnlySpan<char> codePoint)
     {
         Span<char> buffer = stackalloc char[64];
-        return codePoint.TryNormalize(buffer, out int written, NormalizationForm.FormKC)
-            ? written
-            : codePoint.ToString().Normalize(NormalizationForm.FormKC).Length;
+        return PythonUnicode.NormalizeCodePoint(codePoint, buffer, NormalizationForm.FormKC);
     }
 }

@@ -47,6 +47,17 @@ public sealed class TextEncoderTests
         foreach (var offset in encoded.Offsets) Assert.InRange(offset.End, 0, text.Length);
     }
 
+    [Theory]
+    [MemberData(nameof(Encoders))]
+    public void Noncharacters_that_ICU_refuses_to_normalize_give_a_defined_result(string name)
+    {
+        foreach (var text in new[] { "a\uFFFEb", "\uFFFF", "Ä\uFFFE", "\U0010FFFF x", "\uFDD0" })
+        {
+            var encoded = Get(name).Encode(text);
+            Assert.True(encoded.Length >= 2);
+        }
+    }
+
     [Fact]
     public void Word_of_one_megabyte_is_one_unk_quickly()
     {
