@@ -187,6 +187,12 @@ internal static class PythonUnicode
             if (CharUnicodeInfo.GetUnicodeCategory(cp) is not (UnicodeCategory.NonSpacingMark
                 or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark)) continue;
             string mark = char.ConvertFromUtf32(cp);
+            if (mark.Normalize(NormalizationForm.FormD) != mark)
+            {
+                // Marks with a canonical decomposition: only these four have a non-zero class of their own.
+                if (cp is 0x340 or 0x341 or 0x343 or 0x344) marks.Add(cp);
+                continue;
+            }
             string afterMark = "a" + mark + "\u0334", beforeMark = "a\u0301" + mark;
             if (afterMark.Normalize(NormalizationForm.FormD) != afterMark || beforeMark.Normalize(NormalizationForm.FormD) != beforeMark)
                 marks.Add(cp);
