@@ -1,0 +1,85 @@
+using FastBertTokenizer;
+using KeyEmbed.Bench;
+using KeyEmbed.Models;
+using Microsoft.ML.OnnxRuntime;
+
+// dotnet run -c Release --project bench/KeyEmbed.Bench -- [--quick] [--write-docs] [--threads N] [--data FILE]
+bool quick = args.Contains("--quick");
+bool writeDocs = args.Contains("--write-docs");
+int threads = int.Parse(OptionValue("--threads") ?? "2", System.Globalization.CultureInfo.InvariantCulture);
+string repoRoot = FindRepoRoot();
+string dataPath = OptionValue("--data") ?? Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+
+var log = Console.Error;
+log.WriteLine($"data: {dataPath}; threads: {threads}; {(quick ? "quick" : "full")} run");
+
+// Tokenization for the peers is pluggable (ids with [CLS]/[SEP]); FastBertTokenizer over the built-in vocabulary.
+var (tokenize, tokenizerName) = FastBertTokenize();
+
+var sentences = Workloads.DistinctSentences(dataPath);
+var workloads = new List<Workload>
+{
+    Workloads.Keywords(sentences, tokenize),
+    Workloads.Sentences(sentences, tokenize),
+    Workloads.Paragraphs(sentences, tokenize),
+};
+if (quick) workloads = [workloads[0].Take(200), workloads[1].Take(200), workloads[2].Take(8)];
+foreach (var w in workloads) log.WriteLine($"workload {w.Name}: {w.Texts.Count} texts, {w.MeanTokens:F1} tokens on average, max {w.TokenCounts.Max()}");
+
+var settings = quick
+    ? new HarnessSettings(WarmUps: 1, Repetitions: 2, LatencyKeywords: 40, LatencyWarmUps: 5, ClassicPeerTextCap: null)
+    : new HarnessSettings(WarmUps: 1, Repetitions: 3, LatencyKeywords: 300, LatencyWarmUps: 20, ClassicPeerTextCap: 512);
+
+var (ceiling, ceilingShape) = MatMulCeiling.Measure(threads, 256, 384, 1536, TimeSpan.FromMilliseconds(quick ? 200 : 500), quick ? 3 : 5);
+log.WriteLine($"MatMul ceiling {ceilingShape}: {ceiling:F0} GFLOP/s");
+
+using var baselines = new OrtBaselines(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), tokenize, threads);
+log.WriteLine($"original graph: {baselines.Describe()}");
+var engines = new List<Engine> { baselines.SortedBatches(), baselines.PadTo128() };
+if (Candidate.Create(threads) is { } candidate) engines.Add(candidate);
+
+var harness = new Harness(engines, settings, log);
+var throughput = harness.MeasureThroughput(workloads);
+var latency = harness.MeasureSingleKeyword(workloads[0]);
+
+// Same answers? Each engine's sentence vectors against the reference vectors of golden/minilm-sts-test.
+var goldenCheck = new Dictionary<string, (double MinCosine, int Compared)>();
+if (GoldenVectors.TryLoad(Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "golden", "minilm-sts-test"))) is { } golden)
+    foreach (var engine in engines)
+        goldenCheck[engine.Name] = golden.Compare(workloads[1].Texts, harness.LastVectors[(engine.Name, "sentences")]);
+
+var facts = new RunFacts(Report.MachineName(), Environment.ProcessorCount, threads, OrtEnv.Instance().GetVersionString(), quick,
+    settings, ceiling, ceilingShape, workloads, tokenizerName);
+string table = Report.Markdown(facts, throughput, latency, goldenCheck, [.. engines.Select(e => e.Name)]);
+Console.WriteLine(table);
+if (writeDocs)
+{
+    string docs = Path.Combine(repoRoot, "docs", "benchmarks.md");
+    Directory.CreateDirectory(Path.GetDirectoryName(docs)!);
+    File.WriteAllText(docs, Report.Docs(facts, table, "dotnet run -c Release --project bench/KeyEmbed.Bench -- " + string.Join(' ', args)));
+    log.WriteLine($"wrote {docs}");
+}
+return 0;
+
+string? OptionValue(string name)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+static string FindRepoRoot()
+{
+    foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "KeyEmbed.slnx"))) return dir.FullName;
+    throw new InvalidOperationException("KeyEmbed.slnx not found above the current or the program's directory");
+}
+
+static (Func<string, long[]> Tokenize, string Name) FastBertTokenize()
+{
+    var tokenizer = new BertTokenizer();
+    using var vocab = new StringReader(System.Text.Encoding.UTF8.GetString(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmVocabResource)));
+    tokenizer.LoadVocabulary(vocab, convertInputToLowercase: true);
+    // Encode returns views of a buffer the tokenizer reuses, so copy them out.
+    return (text => tokenizer.Encode(text, maximumTokens: 512).InputIds.ToArray(), "FastBertTokenizer 1.2.6 (built-in vocab)");
+}
