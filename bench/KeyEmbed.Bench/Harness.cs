@@ -33,8 +33,6 @@ internal sealed record Latency(string Engine, double P50Ms, double P99Ms, int Sa
 /// </summary>
 internal sealed class Harness(IReadOnlyList<Engine> engines, HarnessSettings settings, TextWriter log)
 {
-    public const string ClassicPeerName = "ORT, pad every text to 128";
-
     /// <summary>The vectors each engine produced in its last repetition, by (engine, workload).</summary>
     public Dictionary<(string Engine, string Workload), float[][]> LastVectors { get; } = [];
 
@@ -98,7 +96,7 @@ internal sealed class Harness(IReadOnlyList<Engine> engines, HarnessSettings set
     // The classic recipe costs the same per text whatever the text's length below 128 tokens, so on a busy
     // shared machine it may be measured on a prefix of the workload (stated in the report).
     private Workload InputFor(Engine engine, Workload workload) =>
-        engine.Name == ClassicPeerName && settings.ClassicPeerTextCap is int cap ? workload.Take(cap) : workload;
+        engine.Name == OrtBaselines.ClassicName && settings.ClassicPeerTextCap is int cap ? workload.Take(cap) : workload;
 
     private static double MinCosine(float[][] vectors, float[][] reference)
     {

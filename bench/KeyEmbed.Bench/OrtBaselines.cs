@@ -14,6 +14,8 @@ internal sealed class OrtBaselines : IDisposable
 {
     public const int BatchSize = 32;
     public const int ClassicPadLength = 128;
+    public const string ClassicName = "ORT, pad every text to 128";
+    public const string SortedName = "ORT, length-sorted batches of 32";
 
     private readonly InferenceSession _session;
     private readonly Func<string, long[]> _tokenize;
@@ -44,7 +46,7 @@ internal sealed class OrtBaselines : IDisposable
 
     /// <summary>(a) The classic recipe: batches of 32 in input order, every text padded to 128 tokens
     /// (a longer text widens its batch to its own length instead of being cut, so answers stay comparable).</summary>
-    public Engine PadTo128() => new("ORT, pad every text to 128", texts =>
+    public Engine PadTo128() => new(ClassicName, texts =>
     {
         var result = new float[texts.Count][];
         for (int start = 0; start < texts.Count; start += BatchSize)
@@ -57,7 +59,7 @@ internal sealed class OrtBaselines : IDisposable
     });
 
     /// <summary>(b) Length-sorted batches of 32, each padded only to its longest text; results back in input order.</summary>
-    public Engine SortedBatches() => new("ORT, length-sorted batches of 32", texts =>
+    public Engine SortedBatches() => new(SortedName, texts =>
     {
         var ids = texts.Select(_tokenize).ToArray();
         int[] order = [.. Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length)];

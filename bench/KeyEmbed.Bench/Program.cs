@@ -50,7 +50,18 @@ if (GoldenVectors.TryLoad(Path.GetFullPath(Path.Combine(repoRoot, "..", "shared"
 
 var facts = new RunFacts(Report.MachineName(), Environment.ProcessorCount, threads, OrtEnv.Instance().GetVersionString(), quick,
     settings, ceiling, ceilingShape, workloads, tokenizerName);
+// With every test sentence embedded (full run), the reference engine's STS Spearman doubles as a check of its answers.
+string? stsLine = null;
+var sentenceVectors = workloads[1].Texts.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => harness.LastVectors[(engines[0].Name, "sentences")][p.i]);
+var pairs = KeyEmbed.Evaluation.StsBenchmark.Read(dataPath);
+string Collapse(string s) => string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+if (pairs.All(p => sentenceVectors.ContainsKey(Collapse(p.Sentence1)) && sentenceVectors.ContainsKey(Collapse(p.Sentence2))))
+{
+    var sts = KeyEmbed.Evaluation.StsBenchmark.Evaluate(pairs, texts => [.. texts.Select(t => sentenceVectors[Collapse(t)])]);
+    stsLine = $"STS Benchmark test Spearman × 100 from the {engines[0].Name} sentence vectors: {sts.Spearman * 100:F2} over {sts.Pairs} pairs (published for all-MiniLM-L6-v2: 82.03, MTEB).";
+}
 string table = Report.Markdown(facts, throughput, latency, goldenCheck, [.. engines.Select(e => e.Name)]);
+if (stsLine != null) table += "\n" + stsLine + "\n";
 Console.WriteLine(table);
 if (writeDocs)
 {
