@@ -26,12 +26,13 @@ internal sealed partial class GoldenVectors
         return golden;
     }
 
-    /// <summary>Lowest cosine between the engine's vectors and the reference ones, over the texts the reference has.</summary>
+    /// <summary>Lowest cosine between the engine's vectors and the reference ones, over the texts the reference has;
+    /// an engine measured on a prefix of the workload returned fewer vectors than there are texts.</summary>
     public (double MinCosine, int Compared) Compare(IReadOnlyList<string> texts, float[][] vectors)
     {
         double min = 1;
         int compared = 0;
-        for (int i = 0; i < texts.Count; i++)
+        for (int i = 0; i < Math.Min(texts.Count, vectors.Length); i++)
             if (_byText.TryGetValue(texts[i], out var reference))
             {
                 min = Math.Min(min, KeyEmbed.Evaluation.StsBenchmark.Cosine(vectors[i], reference));

@@ -5,7 +5,7 @@ using System.Text;
 namespace KeyEmbed.Bench;
 
 internal sealed record RunFacts(string Machine, int Cores, int Threads, string OrtVersion, bool Quick,
-    HarnessSettings Settings, double CeilingGflops, string CeilingShape, IReadOnlyList<Workload> Workloads, string TokenizerName);
+    HarnessSettings Settings, double CeilingGflops, string CeilingShape, IReadOnlyList<Workload> Workloads, string TokenizerName, string Conditions);
 
 /// <summary>Formats the measured figures as Markdown.</summary>
 internal static class Report
@@ -16,15 +16,16 @@ internal static class Report
         var inv = CultureInfo.InvariantCulture;
         var workloads = facts.Workloads.Select(w => w.Name).ToList();
         var sb = new StringBuilder();
-        sb.AppendLine($"all-MiniLM-L6-v2, fp32, {facts.Threads} intra-op threads; machine: {facts.Machine} ({facts.Cores} logical cores); ONNX Runtime {facts.OrtVersion}.");
-        sb.AppendLine($"Workloads from sts-test.csv, tokenized with {facts.TokenizerName}: " +
+        sb.AppendLine($"- all-MiniLM-L6-v2, fp32, {facts.Threads} intra-op threads; machine: {facts.Machine} ({facts.Cores} logical cores); ONNX Runtime {facts.OrtVersion}.");
+        sb.AppendLine($"- Workloads from sts-test.csv, tokenized with {facts.TokenizerName}: " +
             string.Join("; ", facts.Workloads.Select(w => $"{w.Name} {w.Texts.Count} texts, {w.MeanTokens.ToString("F1", inv)} tokens on average")) + ".");
-        sb.AppendLine($"{facts.Settings.WarmUps} warm-up + {facts.Settings.Repetitions} measured repetitions, median; engines alternate within each repetition." +
+        sb.AppendLine($"- {facts.Settings.WarmUps} warm-up + {facts.Settings.Repetitions} measured repetitions, median; engines alternate within each repetition." +
             (facts.Quick ? " QUICK RUN (reduced workloads and repetitions): a smoke test, not a measurement to quote." : ""));
         if (facts.Settings.ClassicPeerTextCap is int cap)
-            sb.AppendLine($"The pad-to-128 peer runs on the first {cap} texts of each workload (its cost per text does not depend on the text below 128 tokens).");
-        sb.AppendLine($"Measured fp32 MatMul ceiling: {facts.CeilingGflops.ToString("F0", inv)} GFLOP/s ({facts.CeilingShape} in ONNX Runtime, same threads). " +
+            sb.AppendLine($"- The pad-to-128 peer runs on the first {cap} texts of each workload (its cost per text does not depend on the text below 128 tokens; paragraphs are all cut to the same count).");
+        sb.AppendLine($"- Measured fp32 MatMul ceiling: {facts.CeilingGflops.ToString("F0", inv)} GFLOP/s ({facts.CeilingShape} in ONNX Runtime, same threads). " +
             "Model cost: 21.2 MFLOP per token + 9,216·n² per text of n tokens (padding not counted).");
+        sb.AppendLine($"- Conditions: {facts.Conditions}.");
         sb.AppendLine();
 
         Throughput? Find(string engine, string workload) => throughput.FirstOrDefault(t => t.Engine == engine && t.Workload == workload);
