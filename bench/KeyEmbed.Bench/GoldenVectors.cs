@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace KeyEmbed.Bench;
 
@@ -8,7 +6,7 @@ namespace KeyEmbed.Bench;
 /// ../shared/golden/minilm-sts-test: the reference vector of every distinct STS test sentence (texts.txt line i ↔
 /// row i of vectors.npy, float32 [N, 384]). Used to check that every engine's answers are the reference answers.
 /// </summary>
-internal sealed partial class GoldenVectors
+internal sealed class GoldenVectors
 {
     private readonly Dictionary<string, float[]> _byText = new(StringComparer.Ordinal);
 
@@ -19,7 +17,9 @@ internal sealed partial class GoldenVectors
         string texts = Path.Combine(folder, "texts.txt"), npy = Path.Combine(folder, "vectors.npy");
         if (!File.Exists(texts) || !File.Exists(npy)) return null;
         var lines = File.ReadAllLines(texts, Encoding.UTF8);
-        var (rows, cols, data) = ReadFloat32Matrix(npy);
+        var matrix = KeyEmbed.Embedding.NpyFile.Read(npy);
+        int rows = (int)matrix.Shape[0], cols = (int)matrix.Shape[1];
+        var data = matrix.Data;
         if (rows != lines.Length) throw new InvalidDataException($"{npy}: {rows} rows for {lines.Length} texts");
         var golden = new GoldenVectors();
         for (int i = 0; i < rows; i++) golden._byText[lines[i]] = data.AsSpan(i * cols, cols).ToArray();
@@ -40,26 +40,4 @@ internal sealed partial class GoldenVectors
             }
         return (min, compared);
     }
-
-    // .npy v1/v2: magic, version, header length, a Python dict literal header, then the raw little-endian data.
-    private static (int Rows, int Cols, float[] Data) ReadFloat32Matrix(string path)
-    {
-        byte[] bytes = File.ReadAllBytes(path);
-        if (bytes.Length < 10 || bytes[0] != 0x93 || Encoding.ASCII.GetString(bytes, 1, 5) != "NUMPY")
-            throw new InvalidDataException($"{path}: not a .npy file");
-        int major = bytes[6];
-        int headerLength = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)) : (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
-        int headerStart = major == 1 ? 10 : 12;
-        string header = Encoding.ASCII.GetString(bytes, headerStart, headerLength);
-        var shape = ShapePattern().Match(header);
-        if (!header.Contains("'<f4'") || header.Contains("'fortran_order': True") || !shape.Success)
-            throw new InvalidDataException($"{path}: expected a C-order float32 matrix, header {header.Trim()}");
-        int rows = int.Parse(shape.Groups[1].Value), cols = int.Parse(shape.Groups[2].Value);
-        var data = new float[rows * cols];
-        Buffer.BlockCopy(bytes, headerStart + headerLength, data, 0, data.Length * sizeof(float));
-        return (rows, cols, data);
-    }
-
-    [GeneratedRegex(@"'shape':\s*\((\d+),\s*(\d+)\)")]
-    private static partial Regex ShapePattern();
 }

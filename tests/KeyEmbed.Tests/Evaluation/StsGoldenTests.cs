@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Text;
+using KeyEmbed.Embedding;
 using KeyEmbed.Evaluation;
 
 namespace KeyEmbed.Tests.Evaluation;
@@ -28,18 +28,10 @@ public sealed class StsGoldenTests
 
     private static string Collapse(string s) => string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
-    // A C-order float32 .npy (v1 header): magic, version, little-endian header length, dict header, raw data.
     private static float[][] ReadNpyRows(string path)
     {
-        byte[] bytes = File.ReadAllBytes(path);
-        Assert.Equal("NUMPY", Encoding.ASCII.GetString(bytes, 1, 5));
-        int headerLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8));
-        string header = Encoding.ASCII.GetString(bytes, 10, headerLength);
-        Assert.Contains("'<f4'", header);
-        var shape = System.Text.RegularExpressions.Regex.Match(header, @"\((\d+),\s*(\d+)\)");
-        int rows = int.Parse(shape.Groups[1].Value), cols = int.Parse(shape.Groups[2].Value);
-        var data = new float[rows * cols];
-        Buffer.BlockCopy(bytes, 10 + headerLength, data, 0, data.Length * sizeof(float));
-        return [.. Enumerable.Range(0, rows).Select(r => data.AsSpan(r * cols, cols).ToArray())];
+        var matrix = NpyFile.Read(path);
+        int rows = (int)matrix.Shape[0], cols = (int)matrix.Shape[1];
+        return [.. Enumerable.Range(0, rows).Select(r => matrix.Data.AsSpan(r * cols, cols).ToArray())];
     }
 }
