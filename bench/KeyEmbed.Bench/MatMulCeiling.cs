@@ -7,7 +7,7 @@ namespace KeyEmbed.Bench;
 
 /// <summary>
 /// The fp32 hardware ceiling as ONNX Runtime reaches it: one MatMul of the model's widest shape
-/// ([M,384]×[384,1536], the feed-forward up-projection) on the same threads, in GFLOP/s. The fastest round
+/// ([M,384]×[384,1536], the feed-forward up-projection, M token rows) on the same threads, in GFLOP/s. The fastest round
 /// counts: other work on the machine can only slow a round down, never speed it up.
 /// </summary>
 internal static class MatMulCeiling

@@ -23,7 +23,7 @@ internal static class Report
             (facts.Quick ? " QUICK RUN (reduced workloads and repetitions): a smoke test, not a measurement to quote." : ""));
         if (facts.Settings.ClassicPeerTextCap is int cap)
             sb.AppendLine($"- The pad-to-128 peer runs on the first {cap} texts of each workload (its cost per text does not depend on the text below 128 tokens; paragraphs are all cut to the same count).");
-        sb.AppendLine($"- Measured fp32 MatMul ceiling: {facts.CeilingGflops.ToString("F0", inv)} GFLOP/s ({facts.CeilingShape} in ONNX Runtime, same threads). " +
+        sb.AppendLine($"- Measured fp32 MatMul ceiling: {facts.CeilingGflops.ToString("F0", inv)} GFLOP/s ({facts.CeilingShape} in ONNX Runtime, same threads; the faster of 256 and 2048 rows, start and end of the run). " +
             "Model cost: 21.2 MFLOP per token + 9,216·n² per text of n tokens (padding not counted).");
         sb.AppendLine($"- Conditions: {facts.Conditions}.");
         sb.AppendLine();
