@@ -148,7 +148,7 @@ public sealed class TensorBundleReader : ITensorSource
         };
         if (dtype is null)
         {
-            _unreadable[name] = $"element type {proto.Dtype} cannot be read as numbers";
+            _unreadable[name] = $"element type {TypeName(proto.Dtype)} cannot be read as numbers";
             return;
         }
         string Problem(string what) => $"tensor '{name}': {what}";
@@ -167,7 +167,7 @@ public sealed class TensorBundleReader : ITensorSource
             throw KeyEmbedException.Checkpoint(Path, Problem($"shard id {proto.ShardId} is outside the bundle's {_shards.Length} shards"));
         long expected = elements * TensorConversion.ElementSize(dtype.Value);
         if (proto.Size != expected)
-            throw KeyEmbedException.Checkpoint(Path, Problem($"shape [{string.Join(", ", shape)}] of {proto.Dtype} needs {expected} bytes but the entry stores {proto.Size}"));
+            throw KeyEmbedException.Checkpoint(Path, Problem($"shape [{string.Join(", ", shape)}] of {TypeName(proto.Dtype)} needs {expected} bytes but the entry stores {proto.Size}"));
         if (proto.Size > int.MaxValue)
             throw KeyEmbedException.Checkpoint(Path, Problem($"{proto.Size} bytes is larger than KeyEmbed reads as one tensor (2 GiB)"));
         var shard = _shards[proto.ShardId];
@@ -180,6 +180,10 @@ public sealed class TensorBundleReader : ITensorSource
             throw KeyEmbedException.Checkpoint(Path, Problem("appears twice in the index"));
         _order.Add(info);
     }
+
+    // TensorFlow's own spelling (DT_STRING), as users see it in TF's errors and tools.
+    private static string TypeName(DataType dtype) =>
+        TensorBundleSubsetReflection.Descriptor.EnumTypes.Single(e => e.Name == nameof(DataType)).FindValueByNumber((int)dtype)?.Name ?? $"data type {(int)dtype}";
 
     private Entry Find(string name)
     {
