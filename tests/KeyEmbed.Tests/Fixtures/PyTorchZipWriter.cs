@@ -60,6 +60,7 @@ internal sealed class PyTorchZipWriter
     /// <summary>Writes a torch-style zip around any pickle, e.g. a hostile one.</summary>
     public static void SaveArchive(string path, byte[]? pickle, IReadOnlyDictionary<string, byte[]> storages, string archive = "archive")
     {
+        File.Delete(path);
         using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
         void Member(string name, byte[] bytes)
         {

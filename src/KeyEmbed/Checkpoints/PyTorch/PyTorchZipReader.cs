@@ -269,6 +269,9 @@ public sealed class PyTorchZipReader : ITensorSource
         TensorRef => "single tensor",
         PickleTuple => "tuple",
         List<object?> => "list",
+        long or double => "number",
+        string => "string",
+        bool => "boolean",
         _ => value.GetType().Name,
     };
 }
