@@ -63,4 +63,35 @@ public sealed class CrossFormatTests
             foreach (var reader in readers) reader.Dispose();
         }
     }
+
+    [Fact]
+    public void Shared_bert_checkpoint_converted_to_every_format_reads_back_identical()
+    {
+        using var dir = new TempDir();
+        using var original = new TensorBundleReader(SharedData.Golden("bert-tf-keras", "bert_model.ckpt"));
+        var floats = original.Tensors.Where(t => t.DType == TensorDType.F32).ToList();
+        var safetensors = new SafetensorsWriter();
+        var torch = new PyTorchZipWriter();
+        var bundle = new TensorBundleWriter { ShardCount = 4, BlockSize = 256 };
+        foreach (var t in floats)
+        {
+            var data = original.ReadFloat32(t.Name);
+            safetensors.Add(t.Name, t.Shape, data);
+            torch.Add(t.Name, t.Shape, data);
+            bundle.Add(t.Name, t.Shape, data);
+        }
+        safetensors.Save(dir.File("model.safetensors"));
+        torch.Save(dir.File("pytorch_model.bin"));
+        bundle.Save(dir.File("model.ckpt"));
+
+        using var fromSafetensors = new SafetensorsReader(dir.File("model.safetensors"));
+        using var fromTorch = new PyTorchZipReader(dir.File("pytorch_model.bin"));
+        using var fromBundle = new TensorBundleReader(dir.File("model.ckpt"));
+        foreach (ITensorSource copy in new ITensorSource[] { fromSafetensors, fromTorch, fromBundle })
+        {
+            Assert.Equal(floats.Select(t => t.Name).Order(StringComparer.Ordinal), copy.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
+            foreach (var t in floats)
+                Assert.Equal(original.ReadFloat32(t.Name), copy.ReadFloat32(t.Name));
+        }
+    }
 }
