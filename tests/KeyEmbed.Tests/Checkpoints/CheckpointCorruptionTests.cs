@@ -239,12 +239,22 @@ public sealed class CheckpointCorruptionTests
     }
 
     [Fact]
-    public void Legacy_torch_pickle_format_is_rejected_with_advice()
+    public void Pickle_file_without_torch_magic_number_is_rejected()
     {
         using var dir = new TempDir();
         string path = dir.File("old.bin");
         File.WriteAllBytes(path, new PickleBuilder().Proto(2).Int(0x1950a86a20f9469).Stop().ToArray());
-        Rejection.Expect(() => new PyTorchZipReader(path), path, "legacy", "safetensors");
+        Rejection.Expect(() => new PyTorchZipReader(path), path, "not with torch's magic number");
+    }
+
+    [Fact]
+    public void Truncated_legacy_file_is_rejected()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("old.bin");
+        new PyTorchZipWriter().Add("a", [4], [1f, 2f, 3f, 4f]).Add("b", [64], new float[64]).SaveLegacy(path);
+        Truncate(path, new FileInfo(path).Length - 10);
+        Rejection.Expect(() => new PyTorchZipReader(path), path, "storage '1'", "truncated");
     }
 
     [Theory]

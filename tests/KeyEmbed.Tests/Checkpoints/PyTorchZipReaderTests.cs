@@ -110,4 +110,24 @@ public sealed class PyTorchZipReaderTests
         Assert.Equal([1f, -2f], reader.ReadFloat32("h"));
         Assert.Equal([1f, -2f], reader.ReadFloat32("b"));
     }
+
+    [Fact]
+    public void Legacy_pre_1_6_format_reads_the_same_tensors()
+    {
+        using var dir = new TempDir();
+        var writer = new PyTorchZipWriter();
+        int shared = writer.AddStorage([1, 2, 3, 4, 5, 6]);
+        writer.AddView("weight", shared, 0, [2, 3], [3, 1]).AddView("transposed", shared, 0, [3, 2], [1, 3]);
+        writer.Add("ids", [2], [7L, 8L]).Add("bias", [2], [0.5f, -0.5f]);
+        writer.SaveLegacy(dir.File("legacy.bin"));
+        writer.Save(dir.File("zip.bin"));
+
+        using var legacy = new PyTorchZipReader(dir.File("legacy.bin"));
+        using var zip = new PyTorchZipReader(dir.File("zip.bin"));
+        Assert.Equal(zip.Tensors.Select(t => (t.Name, t.ShapeText, t.DType)), legacy.Tensors.Select(t => (t.Name, t.ShapeText, t.DType)));
+        Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f], legacy.ReadFloat32("weight"));
+        Assert.Equal([1f, 4f, 2f, 5f, 3f, 6f], legacy.ReadFloat32("transposed"));
+        Assert.Equal([0.5f, -0.5f], legacy.ReadFloat32("bias"));
+        Assert.Equal([7L, 8L], legacy.ReadInt64("ids"));
+    }
 }

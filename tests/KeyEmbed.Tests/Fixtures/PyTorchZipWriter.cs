@@ -73,7 +73,33 @@ internal sealed class PyTorchZipWriter
         Member("version", Encoding.ASCII.GetBytes("3\n"));
     }
 
-    private byte[] StateDictPickle()
+    /// <summary>
+    /// Writes torch's pre-1.6 format: pickles of the magic number, the protocol version (1001) and system info, the
+    /// state dict (persistent ids carry a sixth item, the view metadata, None), the storage keys; then each storage as
+    /// an 8-byte element count followed by its bytes.
+    /// </summary>
+    public void SaveLegacy(string path)
+    {
+        using var file = File.Create(path);
+        // 0x1950a86a20f9469cfc6c as a 10-byte little-endian LONG1.
+        file.Write(new PickleBuilder().Proto(2).Op(0x8a).Op(10).Raw([0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]).Stop().ToArray());
+        file.Write(new PickleBuilder().Proto(2).Op((byte)'M').Raw([0xe9, 0x03]).Stop().ToArray());
+        file.Write(new PickleBuilder().Proto(2).EmptyDict().Mark()
+            .String("protocol_version").Int(1001).String("little_endian").Op(0x88)
+            .String("type_sizes").EmptyDict().Mark().String("short").Int(2).String("int").Int(4).String("long").Int(8).SetItems()
+            .SetItems().Stop().ToArray());
+        file.Write(StateDictPickle(legacy: true));
+        var keys = new PickleBuilder().Proto(2).Op((byte)']').Mark();
+        for (int i = 0; i < _storages.Count; i++) keys.String(i.ToString());
+        file.Write(keys.Op((byte)'e').Stop().ToArray());
+        foreach (var (_, data, elementCount) in _storages)
+        {
+            file.Write(BitConverter.GetBytes(elementCount));
+            file.Write(data);
+        }
+    }
+
+    private byte[] StateDictPickle(bool legacy = false)
     {
         // Memo slots as torch's pickler would use them: 0 OrderedDict, 1 _rebuild_tensor_v2, 2+ storage types.
         var p = new PickleBuilder().Proto(2).Global("collections", "OrderedDict").Put(0).EmptyTuple().Reduce().Put(1).Mark();
@@ -93,7 +119,9 @@ internal sealed class PyTorchZipWriter
                 p.Global("torch", storage.TypeName).Put(slot);
                 typeSlots[storage.TypeName] = slot;
             }
-            p.String(t.Storage.ToString()).String("cpu").Int(storage.ElementCount).Tuple().PersistentId();
+            p.String(t.Storage.ToString()).String("cpu").Int(storage.ElementCount);
+            if (legacy) p.Op((byte)'N');
+            p.Tuple().PersistentId();
             p.Int(t.Offset).IntTuple(t.Size).IntTuple(t.Stride).False()
                 .Get(0).EmptyTuple().Reduce() // backward_hooks = OrderedDict()
                 .Tuple().Reduce();

@@ -1,19 +1,25 @@
+using System.Buffers.Binary;
+using System.Globalization;
 using System.IO.MemoryMappedFiles;
+using System.Numerics;
 using Microsoft.Win32.SafeHandles;
 
 namespace KeyEmbed.Checkpoints.PyTorch;
 
 /// <summary>
-/// Reads a PyTorch checkpoint saved by <c>torch.save</c> (the zip format of torch 1.6 and later, e.g.
-/// <c>pytorch_model.bin</c>): <c>&lt;archive&gt;/data.pkl</c> describes the tensors, <c>&lt;archive&gt;/data/&lt;key&gt;</c>
-/// holds each storage's raw bytes. The pickle is interpreted by <see cref="SafeUnpickler"/>, which never runs code;
-/// storages are memory-mapped in place. Nested dicts of tensors are flattened with dots (<c>model.encoder.weight</c>).
+/// Reads a PyTorch checkpoint saved by <c>torch.save</c>, e.g. <c>pytorch_model.bin</c>: the zip format of torch 1.6 and
+/// later (<c>&lt;archive&gt;/data.pkl</c> describes the tensors, <c>&lt;archive&gt;/data/&lt;key&gt;</c> holds each storage's raw
+/// bytes) and the older format of consecutive pickles followed by the storages. Pickles are interpreted by
+/// <see cref="SafeUnpickler"/>, which never runs code; storages are memory-mapped in place. Nested dicts of tensors are
+/// flattened with dots (<c>model.encoder.weight</c>).
 /// </summary>
 public sealed class PyTorchZipReader : ITensorSource
 {
     // data.pkl describes tensors only; even a model with a million tensors stays far below this.
     private const long MaxPickleBytes = 512L * 1024 * 1024;
     private const int MaxNesting = 32;
+    private const long LegacyProtocolVersion = 1001;
+    private static readonly BigInteger LegacyMagicNumber = BigInteger.Parse("01950a86a20f9469cfc6c", NumberStyles.HexNumber);
 
     private readonly Dictionary<string, (TensorRef Tensor, TensorInfo Info)> _tensors = new(StringComparer.Ordinal);
     private readonly List<TensorInfo> _order = [];
@@ -23,32 +29,30 @@ public sealed class PyTorchZipReader : ITensorSource
     private MemoryMappedViewAccessor? _view;
     private readonly long _fileLength;
 
-    /// <summary>Opens a <c>torch.save</c> zip checkpoint and validates every tensor against its storage.</summary>
+    /// <summary>Opens a <c>torch.save</c> checkpoint (zip or pre-1.6 format) and validates every tensor against its storage.</summary>
     public PyTorchZipReader(string path)
     {
         Path = path;
         if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "file not found");
-        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        RejectLegacyFormat(file);
-        var zip = new ZipDirectory(path, file);
-        _fileLength = zip.FileLength;
-
-        var pickle = zip.Members.Where(m => m.Name.EndsWith("/data.pkl", StringComparison.Ordinal) || m.Name == "data.pkl")
-            .OrderBy(m => m.Name.Count(c => c == '/')).FirstOrDefault()
-            ?? throw KeyEmbedException.Checkpoint(path, "zip has no data.pkl; it is not a checkpoint written by torch.save");
-        string archive = pickle.Name[..^"data.pkl".Length];
-        if (zip.TryGet(archive + "byteorder", out var byteOrder)
-            && ReadMember(file, zip, byteOrder, 16).AsSpan().Trim("\r\n "u8).SequenceEqual("big"u8))
-            throw KeyEmbedException.Checkpoint(path, "the checkpoint was saved big-endian; KeyEmbed reads little-endian checkpoints only");
-        if (pickle.Size > MaxPickleBytes)
-            throw KeyEmbedException.Checkpoint(path, $"{pickle.Name} is {pickle.Size} bytes, far larger than a state dict's description");
-
-        var storages = new Dictionary<string, StorageRef>(StringComparer.Ordinal);
-        StorageRef LoadStorage(PickleTuple id) => ResolveStorage(id, file, zip, archive, storages);
-        var root = new SafeUnpickler($"{path}:{pickle.Name}", ReadMember(file, zip, pickle, MaxPickleBytes), LoadStorage).Load();
-        if (root is not PickleDict dict)
-            throw KeyEmbedException.Checkpoint(path, $"{pickle.Name} holds a {Describe(root)}, not a dict of tensors (a state dict)");
-        Collect(dict, "", 0);
+        try
+        {
+            object? root;
+            using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+            {
+                _fileLength = RandomAccess.GetLength(file);
+                Span<byte> start = stackalloc byte[2];
+                bool legacy = RandomAccess.Read(file, start, 0) == 2 && start[0] == 0x80 && start[1] <= 5;
+                root = legacy ? OpenLegacy() : OpenZip(file);
+            }
+            if (root is not PickleDict dict)
+                throw KeyEmbedException.Checkpoint(path, $"the pickle holds a {Describe(root)}, not a dict of tensors (a state dict)");
+            Collect(dict, "", 0);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -102,11 +106,100 @@ public sealed class PyTorchZipReader : ITensorSource
         }
     }
 
-    private void RejectLegacyFormat(SafeFileHandle file)
+    private object? OpenZip(SafeFileHandle file)
     {
-        Span<byte> start = stackalloc byte[2];
-        if (RandomAccess.Read(file, start, 0) == 2 && start[0] == 0x80 && start[1] <= 5)
-            throw KeyEmbedException.Checkpoint(Path, "this is torch's legacy (pre-1.6) pickle format, which KeyEmbed does not read; re-save it with a current torch.save, or convert it to safetensors");
+        var zip = new ZipDirectory(Path, file);
+        var pickle = zip.Members.Where(m => m.Name.EndsWith("/data.pkl", StringComparison.Ordinal) || m.Name == "data.pkl")
+            .OrderBy(m => m.Name.Count(c => c == '/')).FirstOrDefault()
+            ?? throw KeyEmbedException.Checkpoint(Path, "zip has no data.pkl; it is not a checkpoint written by torch.save");
+        string archive = pickle.Name[..^"data.pkl".Length];
+        if (zip.TryGet(archive + "byteorder", out var byteOrder)
+            && ReadMember(file, zip, byteOrder, 16).AsSpan().Trim("\r\n "u8).SequenceEqual("big"u8))
+            throw KeyEmbedException.Checkpoint(Path, "the checkpoint was saved big-endian; KeyEmbed reads little-endian checkpoints only");
+        if (pickle.Size > MaxPickleBytes)
+            throw KeyEmbedException.Checkpoint(Path, $"{pickle.Name} is {pickle.Size} bytes, far larger than a state dict's description");
+
+        var storages = new Dictionary<string, StorageRef>(StringComparer.Ordinal);
+        StorageRef LoadStorage(PickleTuple id) => ResolveStorage(id, file, zip, archive, storages);
+        return new SafeUnpickler($"{Path}:{pickle.Name}", ReadMember(file, zip, pickle, MaxPickleBytes), LoadStorage).Load();
+    }
+
+    // torch's format before 1.6: five pickles back to back (magic number, protocol version, system info, the object,
+    // the storage keys), then each storage as an 8-byte element count and its raw bytes, in key order.
+    private unsafe object? OpenLegacy()
+    {
+        var view = View();
+        byte* pointer = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+        try
+        {
+            // The pickles sit at the front; a window of at most 2 GiB reaches them in any real file.
+            var memory = new MappedMemory(pointer + view.PointerOffset, (int)Math.Min(_fileLength, int.MaxValue)).Memory;
+            int position = 0;
+            object? Next(string what, Func<PickleTuple, StorageRef> persistentLoad)
+            {
+                var unpickler = new SafeUnpickler($"{Path} ({what})", memory, persistentLoad, position);
+                var value = unpickler.Load();
+                position = unpickler.Position;
+                return value;
+            }
+            StorageRef NoStorages(PickleTuple _) => throw KeyEmbedException.Checkpoint(Path, "a legacy header pickle refers to a storage");
+
+            if (Next("magic number", NoStorages) is not BigInteger magic || magic != LegacyMagicNumber)
+                throw KeyEmbedException.Checkpoint(Path, "starts with a pickle but not with torch's magic number; not a PyTorch checkpoint");
+            if (Next("protocol version", NoStorages) is not LegacyProtocolVersion)
+                throw KeyEmbedException.Checkpoint(Path, $"legacy torch file with an unknown protocol version (expected {LegacyProtocolVersion})");
+            if (Next("system info", NoStorages) is PickleDict info && info.Items.TryGetValue("little_endian", out var little) && little is false)
+                throw KeyEmbedException.Checkpoint(Path, "the checkpoint was saved big-endian; KeyEmbed reads little-endian checkpoints only");
+
+            var storages = new Dictionary<string, StorageRef>(StringComparer.Ordinal);
+            var root = Next("state dict", id => ResolveLegacyStorage(id, storages));
+            if (Next("storage keys", NoStorages) is not List<object?> keys)
+                throw KeyEmbedException.Checkpoint(Path, "legacy torch file has no storage key list after its state dict; the file is corrupt");
+
+            long offset = position;
+            foreach (var key in keys)
+            {
+                if (key is not string name || !storages.TryGetValue(name, out var storage))
+                    throw KeyEmbedException.Checkpoint(Path, $"legacy storage list names '{key}', which no tensor uses; the file is corrupt");
+                if (offset > _fileLength - 8)
+                    throw KeyEmbedException.Checkpoint(Path, $"storage '{name}' should start at byte {offset} but the file ends at {_fileLength}; the file is truncated");
+                long stored = BinaryPrimitives.ReadInt64LittleEndian(new ReadOnlySpan<byte>(pointer + view.PointerOffset + offset, 8));
+                long bytes = stored * TensorConversion.ElementSize(storage.DType);
+                if (stored < storage.ElementCount || stored < 0 || bytes > _fileLength - offset - 8)
+                    throw KeyEmbedException.Checkpoint(Path, $"storage '{name}' holds {stored} elements at byte {offset} but its tensors need {storage.ElementCount} and the file has {_fileLength - offset - 8} bytes left; the file is truncated or corrupt");
+                _storageOffsets[name] = offset + 8;
+                offset += 8 + bytes;
+            }
+            foreach (var name in storages.Keys)
+                if (!_storageOffsets.ContainsKey(name))
+                    throw KeyEmbedException.Checkpoint(Path, $"storage '{name}' is used by a tensor but missing from the file's storage list; the file is corrupt");
+            return root;
+        }
+        finally
+        {
+            view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+    }
+
+    // Legacy persistent id: ('storage', storage_type, key, location, numel, view_metadata).
+    private StorageRef ResolveLegacyStorage(PickleTuple id, Dictionary<string, StorageRef> storages)
+    {
+        var a = id.Items;
+        if (a.Length != 6 || a[0] is not "storage" || a[1] is not PickleGlobal type || a[2] is not string key || a[4] is not long numel)
+            throw KeyEmbedException.Checkpoint(Path, "a persistent id in the legacy pickle is not torch's ('storage', type, key, location, numel, view)");
+        if (a[5] is not null)
+            throw KeyEmbedException.Checkpoint(Path, $"storage '{key}' is a storage view, a pre-0.4 torch feature KeyEmbed does not read; re-save the checkpoint with a current torch");
+        if (!SafeUnpickler.TryGetStorageType(type, out var dtype))
+            throw KeyEmbedException.Checkpoint(Path, $"storage '{key}' has type '{type.FullName}', which KeyEmbed cannot read");
+        if (numel < 0 || numel > _fileLength / TensorConversion.ElementSize(dtype))
+            throw KeyEmbedException.Checkpoint(Path, $"storage '{key}' claims {numel} {dtype} elements, more than the {_fileLength}-byte file holds");
+        if (storages.TryGetValue(key, out var known))
+        {
+            if (known.DType != dtype) throw KeyEmbedException.Checkpoint(Path, $"storage '{key}' is used as both {known.DType} and {dtype}");
+            return known;
+        }
+        return storages[key] = new StorageRef(dtype, key, numel);
     }
 
     private byte[] ReadMember(SafeFileHandle file, ZipDirectory zip, ZipDirectory.Member member, long limit)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Text;
 
 namespace KeyEmbed.Checkpoints.PyTorch;
@@ -34,10 +35,10 @@ internal sealed class SafeUnpickler
         "torch._utils._rebuild_parameter_with_state",
     };
 
-    private static readonly object Mark = new();
+    private const int MaxGlobalNameBytes = 1024;
 
     private readonly string _file;
-    private readonly byte[] _data;
+    private readonly ReadOnlyMemory<byte> _data;
     private readonly Func<PickleTuple, StorageRef> _persistentLoad;
     private readonly List<object?> _stack = [];
     private readonly Stack<int> _marks = new();
@@ -45,20 +46,25 @@ internal sealed class SafeUnpickler
     private int _position;
 
     /// <param name="file">Named in every error (e.g. <c>model.bin:archive/data.pkl</c>).</param>
-    /// <param name="data">The pickle bytes.</param>
+    /// <param name="data">The pickle bytes (possibly followed by other data).</param>
     /// <param name="persistentLoad">Resolves a persistent id tuple (torch's <c>('storage', type, key, location, numel)</c>).</param>
-    public SafeUnpickler(string file, byte[] data, Func<PickleTuple, StorageRef> persistentLoad)
+    /// <param name="start">Where the pickle starts in <paramref name="data"/>.</param>
+    public SafeUnpickler(string file, ReadOnlyMemory<byte> data, Func<PickleTuple, StorageRef> persistentLoad, int start = 0)
     {
         _file = file;
         _data = data;
         _persistentLoad = persistentLoad;
+        _position = start;
     }
+
+    /// <summary>The byte after the STOP opcode once <see cref="Load"/> has returned.</summary>
+    public int Position => _position;
 
     /// <summary>Whether a storage class name (<c>FloatStorage</c>…) is one the reader understands, and its type.</summary>
     public static bool TryGetStorageType(PickleGlobal global, out TensorDType dtype)
     {
         dtype = default;
-        return global.Module is "torch" or "torch.storage" && StorageTypes.TryGetValue(global.Name, out dtype);
+        return global.Module is "torch" or "torch.cuda" && StorageTypes.TryGetValue(global.Name, out dtype);
     }
 
     public object? Load()
@@ -68,7 +74,7 @@ internal sealed class SafeUnpickler
             if (_position >= _data.Length)
                 throw Problem("ends before its STOP opcode; the file is truncated");
             int opcodeAt = _position;
-            byte opcode = _data[_position++];
+            byte opcode = _data.Span[_position++];
             switch (opcode)
             {
                 case 0x80: // PROTO
@@ -181,14 +187,14 @@ internal sealed class SafeUnpickler
     private byte ReadByte()
     {
         if (_position >= _data.Length) throw Problem("ends in the middle of an opcode; the file is truncated");
-        return _data[_position++];
+        return _data.Span[_position++];
     }
 
     private ReadOnlySpan<byte> Take(int count)
     {
         if (count > _data.Length - _position)
             throw Problem($"needs {count} bytes but only {_data.Length - _position} remain; the file is truncated");
-        var span = _data.AsSpan(_position, count);
+        var span = _data.Span.Slice(_position, count);
         _position += count;
         return span;
     }
@@ -212,18 +218,20 @@ internal sealed class SafeUnpickler
 
     private string ReadLine()
     {
-        int end = Array.IndexOf(_data, (byte)'\n', _position);
-        if (end < 0) throw Problem("has a GLOBAL name without its end of line; the file is truncated");
-        var line = Encoding.UTF8.GetString(_data, _position, end - _position);
-        _position = end + 1;
+        var rest = _data.Span[_position..];
+        int end = rest[..Math.Min(rest.Length, MaxGlobalNameBytes)].IndexOf((byte)'\n');
+        if (end < 0) throw Problem("has a GLOBAL name without its end of line; the file is truncated or corrupt");
+        var line = Encoding.UTF8.GetString(rest[..end]);
+        _position += end + 1;
         return line;
     }
 
-    private long ReadLong1()
+    // Integers longer than 8 bytes occur only as torch's legacy magic number; they become BigIntegers.
+    private object ReadLong1()
     {
         int length = ReadByte();
-        if (length > 8) throw Problem($"holds a {length}-byte integer; state dicts need at most 8 bytes");
         var bytes = Take(length);
+        if (length > 8) return new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
         long value = 0;
         for (int i = length - 1; i >= 0; i--) value = (value << 8) | bytes[i];
         // Sign-extend from the top byte (two's complement, little-endian).
