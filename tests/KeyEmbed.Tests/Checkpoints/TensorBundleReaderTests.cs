@@ -172,4 +172,30 @@ public sealed class TensorBundleReaderTests
         Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
         Assert.Equal(0x12345678u, Crc32C.Unmask(Crc32C.Mask(0x12345678u)));
     }
+
+    [Fact]
+    public void Prefix_index_and_data_shard_paths_open_the_same_checkpoint()
+    {
+        List<string>? first = null;
+        foreach (var path in new[] { BertPrefix, BertPrefix + ".index", BertPrefix + ".data-00000-of-00001" })
+        {
+            using var reader = new TensorBundleReader(path);
+            Assert.Equal(BertPrefix + ".index", reader.Path);
+            var names = reader.Tensors.Select(t => t.Name).ToList();
+            first ??= names;
+            Assert.Equal(first, names);
+        }
+        // Every trained variable has exactly its two Adam slots; global_step has none.
+        var all = first!;
+        var variables = all.Where(n => !n.EndsWith("/adam_m", StringComparison.Ordinal) && !n.EndsWith("/adam_v", StringComparison.Ordinal) && n != "global_step").ToList();
+        Assert.All(variables, v => Assert.True(all.Contains(v + "/adam_m") && all.Contains(v + "/adam_v"), v));
+        Assert.Equal(variables.Count * 3 + 1, all.Count);
+    }
+
+    [Fact]
+    public void Missing_index_names_the_expected_file()
+    {
+        using var dir = new TempDir();
+        Rejection.Expect(() => new TensorBundleReader(dir.File("nothing.ckpt")), "nothing.ckpt.index", "checkpoint index not found");
+    }
 }

@@ -1,5 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using System.Text;
+using System.Text.RegularExpressions;
 using Google.Protobuf;
 using KeyEmbed.Checkpoints.TensorBundle.Proto;
 
@@ -12,7 +13,7 @@ namespace KeyEmbed.Checkpoints.TensorBundle;
 /// The index is validated when the reader opens; shards are memory-mapped on first use and every tensor's
 /// CRC-32C is checked when it is read.
 /// </summary>
-public sealed class TensorBundleReader : ITensorSource
+public sealed partial class TensorBundleReader : ITensorSource
 {
     // The index is a few KB per thousand tensors; anything near this is not an index.
     private const long MaxIndexBytes = 1L << 30;
@@ -24,12 +25,13 @@ public sealed class TensorBundleReader : ITensorSource
     private readonly Dictionary<string, string> _unreadable = new(StringComparer.Ordinal);
     private readonly Shard[] _shards;
 
-    /// <summary>Opens a checkpoint by its prefix (<c>dir/bert_model.ckpt</c>) or by its <c>.index</c> file.</summary>
+    /// <summary>
+    /// Opens a checkpoint by its prefix (<c>dir/bert_model.ckpt</c>), its <c>.index</c> file or one of its data shards.
+    /// </summary>
     public TensorBundleReader(string prefixOrIndexPath)
     {
-        string prefix = prefixOrIndexPath.EndsWith(".index", StringComparison.Ordinal)
-            ? prefixOrIndexPath[..^".index".Length]
-            : prefixOrIndexPath;
+        string prefix = DataShardSuffix().Replace(prefixOrIndexPath, "");
+        if (prefix.EndsWith(".index", StringComparison.Ordinal)) prefix = prefix[..^".index".Length];
         Path = prefix + ".index";
         if (!File.Exists(Path))
             throw KeyEmbedException.Checkpoint(Path, "checkpoint index not found; pass the checkpoint prefix (e.g. dir/bert_model.ckpt) or its .index file");
@@ -61,6 +63,9 @@ public sealed class TensorBundleReader : ITensorSource
             AddEntry(Encoding.UTF8.GetString(key), Parse(BundleEntry.Parser, value, $"entry {i}"));
         }
     }
+
+    [GeneratedRegex(@"\.data-\d{5}-of-\d{5}$")]
+    private static partial Regex DataShardSuffix();
 
     /// <inheritdoc />
     public string Format => "tensorflow";
