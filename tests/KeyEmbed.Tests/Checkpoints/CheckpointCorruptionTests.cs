@@ -271,6 +271,42 @@ public sealed class CheckpointCorruptionTests
         Rejection.Expect(() => new PyTorchZipReader(path), path, problem);
     }
 
+    [Fact]
+    public async Task Dicts_shared_through_the_memo_are_walked_once()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("laughs.bin");
+        // 30 nested levels; each dict's 10 keys all point at the same next-level dict through the memo:
+        // 30 dicts in the file, 10^29 paths to the tensor at the bottom. A naive walk would never finish.
+        const int depth = 30;
+        var p = new PickleBuilder().Proto(2);
+        void Emit(int level)
+        {
+            p.EmptyDict().Put((byte)level).Mark();
+            if (level == depth - 1)
+            {
+                p.String("w").Global("torch._utils", "_rebuild_tensor_v2")
+                    .Mark().Mark().String("storage").Global("torch", "FloatStorage").String("0").String("cpu").Int(1).Tuple().PersistentId()
+                    .Int(0).IntTuple([1]).IntTuple([1]).False().Global("collections", "OrderedDict").EmptyTuple().Reduce().Tuple().Reduce();
+            }
+            else
+            {
+                p.String("k0");
+                Emit(level + 1);
+                for (int k = 1; k < 10; k++) p.String($"k{k}").Get((byte)(level + 1));
+            }
+            p.SetItems();
+        }
+        Emit(0);
+        PyTorchZipWriter.SaveArchive(path, p.Stop().ToArray(), new Dictionary<string, byte[]> { ["0"] = BitConverter.GetBytes(2.5f) });
+
+        // WaitAsync throws TimeoutException if opening hangs.
+        using var reader = await Task.Run(() => new PyTorchZipReader(path)).WaitAsync(TimeSpan.FromSeconds(30));
+        var tensor = Assert.Single(reader.Tensors);
+        Assert.Equal(string.Concat(Enumerable.Repeat("k0.", depth - 1)) + "w", tensor.Name);
+        Assert.Equal([2.5f], reader.ReadFloat32(tensor.Name));
+    }
+
     private static byte[] ReadMember(string zipPath, string name)
     {
         using var zip = ZipFile.OpenRead(zipPath);

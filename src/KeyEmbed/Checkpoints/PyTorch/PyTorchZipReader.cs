@@ -46,7 +46,7 @@ public sealed class PyTorchZipReader : ITensorSource
             }
             if (root is not PickleDict dict)
                 throw KeyEmbedException.Checkpoint(path, $"the pickle holds a {Describe(root)}, not a dict of tensors (a state dict)");
-            Collect(dict, "", 0);
+            Collect(dict, "", 0, new HashSet<PickleDict>(ReferenceEqualityComparer.Instance));
         }
         catch
         {
@@ -243,16 +243,18 @@ public sealed class PyTorchZipReader : ITensorSource
         return storages[key] = new StorageRef(dtype, key, numel);
     }
 
-    private void Collect(PickleDict dict, string prefix, int depth)
+    private void Collect(PickleDict dict, string prefix, int depth, HashSet<PickleDict> visited)
     {
         if (depth > MaxNesting)
-            throw KeyEmbedException.Checkpoint(Path, $"data.pkl nests dicts more than {MaxNesting} deep (or in a cycle); not a state dict");
+            throw KeyEmbedException.Checkpoint(Path, $"the pickle nests dicts more than {MaxNesting} deep; not a state dict");
+        // A dict reachable twice (through the memo) is walked once: this keeps cycles and "billion laughs" pickles linear.
+        if (!visited.Add(dict)) return;
         foreach (var (key, value) in dict.Items)
         {
             if (key is not string name) continue;
             string fullName = prefix + name;
             if (value is TensorRef tensor) AddTensor(fullName, tensor);
-            else if (value is PickleDict inner) Collect(inner, fullName + ".", depth + 1);
+            else if (value is PickleDict inner) Collect(inner, fullName + ".", depth + 1, visited);
             // Other values (epoch counters, config strings, optimizer lists) are not weights.
         }
     }

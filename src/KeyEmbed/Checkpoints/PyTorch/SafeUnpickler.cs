@@ -24,6 +24,8 @@ internal sealed class SafeUnpickler
         ["CharStorage"] = TensorDType.I8,
         ["ByteStorage"] = TensorDType.U8,
         ["BoolStorage"] = TensorDType.U8,
+        // torch 2 names a storage saved without a tensor type this way; its elements are bytes.
+        ["UntypedStorage"] = TensorDType.U8,
     };
 
     private static readonly HashSet<string> AllowedFunctions = new(StringComparer.Ordinal)
