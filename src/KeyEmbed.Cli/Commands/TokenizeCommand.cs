@@ -6,7 +6,8 @@ using KeyEmbed.Tokenization;
 namespace KeyEmbed.Cli.Commands;
 
 /// <summary>
-/// <c>keyembed tokenize</c>: shows how a model's tokenizer cuts text (pieces, ids, token types, offsets), or with
+/// <c>keyembed tokenize</c>: shows how a model's tokenizer cuts text (pieces, ids, token types, offsets; offsets of
+/// segment-1 tokens point into the <c>--pair</c> text), or with
 /// <c>--input-jsonl</c> tokenizes one <c>{"text", "text_pair"}</c> object a line into the goldens' fields.
 /// </summary>
 internal static class TokenizeCommand
@@ -21,11 +22,12 @@ internal static class TokenizeCommand
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var maxLength = new Option<int?>("--max-length") { Description = "Maximum tokens including special tokens (default: the model's; no limit with --input-jsonl)." };
         var inputJsonl = new Option<string?>("--input-jsonl") { Description = "Read one {\"text\": ..., \"text_pair\": ...} object a line; write one {\"tokens\", \"ids\", \"ids_with_special\", \"token_type_ids\"} object a line." };
+        var pairText = new Option<string?>("--pair") { Description = "A second text (segment 1) encoded with each TEXT as a pair." };
         var output = new Option<string?>("--output") { Description = "With --input-jsonl: write to this file instead of standard output." };
         var texts = new Argument<string[]>("texts") { Description = "Texts to tokenize.", Arity = ArgumentArity.ZeroOrMore };
 
         var command = new Command("tokenize", "Show how a model's tokenizer cuts text into pieces (ids, token types, character offsets).");
-        foreach (var option in new Option[] { model, tokenizer, lowercase, json, maxLength, inputJsonl, output }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, tokenizer, lowercase, json, maxLength, pairText, inputJsonl, output }) command.Options.Add(option);
         command.Arguments.Add(texts);
         command.SetAction(parse => CliApp.Guard(ctx, () =>
         {
@@ -50,9 +52,10 @@ internal static class TokenizeCommand
             var inputs = parse.GetValue(texts) ?? [];
             if (inputs.Length == 0)
                 throw KeyEmbedException.Input("give at least one text to tokenize, or --input-jsonl FILE");
-            var encoded = inputs.Select(text => encoder.Encode(text, maxLength: limit)).ToList();
-            if (parse.GetValue(json)) WriteJson(inputs, encoded, ctx.Out);
-            else WriteTables(inputs, encoded, ctx.Out);
+            string? pair = parse.GetValue(pairText);
+            var encoded = inputs.Select(text => encoder.Encode(text, pair, limit)).ToList();
+            if (parse.GetValue(json)) WriteJson(inputs, pair, encoded, ctx.Out);
+            else WriteTables(inputs, pair, encoded, ctx.Out);
             return 0;
         }));
         return command;
@@ -152,7 +155,7 @@ internal static class TokenizeCommand
         writer.WriteEndArray();
     }
 
-    private static void WriteJson(string[] inputs, List<EncodedText> encoded, TextWriter output)
+    private static void WriteJson(string[] inputs, string? pair, List<EncodedText> encoded, TextWriter output)
     {
         var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true }))
@@ -163,6 +166,7 @@ internal static class TokenizeCommand
                 var item = encoded[i];
                 writer.WriteStartObject();
                 writer.WriteString("text", inputs[i]);
+                if (pair is not null) writer.WriteString("text_pair", pair);
                 writer.WriteBoolean("truncated", item.Truncated);
                 writer.WriteStartArray("tokens");
                 for (int t = 0; t < item.Length; t++)
@@ -184,7 +188,7 @@ internal static class TokenizeCommand
         output.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
     }
 
-    private static void WriteTables(string[] inputs, List<EncodedText> encoded, TextWriter output)
+    private static void WriteTables(string[] inputs, string? pair, List<EncodedText> encoded, TextWriter output)
     {
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -195,7 +199,8 @@ internal static class TokenizeCommand
             for (int t = 0; t < item.Length; t++)
             {
                 var offset = item.Offsets[t];
-                string sourceText = item.SpecialTokenMask[t] ? "(special)" : Printable(inputs[i].Substring(offset.Start, offset.Length));
+                string source = item.TypeIds[t] == 1 && pair is not null ? pair : inputs[i];
+                string sourceText = item.SpecialTokenMask[t] ? "(special)" : Printable(source.Substring(offset.Start, offset.Length));
                 rows.Add([t.ToString(), Printable(item.Tokens[t]), item.Ids[t].ToString(), item.TypeIds[t].ToString(),
                     offset.Start.ToString(), offset.Length.ToString(), sourceText]);
             }

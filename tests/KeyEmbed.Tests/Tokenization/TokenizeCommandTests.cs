@@ -94,6 +94,14 @@ public sealed class TokenizeCommandTests
     }
 
     [Fact]
+    public void Pair_option_shows_segment_one_with_offsets_into_the_pair_text()
+    {
+        var (code, output, error) = Run("tokenize", "--pair", "good morning", "hello");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"morning\s+\d+\s+1\s+5\s+7\s+morning", output);
+    }
+
+    [Fact]
     public void Json_output_carries_offsets_and_the_truncation_flag()
     {
         var (code, output, error) = Run("tokenize", "--json", "--max-length", "4", "one two three four");
