@@ -7,8 +7,8 @@ namespace KeyEmbed.Tokenization;
 /// <summary>
 /// XLNet's tokenizer: its own text preprocessing (Hugging Face <c>XLNetTokenizer.preprocess_text</c> /
 /// the original <c>prepro_utils.preprocess_text</c>), SentencePiece unigram over <c>spiece.model</c>
-/// (Microsoft.ML.Tokenizers, with runs of unknown characters merged into one <c>&lt;unk&gt;</c> as SentencePiece
-/// does), the re-split of pieces ending in digit + comma, and the layout <c>A &lt;sep&gt; (B &lt;sep&gt;) &lt;cls&gt;</c>.
+/// (normalization by Microsoft.ML.Tokenizers, segmentation by <see cref="SentencePieceUnigram"/>, which reproduces
+/// sentencepiece's Viterbi and merges runs of unknown characters into one <c>&lt;unk&gt;</c>), the re-split of pieces ending in digit + comma, and the layout <c>A &lt;sep&gt; (B &lt;sep&gt;) &lt;cls&gt;</c>.
 /// </summary>
 internal sealed class XLNetSentencePiece : TextEncoder
 {
@@ -42,17 +42,25 @@ internal sealed class XLNetSentencePiece : TextEncoder
         }
         // Control pieces (<cls>, <sep>, <pad>) are not in Microsoft.ML.Tokenizers' vocabulary; ids come from the proto.
         _pieceIds = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int id = 0; id < proto.Pieces.Count; id++) _pieceIds.TryAdd(proto.Pieces[id].Piece, id);
+        _pieceStrings = new string[proto.Pieces.Count];
+        for (int id = 0; id < proto.Pieces.Count; id++)
+        {
+            _pieceIds.TryAdd(proto.Pieces[id].Piece, id);
+            _pieceStrings[id] = proto.Pieces[id].Piece;
+        }
         VocabularySize = proto.Pieces.Count;
         _sepId = Required("<sep>", source);
         _clsId = Required("<cls>", source);
         _padId = Required("<pad>", source);
         _unkId = _sentencePiece.UnknownId;
+        _unigram = new SentencePieceUnigram(proto, _unkId);
         _sepToken = "<sep>";
         _clsToken = "<cls>";
     }
 
     private readonly Dictionary<string, int> _pieceIds;
+    private readonly string[] _pieceStrings;
+    private readonly SentencePieceUnigram _unigram;
 
     private int Required(string token, string source) =>
         _pieceIds.TryGetValue(token, out int id)
@@ -169,24 +177,19 @@ internal sealed class XLNetSentencePiece : TextEncoder
 
     private sealed record Encoded(List<Piece> Tokens, string Normalized);
 
-    // SentencePiece's EncodeAsPieces, with runs of unknown pieces merged into one <unk> (as sentencepiece's
-    // unigram model does; Microsoft.ML.Tokenizers 2.0.1 emits one <unk> per unknown character).
+    // SentencePiece's EncodeAsPieces: Microsoft.ML.Tokenizers normalizes (the model's precompiled character map,
+    // whitespace, dummy prefix, '▁'); the segmentation is sentencepiece's own (SentencePieceUnigram), because the
+    // library breaks ties between equal-scoring paths differently and emits one <unk> per unknown character.
     private Encoded EncodeAsPieces(string text)
     {
-        var tokens = _sentencePiece.EncodeToTokens(text, out string? normalized, addBeginningOfSentence: false,
-            addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true);
+        _sentencePiece.EncodeToIds(text, false, false, 1, out string? normalized, out _, true, true);
         normalized ??= text;
-        var pieces = new List<Piece>(tokens.Count);
-        foreach (var token in tokens)
+        var segments = _unigram.Encode(normalized);
+        var pieces = new List<Piece>(segments.Count);
+        foreach (var segment in segments)
         {
-            var (offset, length) = token.Offset.GetOffsetAndLength(normalized.Length);
-            if (token.Id == _unkId && pieces.Count > 0 && pieces[^1].Id == _unkId && pieces[^1].End == offset)
-            {
-                var previous = pieces[^1];
-                pieces[^1] = previous with { Value = previous.Value + token.Value, End = offset + length };
-                continue;
-            }
-            pieces.Add(new Piece(token.Id, token.Value, offset, offset + length));
+            string value = segment.Id == _unkId ? normalized[segment.Start..segment.End] : _pieceStrings[segment.Id];
+            pieces.Add(new Piece(segment.Id, value, segment.Start, segment.End));
         }
         return new Encoded(pieces, normalized);
     }
