@@ -271,6 +271,26 @@ public sealed class XLNetOptionsTests
         Assert.Equal(3, encoder.PadTypeId);
     }
 
+    // Equal-scoring segmentations are decided by sentencepiece's float rounding and order; the expected pieces are
+    // sentencepiece 0.1.97's answers (Microsoft.ML.Tokenizers' own Viterbi gives "e", "ee" for the second).
+    [Theory]
+    [InlineData("eee", new[] { "▁", "ee", "e" })]
+    [InlineData("x \U00020000eee", new[] { "▁x", "▁", "\U00020000", "ee", "e" })]
+    [InlineData("\U00020000eee", new[] { "▁", "\U00020000", "e", "ee" })]
+    public void Ties_between_equal_paths_break_as_sentencepiece_breaks_them(string text, string[] expected)
+    {
+        var encoded = TextEncoder.FromSentencePieceModel(Model).Encode(text);
+        Assert.Equal(expected, encoded.Tokens.Where((_, i) => !encoded.SpecialTokenMask[i]));
+    }
+
+    [Fact]
+    public void User_defined_piece_typed_in_text_is_kept_whole_as_sentencepiece_does()
+    {
+        // <eop> is a user-defined piece of XLNet's model (sentencepiece matches it in text); <eod> and <cls> are control pieces.
+        var encoded = TextEncoder.FromSentencePieceModel(Model).Encode("a<eop>b <cls>");
+        Assert.Equal(["▁a", "<eop>", "b", "▁<", "cl", "s", ">"], encoded.Tokens.Where((_, i) => !encoded.SpecialTokenMask[i]));
+    }
+
     [Fact]
     public void Pair_layout_is_a_sep_b_sep_cls()
     {
