@@ -300,10 +300,16 @@ public sealed class ServerRoutesTests : IAsyncLifetime
         var response = await _server.Client.GetAsync("/openapi.json");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var paths = (await response.JsonAsync()).GetProperty("paths");
+        var document = await response.JsonAsync();
+        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(artifacts);
+        await File.WriteAllTextAsync(Path.Combine(artifacts, "openapi.json"), document.ToString());
+        var paths = document.GetProperty("paths");
         foreach (var route in new[] { "/v1/embeddings", "/embed", "/embed/tokens", "/similarity", "/keywords", "/tokenize", "/health", "/info", "/metrics" })
             Assert.True(paths.TryGetProperty(route, out _), $"{route} is missing from the OpenAPI document");
         Assert.True(paths.GetProperty("/embed").GetProperty("post").TryGetProperty("requestBody", out _));
+        var embedRequest = document.GetProperty("components").GetProperty("schemas").GetProperty("EmbedRequest").GetProperty("properties");
+        Assert.True(embedRequest.TryGetProperty("layer_mode", out _), "the OpenAPI document must name fields as the wire does (snake_case)");
     }
 
     [Fact]
