@@ -170,6 +170,27 @@ public sealed class ServerRoutesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chunked_body_over_the_size_limit_is_413_too()
+    {
+        var json = $$"""{"texts": ["{{new string('z', 5000)}}"]}""";
+        var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(json)));
+        content.Headers.ContentType = new("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        await (await _server.Client.SendAsync(request)).ErrorAsync(413);
+    }
+
+    [Fact]
+    public async Task A_backend_input_error_is_422_with_the_backends_message()
+    {
+        var error = await (await _server.PostJsonAsync("/v1/embeddings", """{"input": "x", "dimensions": 99}""")).ErrorAsync(422);
+
+        Assert.Contains("dimensions is 99", error.GetProperty("message").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+    }
+
+    [Fact]
     public async Task Embed_tokens_returns_each_token_with_offsets_and_its_vector()
     {
         var response = await _server.PostJsonAsync("/embed/tokens", """{"text": "Hello  world"}""");
