@@ -15,11 +15,12 @@ function setStatus(text, isError) {
   $("status").className = isError ? "error" : "";
 }
 
-// Cosine in [-1, 1] → colour: white-ish at 0 and below, deep blue at 1.
-function colour(score) {
-  const t = Math.max(0, Math.min(1, score));
+// Colour is relative to the matrix's own range (lowest to highest pair), so small differences stay visible;
+// the legend under the table says which scores the ends stand for.
+function colour(score, low, high) {
+  const t = high > low ? Math.max(0, Math.min(1, (score - low) / (high - low))) : 1;
   const lightness = 97 - t * 62;
-  return { background: `hsl(222, 70%, ${lightness}%)`, text: lightness < 55 ? "#fff" : "#1d2230" };
+  return { background: `hsl(222, 70%, ${lightness}%)`, text: lightness < 68 ? "#fff" : "#1d2230" };
 }
 
 function cell(tag, text) {
@@ -29,6 +30,10 @@ function cell(tag, text) {
 }
 
 function drawHeatmap(texts, matrix) {
+  const pairs = matrix.flatMap((row, i) => row.filter((_, j) => j !== i));
+  const low = pairs.length ? Math.min(...pairs) : 0;
+  const high = pairs.length ? Math.max(...pairs) : 1;
+  $("legend").textContent = `Colour from ${low.toFixed(3)} (light, least similar pair) to ${high.toFixed(3)} (dark, most similar pair); the diagonal is each keyword with itself.`;
   const table = $("heatmap");
   table.replaceChildren();
   const head = table.createTHead().insertRow();
@@ -40,7 +45,7 @@ function drawHeatmap(texts, matrix) {
     tr.appendChild(cell("th", texts[i]));
     row.forEach((score, j) => {
       const td = cell("td", score.toFixed(3));
-      const c = colour(score);
+      const c = colour(score, low, high);
       td.style.background = c.background;
       td.style.color = c.text;
       td.dataset.row = i;
