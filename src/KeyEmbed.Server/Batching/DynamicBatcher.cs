@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KeyEmbed.Embedding;
 using KeyEmbed.Server.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,7 @@ internal sealed record BatcherSettings(int MaxBatchTokens, TimeSpan MaxWait, int
 /// </summary>
 internal sealed class DynamicBatcher : IHostedService
 {
+    private static readonly EmbeddingOptionsComparer SameOptions = new();
     private readonly Task<IEmbeddingBackend> _backend;
     private readonly BatcherSettings _settings;
     private readonly ServerMetrics _metrics;
@@ -44,7 +46,7 @@ internal sealed class DynamicBatcher : IHostedService
     public int QueueDepth { get { lock (_gate) return _queue.Count; } }
 
     /// <summary>Embeds <paramref name="texts"/> (costing <paramref name="tokens"/> tokens) in a shared batch.</summary>
-    public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, int tokens, EmbedRequestOptions options, CancellationToken cancellation)
+    public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, int tokens, EmbeddingOptions options, CancellationToken cancellation)
     {
         var result = await Enqueue(new Pending(texts, tokens, options, null), cancellation).ConfigureAwait(false);
         return (float[][])result!;
@@ -154,13 +156,13 @@ internal sealed class DynamicBatcher : IHostedService
         }
     }
 
-    private int QueuedTokens(EmbedRequestOptions options)
+    private int QueuedTokens(EmbeddingOptions options)
     {
         lock (_gate)
         {
             var tokens = 0;
             foreach (var pending in _queue)
-                if (pending.Options is not null && pending.Options.Equals(options)) tokens += pending.Tokens;
+                if (pending.Options is not null && SameOptions.Equals(pending.Options, options)) tokens += pending.Tokens;
             return tokens;
         }
     }
@@ -183,7 +185,7 @@ internal sealed class DynamicBatcher : IHostedService
                 {
                     var next = node.Next;
                     var candidate = node.Value;
-                    if (candidate.Options is not null && candidate.Options.Equals(first.Options) && tokens + candidate.Tokens <= _settings.MaxBatchTokens)
+                    if (candidate.Options is not null && SameOptions.Equals(candidate.Options, first.Options) && tokens + candidate.Tokens <= _settings.MaxBatchTokens)
                     {
                         _queue.Remove(node);
                         batch.Add(candidate);
@@ -248,16 +250,35 @@ internal sealed class DynamicBatcher : IHostedService
         foreach (var pending in all) pending.Completion.TrySetException(e);
     }
 
-    private sealed class Pending(IReadOnlyList<string> texts, int tokens, EmbedRequestOptions? options, Func<IEmbeddingBackend, object?>? work)
+    private sealed class Pending(IReadOnlyList<string> texts, int tokens, EmbeddingOptions? options, Func<IEmbeddingBackend, object?>? work)
     {
         public IReadOnlyList<string> Texts { get; } = texts;
         public int Tokens { get; } = tokens;
         /// <summary>Null for exclusive work, which never shares a batch.</summary>
-        public EmbedRequestOptions? Options { get; } = options;
+        public EmbeddingOptions? Options { get; } = options;
         public Func<IEmbeddingBackend, object?>? Work { get; } = work;
         public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
         public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public LinkedListNode<Pending>? Node { get; set; }
         public CancellationTokenRegistration Registration { get; set; }
+    }
+}
+
+/// <summary>Options equality for batching: the record's own equality, with the layer list compared by value.</summary>
+internal sealed class EmbeddingOptionsComparer : IEqualityComparer<EmbeddingOptions>
+{
+    public bool Equals(EmbeddingOptions? x, EmbeddingOptions? y)
+    {
+        if (x is null || y is null) return ReferenceEquals(x, y);
+        var sameLayers = x.Layers is null ? y.Layers is null : y.Layers is not null && x.Layers.SequenceEqual(y.Layers);
+        return sameLayers && (x with { Layers = null }).Equals(y with { Layers = null });
+    }
+
+    public int GetHashCode(EmbeddingOptions options)
+    {
+        var hash = new HashCode();
+        hash.Add(options with { Layers = null });
+        if (options.Layers is not null) foreach (var layer in options.Layers) hash.Add(layer);
+        return hash.ToHashCode();
     }
 }

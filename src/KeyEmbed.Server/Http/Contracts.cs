@@ -15,6 +15,7 @@ internal class OptionFields
     public string? Pooling { get; set; }
     public bool? Normalize { get; set; }
     public int? Dimensions { get; set; }
+    public bool? ExcludeSpecialTokens { get; set; }
     public bool? Truncate { get; set; }
 }
 
@@ -62,25 +63,28 @@ internal sealed class SimilarityRequest : OptionFields
     public int? TopK { get; set; }
 }
 
-internal sealed record Neighbour(int Index, string Text, float Score);
+internal sealed record RankedText(int Index, string Text, float Score);
 
-/// <summary>Matrix mode fills texts/matrix/to_set/neighbours; query mode fills query/results.</summary>
+/// <summary>Matrix mode fills texts/matrix/to_set/mean_pairwise/neighbours; query mode fills query/results.</summary>
 internal sealed record SimilarityResponse(
     string Model,
     IReadOnlyList<string>? Texts = null,
     float[][]? Matrix = null,
     float[]? ToSet = null,
-    IReadOnlyList<IReadOnlyList<Neighbour>>? Neighbours = null,
+    float[]? MeanPairwise = null,
+    IReadOnlyList<IReadOnlyList<RankedText>>? Neighbours = null,
     string? Query = null,
-    IReadOnlyList<Neighbour>? Results = null);
+    IReadOnlyList<RankedText>? Results = null);
 
 internal sealed class KeywordsRequest : OptionFields
 {
     public string? Document { get; set; }
     public int? TopK { get; set; }
-    public int? MinWords { get; set; }
-    public int? MaxWords { get; set; }
-    public float? Diversity { get; set; }
+    public int? MinNgram { get; set; }
+    public int? MaxNgram { get; set; }
+    public double? Diversity { get; set; }
+    public List<string?>? Candidates { get; set; }
+    public bool? RemoveStopWords { get; set; }
 }
 
 internal sealed record KeywordItem(string Keyword, float Score);
@@ -99,7 +103,9 @@ internal sealed record TokenizeResponse(string Model, IReadOnlyList<TokenizedIte
 
 internal sealed record HealthResponse(string Status, string? Message = null);
 
-internal sealed record ModelInfo(string Name, string Architecture, int Dimensions, int Layers, int MaxTokens);
+internal sealed record ModelInfo(string Name, string Architecture, int Dimensions, int Layers, int MaxTokens, DefaultsInfo Defaults);
+
+internal sealed record DefaultsInfo(IReadOnlyList<int> Layers, string Pooling, bool Normalize);
 
 internal sealed record LimitsInfo(int MaxInputs, int MaxInputChars, long MaxBodyBytes, int MaxBatchTokens, double MaxBatchWaitMs, int MaxQueuedRequests);
 

@@ -2,11 +2,13 @@ using System.Buffers.Binary;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using KeyEmbed.Embedding;
 using KeyEmbed.Server.Batching;
 using KeyEmbed.Server.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using KeyEmbed.Similarity;
 
 namespace KeyEmbed.Server.Http;
 
@@ -75,8 +77,9 @@ internal static class Endpoints
         };
         if (request.Dimensions is <= 0) throw ApiException.Invalid("dimensions", $"must be a positive number of dimensions (got {request.Dimensions}).");
         var backend = state.Model.Backend;
-        var options = EmbedRequestOptions.Default with { Dimensions = request.Dimensions };
-        var tokens = RequestValidation.CountTokens(backend, texts, options.Truncate, "input");
+        // OpenAI's vectors are unit length whatever the model's own default.
+        var (options, truncate) = RequestValidation.Options(new OptionFields { Dimensions = request.Dimensions, Normalize = true }, backend.Model);
+        var tokens = RequestValidation.CountTokens(backend, texts, truncate, "input");
         var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
         var usage = new OpenAiUsage(tokens.Sum(), tokens.Sum());
         var model = backend.Model.Name;
@@ -121,8 +124,8 @@ internal static class Endpoints
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.EmbedRequest, state.Options.MaxBodyBytes);
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var backend = state.Model.Backend;
-        var options = RequestValidation.Options(request, backend.Model);
-        var tokens = RequestValidation.CountTokens(backend, texts, options.Truncate, "texts");
+        var (options, truncate) = RequestValidation.Options(request, backend.Model);
+        var tokens = RequestValidation.CountTokens(backend, texts, truncate, "texts");
         var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
         return Results.Json(new EmbedResponse(backend.Model.Name, vectors.Length > 0 ? vectors[0].Length : 0, vectors, tokens),
             ServerJsonContext.Default.EmbedResponse);
@@ -133,8 +136,8 @@ internal static class Endpoints
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.EmbedTokensRequest, state.Options.MaxBodyBytes);
         var text = RequestValidation.Text(request.Text, "text", state.Options);
         var backend = state.Model.Backend;
-        var options = RequestValidation.Options(request, backend.Model);
-        var tokens = RequestValidation.CountTokens(backend, [text], options.Truncate, "text");
+        var (options, truncate) = RequestValidation.Options(request, backend.Model, tokenLevel: true);
+        var tokens = RequestValidation.CountTokens(backend, [text], truncate, "text");
         var result = await state.Batcher.RunExclusiveAsync(b => b.EmbedTokens(text, options), tokens[0], context.RequestAborted);
         var items = result.Tokens.Tokens.Select((token, i) => new TokenVector(
             token, result.Tokens.Ids[i], result.Tokens.Offsets[i].Start, result.Tokens.Offsets[i].End, result.Vectors[i])).ToArray();
@@ -146,7 +149,7 @@ internal static class Endpoints
     {
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.SimilarityRequest, state.Options.MaxBodyBytes);
         var backend = state.Model.Backend;
-        var options = RequestValidation.Options(request, backend.Model);
+        var (options, truncate) = RequestValidation.Options(request, backend.Model);
         if (request.Query is not null || request.Candidates is not null)
         {
             if (request.Texts is not null)
@@ -155,20 +158,21 @@ internal static class Endpoints
             var candidates = RequestValidation.Texts(request.Candidates, "candidates", state.Options);
             var k = RequestValidation.TopK(request.TopK, "top_k", candidates.Count, candidates.Count);
             IReadOnlyList<string> all = [query, .. candidates];
-            var tokens = RequestValidation.CountTokens(backend, all, options.Truncate, "candidates");
+            var tokens = RequestValidation.CountTokens(backend, all, truncate, "candidates");
             var vectors = await state.Batcher.EmbedAsync(all, tokens.Sum(), options, context.RequestAborted);
             var scores = vectors.Skip(1).Select(v => VectorMath.Cosine(vectors[0], v)).ToArray();
-            var ranked = VectorMath.TopK(scores, k).Select(i => new Neighbour(i, candidates[i], scores[i])).ToArray();
+            var ranked = VectorMath.TopK(scores, k).Select(i => new RankedText(i, candidates[i], scores[i])).ToArray();
             return Results.Json(new SimilarityResponse(backend.Model.Name, Query: query, Results: ranked), ServerJsonContext.Default.SimilarityResponse);
         }
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var neighbours = RequestValidation.TopK(request.TopK, "top_k", Math.Min(5, texts.Count - 1), Math.Max(texts.Count - 1, 0));
-        var counts = RequestValidation.CountTokens(backend, texts, options.Truncate, "texts");
+        var counts = RequestValidation.CountTokens(backend, texts, truncate, "texts");
         var embedded = await state.Batcher.EmbedAsync(texts, counts.Sum(), options, context.RequestAborted);
-        var matrix = VectorMath.Matrix(embedded);
-        var nearest = matrix.Select((row, i) => (IReadOnlyList<Neighbour>)
-            [.. VectorMath.TopK(row, neighbours, exclude: i).Select(j => new Neighbour(j, texts[j], row[j]))]).ToArray();
-        return Results.Json(new SimilarityResponse(backend.Model.Name, texts, matrix, VectorMath.ToSet(embedded), nearest),
+        // The library's numbers, so the service, the page and `keyembed similarity` agree.
+        var similarity = SimilarityMatrix.Compute(embedded);
+        var nearest = similarity.Matrix.Select((row, i) => (IReadOnlyList<RankedText>)
+            [.. VectorMath.TopK(row, neighbours, exclude: i).Select(j => new RankedText(j, texts[j], row[j]))]).ToArray();
+        return Results.Json(new SimilarityResponse(backend.Model.Name, texts, similarity.Matrix, similarity.ToSet, similarity.MeanPairwise, nearest),
             ServerJsonContext.Default.SimilarityResponse);
     }
 
@@ -177,23 +181,13 @@ internal static class Endpoints
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.KeywordsRequest, state.Options.MaxBodyBytes);
         var document = RequestValidation.Text(request.Document, "document", state.Options);
         var backend = state.Model.Backend;
-        var embedding = RequestValidation.Options(request, backend.Model);
-        var minWords = request.MinWords ?? 1;
-        var maxWords = request.MaxWords ?? Math.Max(1, minWords);
-        if (minWords < 1) throw ApiException.Invalid("min_words", $"must be at least 1 (got {minWords}).");
-        if (maxWords < minWords) throw ApiException.Invalid("max_words", $"must be at least min_words ({minWords}); got {maxWords}.");
-        if (request.Diversity is < 0 or > 1) throw ApiException.Invalid("diversity", $"must be between 0 and 1 (got {request.Diversity}).");
-        var options = new KeywordRequestOptions
-        {
-            TopK = RequestValidation.TopK(request.TopK, "top_k", 5, state.Options.MaxInputs),
-            MinWords = minWords,
-            MaxWords = maxWords,
-            Diversity = request.Diversity,
-            Embedding = embedding,
-        };
-        var tokens = RequestValidation.CountTokens(backend, [document], embedding.Truncate, "document");
-        var keywords = await state.Batcher.RunExclusiveAsync(b => b.Keywords(document, options), tokens[0], context.RequestAborted);
-        return Results.Json(new KeywordsResponse(backend.Model.Name, [.. keywords.Select(k => new KeywordItem(k.Keyword, k.Score))]),
+        var (embedding, truncate) = RequestValidation.Options(request, backend.Model);
+        var options = RequestValidation.Keywords(request, state.Options);
+        var tokens = RequestValidation.CountTokens(backend, [document], truncate, "document");
+        // Candidates and document are embedded by the backend on the worker; the ranking (KeyBERT + MMR) is the library's.
+        var keywords = await state.Batcher.RunExclusiveAsync(
+            b => new KeywordExtractor(texts => b.EmbedBatch(texts, embedding)).Extract(document, options), tokens[0], context.RequestAborted);
+        return Results.Json(new KeywordsResponse(backend.Model.Name, [.. keywords.Select(k => new KeywordItem(k.Text, k.Score))]),
             ServerJsonContext.Default.KeywordsResponse);
     }
 
@@ -226,7 +220,8 @@ internal static class Endpoints
     {
         var o = state.Options;
         var facts = state.Model.IsReady ? state.Model.Backend.Model : null;
-        var model = facts is null ? null : new ModelInfo(facts.Name, facts.Architecture, facts.Dimensions, facts.Layers, facts.MaxTokens);
+        var model = facts is null ? null : new ModelInfo(facts.Name, facts.Architecture, facts.Dimensions, facts.Layers, facts.MaxTokens,
+            new DefaultsInfo(facts.Defaults.Layers, EmbeddingOptions.FormatPooling(facts.Defaults.Pooling), facts.Defaults.Normalize));
         var limits = new LimitsInfo(o.MaxInputs, o.MaxInputChars, o.MaxBodyBytes, o.MaxBatchTokens, o.MaxBatchWait.TotalMilliseconds, o.MaxQueuedRequests);
         return Results.Json(new InfoResponse("KeyEmbed", ServerState.Version, model, limits, o.ApiKey is not null, Routes),
             ServerJsonContext.Default.InfoResponse);

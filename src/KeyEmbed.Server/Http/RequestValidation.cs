@@ -1,13 +1,12 @@
 using System.Text.Json;
+using KeyEmbed.Embedding;
+using KeyEmbed.Similarity;
 
 namespace KeyEmbed.Server.Http;
 
 /// <summary>Turns wire fields into options and checks the limits, each failure naming its field.</summary>
 internal static class RequestValidation
 {
-    private static readonly string PoolingNames = string.Join(", ", Enum.GetNames<EmbedPooling>().Select(n => n.ToLowerInvariant()));
-    private static readonly string LayerModeNames = string.Join(", ", Enum.GetNames<EmbedLayerMode>().Select(n => n.ToLowerInvariant()));
-
     /// <summary>A non-empty list of strings within the count and length limits.</summary>
     public static IReadOnlyList<string> Texts(List<string?>? texts, string field, ServerOptions limits)
     {
@@ -31,19 +30,71 @@ internal static class RequestValidation
         return text;
     }
 
-    public static EmbedRequestOptions Options(OptionFields fields, ModelFacts model)
+    /// <summary>
+    /// The library's embedding options from the wire fields, checked against the model (<see cref="EmbeddingOptions.Resolve"/>),
+    /// and whether over-long texts may be truncated.
+    /// </summary>
+    public static (EmbeddingOptions Options, bool Truncate) Options(OptionFields fields, ModelFacts model, bool tokenLevel = false)
     {
-        var dimensions = fields.Dimensions;
-        if (dimensions is <= 0) throw ApiException.Invalid("dimensions", $"must be a positive number of dimensions (got {dimensions}).");
-        return new EmbedRequestOptions
+        if (fields.Dimensions is <= 0) throw ApiException.Invalid("dimensions", $"must be a positive number of dimensions (got {fields.Dimensions}).");
+        var options = new EmbeddingOptions
         {
             Layers = Layers(fields.Layers, model),
-            LayerMode = fields.LayerMode is null ? EmbedLayerMode.Mean : ParseEnum<EmbedLayerMode>(fields.LayerMode, "layer_mode", LayerModeNames),
-            Pooling = fields.Pooling is null ? null : ParseEnum<EmbedPooling>(fields.Pooling, "pooling", PoolingNames),
-            Normalize = fields.Normalize ?? true,
-            Dimensions = dimensions,
-            Truncate = fields.Truncate ?? true,
+            LayerMode = fields.LayerMode is null ? EmbeddingOptions.Default.LayerMode : FromLibrary(() => EmbeddingOptions.ParseLayerMode(fields.LayerMode)),
+            Pooling = fields.Pooling is null ? null : FromLibrary(() => EmbeddingOptions.ParsePooling(fields.Pooling)),
+            ExcludeSpecialTokens = fields.ExcludeSpecialTokens ?? false,
+            Normalize = fields.Normalize,
+            Dimensions = fields.Dimensions,
         };
+        if (options.Pooling == PoolingMode.None && !tokenLevel)
+            throw ApiException.Invalid("pooling", "is 'none' (one vector per token); POST /embed/tokens returns token vectors.");
+        FromLibrary(() => options.Resolve(model.Defaults, model.Layers, model.Dimensions));
+        return (options, fields.Truncate ?? true);
+    }
+
+    /// <summary>Keyword options from the wire fields, checked by <see cref="KeywordOptions.Validate"/>.</summary>
+    public static KeywordOptions Keywords(KeywordsRequest request, ServerOptions limits)
+    {
+        var defaults = new KeywordOptions();
+        var options = new KeywordOptions
+        {
+            Top = request.TopK ?? defaults.Top,
+            MinNgram = request.MinNgram ?? defaults.MinNgram,
+            MaxNgram = request.MaxNgram ?? Math.Max(defaults.MaxNgram, request.MinNgram ?? 1),
+            Diversity = request.Diversity ?? defaults.Diversity,
+            Candidates = request.Candidates is null ? null : Texts(request.Candidates, "candidates", limits),
+            RemoveStopWords = request.RemoveStopWords ?? defaults.RemoveStopWords,
+        };
+        FromLibrary(options.Validate);
+        return options;
+    }
+
+    /// <summary>Runs a library check; its <see cref="KeyEmbedException"/> becomes a 422 naming the field it concerns.</summary>
+    private static T FromLibrary<T>(Func<T> check)
+    {
+        try
+        {
+            return check();
+        }
+        catch (KeyEmbedException e) when (e.Kind == ErrorKind.InvalidInput)
+        {
+            throw new ApiException(ApiErrorKind.InvalidField, e.Message, FieldOf(e.Message));
+        }
+    }
+
+    private static void FromLibrary(Action check) => FromLibrary(() => { check(); return 0; });
+
+    /// <summary>The wire field a library message is about (its messages start with the option's name).</summary>
+    private static string? FieldOf(string message)
+    {
+        (string Prefix, string Field)[] fields =
+        [
+            ("layers", "layers"), ("layer", "layer_mode"), ("pooling", "pooling"), ("dimensions", "dimensions"),
+            ("exclude-special-tokens", "exclude_special_tokens"), ("top", "top_k"), ("n-gram", "max_ngram"), ("diversity", "diversity"),
+        ];
+        foreach (var (prefix, field) in fields)
+            if (message.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return field;
+        return null;
     }
 
     public static int TopK(int? value, string field, int fallback, int max)
@@ -80,7 +131,12 @@ internal static class RequestValidation
             foreach (var item in element.EnumerateArray()) values.Add(Layer(item, $"layers[{i++}]", model));
             if (values.Count == 0) throw ApiException.Invalid("layers", "must name at least one layer.");
         }
-        else throw ApiException.Invalid("layers", "must be an integer or an array of integers (Python-style: 0 = embeddings, -1 = last layer).");
+        else if (element.ValueKind == JsonValueKind.String)
+        {
+            values.AddRange(FromLibrary(() => EmbeddingOptions.ParseLayers(element.GetString()!)));
+            foreach (var layer in values) CheckLayer(layer, "layers", model);
+        }
+        else throw ApiException.Invalid("layers", "must be an integer, an array of integers or a string like \"-4,-3,-2,-1\" (Python-style: 0 = embeddings, -1 = last layer).");
         return values;
     }
 
@@ -88,15 +144,15 @@ internal static class RequestValidation
     {
         if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt32(out var layer))
             throw new ApiException(ApiErrorKind.InvalidField, $"'{field}' must be an integer.", "layers");
+        CheckLayer(layer, field, model);
+        return layer;
+    }
+
+    private static void CheckLayer(int layer, string field, ModelFacts model)
+    {
         // Hidden states 0..L exist (0 is the embedding output), so Python-style indices run from -(L+1) to L.
         if (layer > model.Layers || layer < -(model.Layers + 1))
             throw new ApiException(ApiErrorKind.InvalidField,
                 $"'{field}' is {layer}; this model has hidden states 0..{model.Layers} (or -{model.Layers + 1}..-1 from the end).", "layers");
-        return layer;
     }
-
-    private static T ParseEnum<T>(string value, string field, string allowed) where T : struct, Enum =>
-        Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !value.Any(char.IsDigit)
-            ? parsed
-            : throw ApiException.Invalid(field, $"is '{value}'; use one of: {allowed}.");
 }

@@ -125,6 +125,11 @@ async function loadInfo() {
     const info = await response.json();
     if (!info.model) return;
     $("model-line").textContent = `Model ${info.model.name} (${info.model.architecture}, ${info.model.layers} layers, ${info.model.dimensions} dimensions).`;
+    const defaults = info.model.defaults;
+    if (defaults) {
+      $("layer").options[0].textContent = `model default (${defaults.layers.join(", ")})`;
+      $("pooling").options[0].textContent = `model default (${defaults.pooling})`;
+    }
     const select = $("layer");
     const lastFour = document.createElement("option");
     lastFour.value = JSON.stringify([-4, -3, -2, -1].filter((l) => -l <= info.model.layers + 1));

@@ -1,3 +1,4 @@
+using KeyEmbed.Embedding;
 using KeyEmbed.Server;
 using KeyEmbed.Server.Batching;
 using KeyEmbed.Server.Metrics;
@@ -18,7 +19,7 @@ public sealed class DynamicBatcherTests
     /// <summary>Holds the worker inside a first batch so that what follows is queued, and returns that first task.</summary>
     private static async Task<Task<float[][]>> Occupy(DynamicBatcher batcher, FakeBackend backend)
     {
-        var first = batcher.EmbedAsync(["occupy"], 3, EmbedRequestOptions.Default, CancellationToken.None);
+        var first = batcher.EmbedAsync(["occupy"], 3, EmbeddingOptions.Default, CancellationToken.None);
         Assert.True(await backend.Started.WaitAsync(TimeSpan.FromSeconds(10)));
         return first;
     }
@@ -30,13 +31,13 @@ public sealed class DynamicBatcherTests
         var backend = new FakeBackend { Gate = gate };
         var batcher = Start(backend);
         var first = await Occupy(batcher, backend);
-        var max = EmbedRequestOptions.Default with { Pooling = EmbedPooling.Max };
+        var max = EmbeddingOptions.Default with { Pooling = PoolingMode.Max };
 
         var tasks = new[]
         {
-            batcher.EmbedAsync(["a"], 3, EmbedRequestOptions.Default, CancellationToken.None),
+            batcher.EmbedAsync(["a"], 3, EmbeddingOptions.Default, CancellationToken.None),
             batcher.EmbedAsync(["b"], 3, max, CancellationToken.None),
-            batcher.EmbedAsync(["c"], 3, EmbedRequestOptions.Default with { Layers = [-1] }, CancellationToken.None),
+            batcher.EmbedAsync(["c"], 3, EmbeddingOptions.Default with { Layers = [-1] }, CancellationToken.None),
             batcher.EmbedAsync(["d"], 3, max with { Layers = [-1] }, CancellationToken.None),
         };
         gate.Set();
@@ -56,10 +57,10 @@ public sealed class DynamicBatcherTests
         var backend = new FakeBackend { Gate = gate };
         var batcher = Start(backend);
         var first = await Occupy(batcher, backend);
-        var layers = new EmbedRequestOptions { Layers = [-2, -1] };
+        var layers = new EmbeddingOptions { Layers = [-2, -1] };
 
         var one = batcher.EmbedAsync(["x", "y"], 6, layers, CancellationToken.None);
-        var two = batcher.EmbedAsync(["z"], 3, new EmbedRequestOptions { Layers = [-2, -1] }, CancellationToken.None);
+        var two = batcher.EmbedAsync(["z"], 3, new EmbeddingOptions { Layers = [-2, -1] }, CancellationToken.None);
         gate.Set();
         await first;
 
@@ -77,7 +78,7 @@ public sealed class DynamicBatcherTests
         var batcher = Start(backend, maxTokens: 7);
         var first = await Occupy(batcher, backend);
 
-        var tasks = Enumerable.Range(0, 5).Select(i => batcher.EmbedAsync([$"t{i}"], 3, EmbedRequestOptions.Default, CancellationToken.None)).ToArray();
+        var tasks = Enumerable.Range(0, 5).Select(i => batcher.EmbedAsync([$"t{i}"], 3, EmbeddingOptions.Default, CancellationToken.None)).ToArray();
         gate.Set();
         await first;
         await Task.WhenAll(tasks);
@@ -96,8 +97,8 @@ public sealed class DynamicBatcherTests
         var first = await Occupy(batcher, backend);
         using var cancel = new CancellationTokenSource();
 
-        var cancelled = batcher.EmbedAsync(["gone"], 3, EmbedRequestOptions.Default with { Normalize = false }, cancel.Token);
-        var kept = batcher.EmbedAsync(["kept"], 3, EmbedRequestOptions.Default, CancellationToken.None);
+        var cancelled = batcher.EmbedAsync(["gone"], 3, EmbeddingOptions.Default with { Normalize = false }, cancel.Token);
+        var kept = batcher.EmbedAsync(["kept"], 3, EmbeddingOptions.Default, CancellationToken.None);
         Assert.Equal(2, batcher.QueueDepth);
         cancel.Cancel();
 
@@ -117,9 +118,9 @@ public sealed class DynamicBatcherTests
         var backend = new FakeBackend { Gate = gate };
         var batcher = Start(backend, maxQueue: 1);
         var first = await Occupy(batcher, backend);
-        var queued = batcher.EmbedAsync(["q"], 3, EmbedRequestOptions.Default, CancellationToken.None);
+        var queued = batcher.EmbedAsync(["q"], 3, EmbeddingOptions.Default, CancellationToken.None);
 
-        var error = await Assert.ThrowsAsync<KeyEmbedException>(() => batcher.EmbedAsync(["r"], 3, EmbedRequestOptions.Default, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<KeyEmbedException>(() => batcher.EmbedAsync(["r"], 3, EmbeddingOptions.Default, CancellationToken.None));
 
         Assert.Equal(ErrorKind.Overloaded, error.Kind);
         Assert.Contains("--max-queue", error.Message);
@@ -135,10 +136,10 @@ public sealed class DynamicBatcherTests
         var backend = new FakeBackend { Gate = gate };
         var batcher = Start(backend);
         var first = await Occupy(batcher, backend);
-        var queued = batcher.RunExclusiveAsync(b => b.EmbedTokens("drained", EmbedRequestOptions.Default), 3, CancellationToken.None);
+        var queued = batcher.RunExclusiveAsync(b => b.EmbedTokens("drained", EmbeddingOptions.Default), 3, CancellationToken.None);
 
         var stopping = batcher.StopAsync(CancellationToken.None);
-        var refused = await Assert.ThrowsAsync<KeyEmbedException>(() => batcher.EmbedAsync(["late"], 3, EmbedRequestOptions.Default, CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<KeyEmbedException>(() => batcher.EmbedAsync(["late"], 3, EmbeddingOptions.Default, CancellationToken.None));
         Assert.Equal(ErrorKind.Overloaded, refused.Kind);
         Assert.False(stopping.IsCompleted);
         gate.Set();
@@ -155,7 +156,7 @@ public sealed class DynamicBatcherTests
         var batcher = Start(backend);
 
         var error = await Assert.ThrowsAsync<KeyEmbedException>(() =>
-            batcher.EmbedAsync(["x"], 3, EmbedRequestOptions.Default with { Dimensions = 99 }, CancellationToken.None));
+            batcher.EmbedAsync(["x"], 3, EmbeddingOptions.Default with { Dimensions = 99 }, CancellationToken.None));
 
         Assert.Equal(ErrorKind.InvalidInput, error.Kind);
         await batcher.StopAsync(CancellationToken.None);

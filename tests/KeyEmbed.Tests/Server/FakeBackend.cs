@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KeyEmbed.Embedding;
 using KeyEmbed.Server;
 
 namespace KeyEmbed.Tests.Server;
@@ -6,14 +7,15 @@ namespace KeyEmbed.Tests.Server;
 /// <summary>
 /// A deterministic stand-in for a model: whitespace words are tokens between [CLS] and [SEP]; each token's vector at
 /// each layer is drawn from a generator seeded by a hash of (layer, lower-cased token), so texts sharing words are
-/// similar. Layers, layer mode, pooling, normalization and dimensions behave as the real options say. Records the
+/// similar. Options are resolved by the library (<see cref="EmbeddingOptions.Resolve"/>) and layers, layer mode,
+/// pooling, special-token exclusion, normalization and dimensions then behave as they say. Records the
 /// size of every batch; <see cref="BatchDelay"/> and <see cref="Gate"/> make it slow or hold it.
 /// </summary>
 internal sealed class FakeBackend : IEmbeddingBackend
 {
     public const int Dims = 16;
 
-    public ModelFacts Model { get; } = new("fake-hash-16", "fake", Dims, Layers: 4, MaxTokens: 32);
+    public ModelFacts Model { get; } = new("fake-hash-16", "fake", Dims, Layers: 4, MaxTokens: 32, EmbeddingDefaults.SentenceTransformersMean);
 
     /// <summary>Texts per EmbedBatch call, in call order.</summary>
     public ConcurrentQueue<int> Batches { get; } = new();
@@ -22,6 +24,9 @@ internal sealed class FakeBackend : IEmbeddingBackend
 
     /// <summary>When set, every model call waits until it is signalled.</summary>
     public ManualResetEventSlim? Gate { get; set; }
+
+    /// <summary>When set, every model call throws it (a broken model or runtime).</summary>
+    public Exception? Failure { get; set; }
 
     /// <summary>Signalled whenever a model call starts.</summary>
     public SemaphoreSlim Started { get; } = new(0);
@@ -46,44 +51,34 @@ internal sealed class FakeBackend : IEmbeddingBackend
 
     public int CountTokens(string text) => Tokenize(text).Tokens.Count;
 
-    public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbedRequestOptions options)
+    public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options)
     {
         Hold();
         Batches.Enqueue(texts.Count);
         return [.. texts.Select(t => Embed(t, options))];
     }
 
-    public TokenEmbeddings EmbedTokens(string text, EmbedRequestOptions options)
+    public TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options)
     {
         Hold();
-        var tokens = Truncated(Tokenize(text), options);
-        var layers = ResolveLayers(options);
-        var vectors = tokens.Tokens.Select(t => Finish(Combine([.. layers.Select(l => TokenVector(t, l))], options.LayerMode), options)).ToArray();
+        var tokens = Truncated(Tokenize(text));
+        var plan = Resolve(options with { Pooling = PoolingMode.None });
+        var vectors = tokens.Tokens.Select(t => Finish(Combine([.. plan.Layers.Select(l => TokenVector(t, l))], plan.LayerMode), plan)).ToArray();
         return new TokenEmbeddings(tokens, vectors);
     }
 
-    public IReadOnlyList<KeywordScore> Keywords(string document, KeywordRequestOptions options)
+    /// <summary>The vector the fake gives <paramref name="text"/> (what the routes must return).</summary>
+    public float[] Embed(string text, EmbeddingOptions options)
     {
-        Hold();
-        var words = document.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        var candidates = new List<string>();
-        for (var n = options.MinWords; n <= options.MaxWords; n++)
-            for (var i = 0; i + n <= words.Length; i++)
-                candidates.Add(string.Join(' ', words[i..(i + n)]));
-        var documentVector = Embed(document, options.Embedding);
-        return [.. candidates.Distinct(StringComparer.OrdinalIgnoreCase)
-            .Select(c => new KeywordScore(c, Cosine(Embed(c, options.Embedding), documentVector)))
-            .OrderByDescending(k => k.Score).Take(options.TopK)];
+        var tokens = Truncated(Tokenize(text)).Tokens;
+        var plan = Resolve(options);
+        string[] pooled = plan.ExcludeSpecialTokens ? [.. tokens.Where(t => t is not ("[CLS]" or "[SEP]"))] : [.. tokens];
+        if (pooled.Length == 0) pooled = [.. tokens];
+        var perLayer = plan.Layers.Select(layer => Pool(pooled, tokens, layer, plan.Pooling)).ToArray();
+        return Finish(Combine(perLayer, plan.LayerMode), plan);
     }
 
-    /// <summary>The vector the fake gives <paramref name="text"/> (what the routes must return).</summary>
-    public float[] Embed(string text, EmbedRequestOptions options)
-    {
-        var tokens = Truncated(Tokenize(text), options).Tokens;
-        var layers = ResolveLayers(options);
-        var perLayer = layers.Select(layer => Pool([.. tokens.Select(t => TokenVector(t, layer))], options.Pooling ?? EmbedPooling.Mean)).ToArray();
-        return Finish(Combine(perLayer, options.LayerMode), options);
-    }
+    private ResolvedEmbeddingOptions Resolve(EmbeddingOptions options) => options.Resolve(Model.Defaults, Model.Layers, Dims);
 
     public static float Cosine(float[] a, float[] b)
     {
@@ -95,20 +90,17 @@ internal sealed class FakeBackend : IEmbeddingBackend
     private void Hold()
     {
         Started.Release();
+        if (Failure is not null) throw Failure;
         Gate?.Wait(TimeSpan.FromSeconds(30));
         if (BatchDelay > TimeSpan.Zero) Thread.Sleep(BatchDelay);
     }
 
-    private TokenizedText Truncated(TokenizedText tokens, EmbedRequestOptions options)
+    private TokenizedText Truncated(TokenizedText tokens)
     {
         if (tokens.Tokens.Count <= Model.MaxTokens) return tokens;
-        if (!options.Truncate) throw new KeyEmbedException(ErrorKind.InvalidInput, $"The text has {tokens.Tokens.Count} tokens; the limit is {Model.MaxTokens}.");
         var n = Model.MaxTokens;
         return new TokenizedText([.. tokens.Tokens.Take(n)], [.. tokens.Ids.Take(n)], [.. tokens.Offsets.Take(n)]);
     }
-
-    private int[] ResolveLayers(EmbedRequestOptions options) =>
-        [.. (options.Layers ?? [-1]).Select(l => l < 0 ? Model.Layers + 1 + l : l)];
 
     private static float[] TokenVector(string token, int layer)
     {
@@ -116,30 +108,34 @@ internal sealed class FakeBackend : IEmbeddingBackend
         return [.. Enumerable.Range(0, Dims).Select(_ => (float)(random.NextDouble() * 2 - 1))];
     }
 
-    private static float[] Pool(float[][] tokens, EmbedPooling pooling) => pooling switch
+    private static float[] Pool(string[] pooled, IReadOnlyList<string> all, int layer, PoolingMode pooling)
     {
-        EmbedPooling.Cls => tokens[0],
-        EmbedPooling.Last => tokens[^1],
-        EmbedPooling.Max => [.. Enumerable.Range(0, Dims).Select(d => tokens.Max(t => t[d]))],
-        EmbedPooling.MeanMax => [.. Pool(tokens, EmbedPooling.Mean), .. Pool(tokens, EmbedPooling.Max)],
-        _ => [.. Enumerable.Range(0, Dims).Select(d => tokens.Average(t => t[d]))],
-    };
-
-    private static float[] Combine(float[][] layers, EmbedLayerMode mode) => mode switch
-    {
-        EmbedLayerMode.Concat => [.. layers.SelectMany(v => v)],
-        EmbedLayerMode.Sum => [.. Enumerable.Range(0, layers[0].Length).Select(d => layers.Sum(v => v[d]))],
-        _ => [.. Enumerable.Range(0, layers[0].Length).Select(d => layers.Average(v => v[d]))],
-    };
-
-    private static float[] Finish(float[] vector, EmbedRequestOptions options)
-    {
-        if (options.Dimensions is { } dims)
+        float[][] vectors = [.. pooled.Select(t => TokenVector(t, layer))];
+        return pooling switch
         {
-            if (dims > vector.Length) throw new KeyEmbedException(ErrorKind.InvalidInput, $"dimensions is {dims}; the vectors have {vector.Length}.");
-            vector = vector[..dims];
-        }
-        if (!options.Normalize) return vector;
+            PoolingMode.First => TokenVector(all[0], layer),
+            PoolingMode.LastReal => TokenVector(all[^1], layer),
+            PoolingMode.Max => Max(vectors),
+            PoolingMode.MeanMax => [.. Mean(vectors), .. Max(vectors)],
+            _ => Mean(vectors),
+        };
+    }
+
+    private static float[] Mean(float[][] vectors) => [.. Enumerable.Range(0, vectors[0].Length).Select(d => vectors.Average(v => v[d]))];
+
+    private static float[] Max(float[][] vectors) => [.. Enumerable.Range(0, vectors[0].Length).Select(d => vectors.Max(v => v[d]))];
+
+    private static float[] Combine(float[][] layers, LayerMode mode) => mode switch
+    {
+        LayerMode.Concat => [.. layers.SelectMany(v => v)],
+        LayerMode.Mean => Mean(layers),
+        _ => [.. Enumerable.Range(0, layers[0].Length).Select(d => layers.Sum(v => v[d]))],
+    };
+
+    private static float[] Finish(float[] vector, ResolvedEmbeddingOptions plan)
+    {
+        vector = vector[..Math.Min(plan.Dimensions, vector.Length)];
+        if (!plan.Normalize) return vector;
         var norm = (float)Math.Sqrt(vector.Sum(x => (double)x * x));
         return norm == 0 ? vector : [.. vector.Select(x => x / norm)];
     }

@@ -1,3 +1,4 @@
+using KeyEmbed.Embedding;
 using System.Net;
 using KeyEmbed.Server;
 
@@ -39,6 +40,36 @@ public sealed class ServerLifecycleTests
         Assert.Contains("header truncated", body.GetProperty("message").GetString());
     }
 
+    [Theory]
+    [InlineData(ErrorKind.Runtime, 500, "runtime_error")]
+    [InlineData(ErrorKind.InvalidCheckpoint, 500, "model_error")]
+    [InlineData(ErrorKind.InvalidInput, 422, "invalid_value")]
+    public async Task A_model_failure_maps_through_the_error_table(ErrorKind kind, int status, string code)
+    {
+        var backend = new FakeBackend { Failure = new KeyEmbedException(kind, "the model said no") };
+        await using var server = await RunningServer.StartAsync(backend);
+
+        var error = await (await server.PostJsonAsync("/embed", """{"texts": ["x"]}""")).ErrorAsync(status);
+
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.Equal("the model said no", error.GetProperty("message").GetString());
+        // The worker survives a failed batch.
+        backend.Failure = null;
+        Assert.Equal(HttpStatusCode.OK, (await server.PostJsonAsync("/embed", """{"texts": ["x"]}""")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_bug_is_a_500_without_its_details()
+    {
+        var backend = new FakeBackend { Failure = new InvalidOperationException("secret internals") };
+        await using var server = await RunningServer.StartAsync(backend);
+
+        var error = await (await server.PostJsonAsync("/embed", """{"texts": ["x"]}""")).ErrorAsync(500);
+
+        Assert.Equal("internal_error", error.GetProperty("code").GetString());
+        Assert.DoesNotContain("secret", error.GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task With_an_api_key_every_route_but_health_and_the_page_needs_the_bearer_key()
     {
@@ -71,7 +102,7 @@ public sealed class ServerLifecycleTests
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         for (var i = 0; i < responses.Length; i++)
-            Assert.Equal(backend.Embed($"keyword {i}", EmbedRequestOptions.Default), (await responses[i].JsonAsync()).GetProperty("embeddings")[0].Floats());
+            Assert.Equal(backend.Embed($"keyword {i}", EmbeddingOptions.Default), (await responses[i].JsonAsync()).GetProperty("embeddings")[0].Floats());
         Assert.True(backend.Batches.Max() > 1, $"batch sizes: {string.Join(", ", backend.Batches)}");
         Assert.True(backend.Batches.Count < 16);
         var metrics = await server.Client.GetStringAsync("/metrics");
@@ -122,7 +153,7 @@ public sealed class ServerLifecycleTests
         var response = await inFlight;
         await stopping;
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(backend.Embed("busy", EmbedRequestOptions.Default), (await response.JsonAsync()).GetProperty("embeddings")[0].Floats());
+        Assert.Equal(backend.Embed("busy", EmbeddingOptions.Default), (await response.JsonAsync()).GetProperty("embeddings")[0].Floats());
         await server.DisposeAsync();
     }
 

@@ -1,7 +1,9 @@
+using KeyEmbed.Embedding;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using KeyEmbed.Server;
+using KeyEmbed.Similarity;
 
 namespace KeyEmbed.Tests.Server;
 
@@ -29,7 +31,7 @@ public sealed class ServerRoutesTests : IAsyncLifetime
         var item = Assert.Single(body.GetProperty("data").EnumerateArray());
         Assert.Equal("embedding", item.GetProperty("object").GetString());
         Assert.Equal(0, item.GetProperty("index").GetInt32());
-        Assert.Equal(_backend.Embed(text, EmbedRequestOptions.Default), item.GetProperty("embedding").Floats());
+        Assert.Equal(_backend.Embed(text, EmbeddingOptions.Default), item.GetProperty("embedding").Floats());
         var tokens = _backend.CountTokens(text);
         Assert.Equal(tokens, body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
         Assert.Equal(tokens, body.GetProperty("usage").GetProperty("total_tokens").GetInt32());
@@ -49,7 +51,7 @@ public sealed class ServerRoutesTests : IAsyncLifetime
             Assert.Equal(i, data[i].GetProperty("index").GetInt32());
             var bytes = Convert.FromBase64String(data[i].GetProperty("embedding").GetString()!);
             var floats = Enumerable.Range(0, bytes.Length / 4).Select(k => BitConverter.ToSingle(bytes, k * 4)).ToArray();
-            Assert.Equal(_backend.Embed(texts[i], EmbedRequestOptions.Default), floats);
+            Assert.Equal(_backend.Embed(texts[i], EmbeddingOptions.Default), floats);
         }
     }
 
@@ -103,7 +105,7 @@ public sealed class ServerRoutesTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await response.JsonAsync();
-        var options = new EmbedRequestOptions { Layers = [-1, 2], LayerMode = EmbedLayerMode.Concat, Pooling = EmbedPooling.Max, Normalize = false };
+        var options = new EmbeddingOptions { Layers = [-1, 2], LayerMode = LayerMode.Concat, Pooling = PoolingMode.Max, Normalize = false };
         Assert.Equal(2 * FakeBackend.Dims, body.GetProperty("dimensions").GetInt32());
         Assert.Equal(_backend.Embed("alpha beta", options), body.GetProperty("embeddings")[0].Floats());
         Assert.Equal(_backend.Embed("gamma", options), body.GetProperty("embeddings")[1].Floats());
@@ -111,7 +113,10 @@ public sealed class ServerRoutesTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("""{"texts": ["a"], "pooling": "median"}""", "pooling", "meanmax")]
+    [InlineData("""{"texts": ["a"], "pooling": "median"}""", "pooling", "mean-max")]
+    [InlineData("""{"texts": ["a"], "pooling": "none"}""", "pooling", "/embed/tokens")]
+    [InlineData("""{"texts": ["a"], "dimensions": 99}""", "dimensions", "between 1 and 16")]
+    [InlineData("""{"texts": ["a"], "layers": "-1,x"}""", "layers", "'x' is not an integer")]
     [InlineData("""{"texts": ["a"], "layer_mode": "product"}""", "layer_mode", "concat")]
     [InlineData("""{"texts": ["a"], "layers": 9}""", "layers", "0..4")]
     [InlineData("""{"texts": ["a"], "layers": [-1, "x"]}""", "layers", "integer")]
@@ -182,11 +187,12 @@ public sealed class ServerRoutesTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_backend_input_error_is_422_with_the_backends_message()
+    public async Task OpenAI_dimensions_beyond_the_vector_is_422_with_the_librarys_message()
     {
         var error = await (await _server.PostJsonAsync("/v1/embeddings", """{"input": "x", "dimensions": 99}""")).ErrorAsync(422);
 
-        Assert.Contains("dimensions is 99", error.GetProperty("message").GetString());
+        Assert.Contains("dimensions must be between 1 and 16", error.GetProperty("message").GetString());
+        Assert.Equal("dimensions", error.Param());
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
     }
 
@@ -200,7 +206,7 @@ public sealed class ServerRoutesTests : IAsyncLifetime
         Assert.Equal(["[CLS]", "hello", "world", "[SEP]"], tokens.Select(t => t.GetProperty("token").GetString()));
         Assert.Equal(7, tokens[2].GetProperty("start").GetInt32());
         Assert.Equal(12, tokens[2].GetProperty("end").GetInt32());
-        var expected = _backend.EmbedTokens("Hello  world", EmbedRequestOptions.Default);
+        var expected = _backend.EmbedTokens("Hello  world", EmbeddingOptions.Default);
         Assert.Equal(expected.Vectors[1], tokens[1].GetProperty("embedding").Floats());
     }
 
@@ -212,7 +218,7 @@ public sealed class ServerRoutesTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await response.JsonAsync();
-        var vectors = texts.Select(t => _backend.Embed(t, EmbedRequestOptions.Default)).ToArray();
+        var vectors = texts.Select(t => _backend.Embed(t, EmbeddingOptions.Default)).ToArray();
         var matrix = body.GetProperty("matrix");
         for (var i = 0; i < texts.Length; i++)
             for (var j = 0; j < texts.Length; j++)
@@ -237,8 +243,8 @@ public sealed class ServerRoutesTests : IAsyncLifetime
         var response = await _server.PostJsonAsync("/similarity", """{"query": "apple", "candidates": ["apple pie", "car engine", "apple juice"], "top_k": 2}""");
 
         var results = (await response.JsonAsync()).GetProperty("results").EnumerateArray().ToArray();
-        var query = _backend.Embed("apple", EmbedRequestOptions.Default);
-        var expected = Enumerable.Range(0, 3).OrderByDescending(i => FakeBackend.Cosine(query, _backend.Embed(candidates[i], EmbedRequestOptions.Default))).Take(2);
+        var query = _backend.Embed("apple", EmbeddingOptions.Default);
+        var expected = Enumerable.Range(0, 3).OrderByDescending(i => FakeBackend.Cosine(query, _backend.Embed(candidates[i], EmbeddingOptions.Default))).Take(2);
         Assert.Equal(expected, results.Select(r => r.GetProperty("index").GetInt32()));
     }
 
@@ -257,16 +263,19 @@ public sealed class ServerRoutesTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var keywords = (await response.JsonAsync()).GetProperty("keywords").EnumerateArray().ToArray();
-        var expected = _backend.Keywords(document, new KeywordRequestOptions { TopK = 3 });
-        Assert.Equal(expected.Select(k => k.Keyword), keywords.Select(k => k.GetProperty("keyword").GetString()));
+        var expected = new KeywordExtractor(texts => _backend.EmbedBatch(texts, EmbeddingOptions.Default)).Extract(document, new KeywordOptions { Top = 3 });
+        Assert.Equal(3, keywords.Length);
+        Assert.Equal(expected.Select(k => k.Text), keywords.Select(k => k.GetProperty("keyword").GetString()));
         Assert.Equal(expected[0].Score, keywords[0].GetProperty("score").GetSingle(), 5);
     }
 
     [Fact]
     public async Task Keywords_checks_its_options()
     {
-        var error = await (await _server.PostJsonAsync("/keywords", """{"document": "a b", "min_words": 2, "max_words": 1}""")).ErrorAsync(422);
-        Assert.Equal("max_words", error.Param());
+        var error = await (await _server.PostJsonAsync("/keywords", """{"document": "a b", "min_ngram": 2, "max_ngram": 1}""")).ErrorAsync(422);
+        Assert.Equal("max_ngram", error.Param());
+        var diversity = await (await _server.PostJsonAsync("/keywords", """{"document": "a b", "diversity": 1.5}""")).ErrorAsync(422);
+        Assert.Equal("diversity", diversity.Param());
         var missing = await (await _server.PostJsonAsync("/keywords", """{"top_k": 2}""")).ErrorAsync(422);
         Assert.Equal("document", missing.Param());
     }

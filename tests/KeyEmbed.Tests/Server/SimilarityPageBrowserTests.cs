@@ -1,3 +1,4 @@
+using KeyEmbed.Embedding;
 using System.Globalization;
 using KeyEmbed.Server;
 using Microsoft.Playwright;
@@ -38,7 +39,7 @@ public sealed class SimilarityPageBrowserTests
         await page.ClickAsync("#compare");
         await page.WaitForSelectorAsync("#heatmap td");
 
-        var options = new EmbedRequestOptions { Layers = [2], Pooling = EmbedPooling.Max };
+        var options = new EmbeddingOptions { Layers = [2], Pooling = PoolingMode.Max };
         var vectors = keywords.Select(k => backend.Embed(k, options)).ToArray();
         var cells = await page.EvalOnSelectorAllAsync<string[]>("#heatmap td", "cells => cells.map(c => `${c.dataset.row},${c.dataset.col},${c.textContent}`)");
         Assert.Equal(keywords.Length * keywords.Length, cells.Length);
