@@ -5,7 +5,8 @@ namespace KeyEmbed.Server;
 /// <summary>
 /// What the HTTP service needs from a loaded model. The service never touches ONNX Runtime: it tokenizes to count
 /// and to check limits, and hands batches of texts to <see cref="EmbedBatch"/> from a single worker thread.
-/// Implementations may assume they are called by one thread at a time for the embedding methods.
+/// <see cref="EmbedBatch"/> and <see cref="EmbedTokens"/> are called by one thread at a time; <see cref="Tokenize"/>
+/// and <see cref="CountTokens"/> are called from request threads concurrently and must be thread-safe.
 /// Failures the user can act on are <see cref="KeyEmbedException"/>s. Keywords are ranked by the service itself from
 /// <see cref="EmbedBatch"/> (the library's KeyBERT-style extractor), so a backend only embeds.
 /// </summary>
