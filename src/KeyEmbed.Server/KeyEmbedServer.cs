@@ -83,13 +83,15 @@ public static class KeyEmbedServer
         }, TaskScheduler.Default);
 
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        // Routing first, so every later stage (metrics labels included) knows the route; `/` becomes `/index.html` before it.
+        var page = new EmbeddedFileProvider(typeof(KeyEmbedServer).Assembly, "KeyEmbed.Server.wwwroot");
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseRouting();
         app.Use((context, next) => MeasureAsync(context, next, metrics));
         app.Use((context, next) => TranslateErrorsAsync(context, next, options, log));
         if (options.ApiKey is { } key) app.Use((context, next) => RequireKeyAsync(context, next, key));
-        var page = new EmbeddedFileProvider(typeof(KeyEmbedServer).Assembly, "KeyEmbed.Server.wwwroot");
-        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        // Serves the page's files only where no route matched.
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
-        app.UseRouting();
         Endpoints.Map(app);
         app.MapOpenApi("/openapi.json");
         app.MapFallback(context => throw new ApiException(ApiErrorKind.NotFound,

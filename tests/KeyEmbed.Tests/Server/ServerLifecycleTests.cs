@@ -88,6 +88,11 @@ public sealed class ServerLifecycleTests
         Assert.Equal(HttpStatusCode.OK, (await server.PostJsonAsync("/embed", body, key: "s3cret")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/health")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/app.js")).StatusCode);
+        var metrics = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        metrics.Headers.Authorization = new("Bearer", "s3cret");
+        var text = await (await server.Client.SendAsync(metrics)).Content.ReadAsStringAsync();
+        Assert.Contains("keyembed_http_requests_total{route=\"/embed\",status=\"401\"} 2", text);
     }
 
     [Fact]
