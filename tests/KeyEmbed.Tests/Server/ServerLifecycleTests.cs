@@ -142,6 +142,28 @@ public sealed class ServerLifecycleTests
     }
 
     [Fact]
+    public async Task A_client_that_gives_up_while_queued_leaves_the_queue()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        var backend = new FakeBackend { Gate = gate };
+        await using var server = await RunningServer.StartAsync(backend);
+        var running = server.PostJsonAsync("/embed", """{"texts": ["first"]}""");
+        Assert.True(await backend.Started.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        using var giveUp = new CancellationTokenSource();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = new StringContent("""{"texts": ["impatient"]}""", System.Text.Encoding.UTF8, "application/json") };
+        var abandoned = server.Client.SendAsync(request, giveUp.Token);
+        await WaitUntil(async () => (await server.Client.GetStringAsync("/metrics")).Contains("keyembed_queue_depth 1"));
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+
+        await WaitUntil(async () => (await server.Client.GetStringAsync("/metrics")).Contains("keyembed_queue_depth 0"));
+        gate.Set();
+        Assert.Equal(HttpStatusCode.OK, (await running).StatusCode);
+        Assert.Equal([1], backend.Batches);
+    }
+
+    [Fact]
     public async Task Stopping_the_server_finishes_requests_already_accepted()
     {
         using var gate = new ManualResetEventSlim(false);
