@@ -79,6 +79,7 @@ public static class KeyEmbedServer
         _ = backend.ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully) log.LogInformation("Model {Model} is ready", t.Result.Model.Name);
+            else if (t.Exception?.GetBaseException() is KeyEmbedException failure) log.LogError("The model failed to load: {Reason}", failure.Message);
             else log.LogError(t.Exception?.GetBaseException(), "The model failed to load");
         }, TaskScheduler.Default);
 
