@@ -27,6 +27,7 @@ internal static class HiddenStatesCommand
             string outputPath = parseResult.GetValue(output)!;
             var inputs = ReadInputs(inputPath);
             using var loaded = LoadedModel.Open(parseResult.GetValue(model));
+            loaded.CheckInputs(inputs, inputPath);
             var request = loaded.AllHiddenStates;
             using var session = loaded.CreateSession(request, cache: new GraphCache());
             var names = Enumerable.Range(0, loaded.Architecture.LayerCount + 1).Select(k => $"hidden_states.{k}").ToList();

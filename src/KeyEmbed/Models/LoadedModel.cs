@@ -71,6 +71,29 @@ internal sealed class LoadedModel : IDisposable
     public EncoderSession CreateSession(GraphRequest request, SessionSettings? settings = null, GraphCache? cache = null) =>
         new(GraphBytes(request, cache, out _), settings);
 
+    /// <summary>
+    /// Checks token inputs against the model before ONNX Runtime sees them: sequence length within the model's
+    /// positions, ids within the vocabulary and token types within the type vocabulary (BERT).
+    /// </summary>
+    /// <param name="inputs"><c>input_ids</c> and optionally <c>token_type_ids</c>, [batch, sequence].</param>
+    /// <param name="origin">Where the inputs came from, for the message (a file, "request").</param>
+    public void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin)
+    {
+        var ids = inputs["input_ids"];
+        if (Architecture.MaxSequenceLength is { } max && ids.Shape[^1] > max)
+            throw KeyEmbedException.Input($"{origin}: sequences of {ids.Shape[^1]} tokens are longer than this model's {max} positions; truncate them");
+        if (Architecture is not BertGraph bert) return;
+        void Range(string name, int limit, string what)
+        {
+            if (!inputs.TryGetValue(name, out var tensor)) return;
+            for (int i = 0; i < tensor.Data.Length; i++)
+                if ((ulong)tensor.Data[i] >= (ulong)limit)
+                    throw KeyEmbedException.Input($"{origin}: {name} holds {tensor.Data[i]} at flat index {i}; {what} is 0..{limit - 1}");
+        }
+        Range("input_ids", bert.Config.VocabSize, "the vocabulary");
+        Range("token_type_ids", bert.Config.TypeVocabSize, "the token type range");
+    }
+
     /// <summary>All hidden states 0..L.</summary>
     public GraphRequest AllHiddenStates => new(Architecture.LayerCount);
 
