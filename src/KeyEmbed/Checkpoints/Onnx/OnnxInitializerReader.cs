@@ -13,7 +13,8 @@ namespace KeyEmbed.Checkpoints.Onnx;
 /// such a weight is named by walking the graph: <c>MatMul(x, W)</c> followed by an <c>Add</c> with a named bias
 /// <c>X.bias</c> exposes W as <c>X.weight</c>. ONNX stores MatMul weights <c>[in, out]</c>; a mapped weight is exposed
 /// transposed to <c>[out, in]</c>, the layout of a Hugging Face Linear, so downstream code sees one convention.
-/// Unnamed integer initializers (shape constants of the exported graph) are not weights and are left out.
+/// Unnamed integer, scalar and vector initializers (the exported graph's shape and scale constants) are not weights
+/// and are left out; an unnamed matrix that no bias names keeps its generated name.
 /// </summary>
 internal sealed class OnnxInitializerReader : ITensorSource
 {
@@ -49,7 +50,8 @@ internal sealed class OnnxInitializerReader : ITensorSource
                     $"initializer '{tensor.Name}' is stored in an external data file; re-export the model with its weights inside the .onnx file (e.g. onnx.save(model, path, save_as_external_data=False))");
             var dtype = DType(tensor);
             bool transposed = renamed.TryGetValue(tensor.Name, out var mappedName);
-            if (!transposed && IsAutoNamed(tensor.Name) && !TensorConversion.IsFloating(dtype)) continue;
+            // Unnamed integers and scalars/vectors are the exported graph's constants (shapes, 1/√d), not weights.
+            if (!transposed && IsAutoNamed(tensor.Name) && (!TensorConversion.IsFloating(dtype) || tensor.Dims.Count < 2)) continue;
             string name = transposed ? mappedName! : tensor.Name;
             var shape = tensor.Dims.ToArray();
             if (transposed) shape = [shape[1], shape[0]];

@@ -70,6 +70,19 @@ public sealed class OnnxInitializerReaderTests
     }
 
     [Fact]
+    public void Unnamed_matrix_without_a_bias_keeps_its_name_and_unnamed_constants_are_left_out()
+    {
+        var b = new GraphBuilder("t");
+        string x = b.Input("x", ElementType.Float, "n", 2L);
+        string w = b.Initializer("onnx::MatMul_9", [1f, 2f, 3f, 4f], 2, 2);
+        string scale = b.Initializer("onnx::Div_3", [8f], 1);
+        b.Output("y", b.Div(b.MatMul(x, w), scale), ElementType.Float, "n", 2L);
+        using var reader = new OnnxInitializerReader(b.Build().ToByteArray(), "t.onnx");
+        Assert.Equal(["onnx::MatMul_9"], reader.Tensors.Select(t => t.Name));
+        Assert.Equal([1f, 2f, 3f, 4f], reader.ReadFloat32("onnx::MatMul_9"));
+    }
+
+    [Fact]
     public void Float_data_storage_is_read_like_raw_data()
     {
         var model = MatMulThenBias(false, out _);
