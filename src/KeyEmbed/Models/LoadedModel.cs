@@ -4,7 +4,9 @@ using KeyEmbed.Architectures;
 using KeyEmbed.Architectures.Bert;
 using KeyEmbed.Checkpoints;
 using KeyEmbed.Checkpoints.Onnx;
+using KeyEmbed.Checkpoints.PyTorch;
 using KeyEmbed.Checkpoints.Safetensors;
+using KeyEmbed.Checkpoints.TensorBundle;
 using KeyEmbed.Runtime;
 
 namespace KeyEmbed.Models;
@@ -109,11 +111,12 @@ internal sealed class LoadedModel : IDisposable
     private static ITensorSource OpenWeights(ModelFiles files) => files.Format switch
     {
         CheckpointFormat.Safetensors => new SafetensorsReader(files.WeightsPath),
+        CheckpointFormat.PyTorch => new PyTorchZipReader(files.WeightsPath),
+        CheckpointFormat.TensorFlow => new TensorBundleReader(files.WeightsPath),
         CheckpointFormat.Onnx when files.BuiltInName != null =>
             new OnnxInitializerReader(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), $"built-in model '{files.BuiltInName}'"),
         CheckpointFormat.Onnx => new OnnxInitializerReader(files.WeightsPath),
-        var other => throw new KeyEmbedException(ErrorKind.InvalidCheckpoint,
-            $"{files.WeightsPath}: this build of KeyEmbed has no reader for {other.Name()} checkpoints; convert the weights to model.safetensors"),
+        var other => throw new ArgumentOutOfRangeException(nameof(files), other, "unhandled checkpoint format"),
     };
 
     private static IEncoderArchitecture CreateArchitecture(ModelFiles files, ITensorSource weights)

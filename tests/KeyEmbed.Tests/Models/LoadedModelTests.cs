@@ -62,13 +62,4 @@ public sealed class LoadedModelTests
             Assert.False(hit);
         }
     }
-
-    [Fact]
-    public void Tensorflow_checkpoint_without_a_reader_in_this_build_says_so()
-    {
-        // Replaced by the golden test once the TensorBundle reader is part of the build.
-        if (typeof(LoadedModel).Assembly.GetType("KeyEmbed.Checkpoints.TensorBundle.TensorBundleReader") != null) return;
-        var e = Assert.Throws<KeyEmbedException>(() => LoadedModel.Open(SharedData.Golden("bert-tf-keras")));
-        Assert.Contains("tensorflow", e.Message);
-    }
 }
