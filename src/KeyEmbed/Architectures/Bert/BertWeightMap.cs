@@ -41,12 +41,12 @@ internal sealed partial class BertWeightMap : IWeightNames
         ("encoder.layer.{n}.output.LayerNorm.bias", "bert/encoder/layer_{n}/output/LayerNorm/beta", false),
     ];
 
-    // Stored tensors an encoder never uses, and why (listed by inspect).
+    // Stored tensors an encoder never uses, and why (listed by inspect). First match wins: a pooler's Adam slot is a slot.
     private static readonly (Regex Pattern, string Why)[] Ignorable =
     [
+        (new Regex(@"/adam_[mv]$", RegexOptions.CultureInvariant), "optimizer slot"),
         (new Regex(@"^(bert\.)?pooler\.|^bert/pooler/", RegexOptions.CultureInvariant), "pooler"),
         (new Regex(@"^cls[./]", RegexOptions.CultureInvariant), "pre-training head"),
-        (new Regex(@"/adam_[mv]$", RegexOptions.CultureInvariant), "optimizer slot"),
         (new Regex(@"^global_step$", RegexOptions.CultureInvariant), "training step counter"),
         (new Regex(@"^(bert\.)?embeddings\.position_ids$", RegexOptions.CultureInvariant), "position id buffer"),
     ];

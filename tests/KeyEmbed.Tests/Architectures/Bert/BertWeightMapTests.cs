@@ -36,6 +36,7 @@ public sealed class BertWeightMapTests
     [InlineData("bert.pooler.dense.weight", "pooler")]
     [InlineData("bert/pooler/dense/kernel", "pooler")]
     [InlineData("bert/encoder/layer_0/output/dense/kernel/adam_v", "optimizer slot")]
+    [InlineData("bert/pooler/dense/kernel/adam_m", "optimizer slot")]
     [InlineData("global_step", "training step counter")]
     [InlineData("embeddings.position_ids", "position id buffer")]
     public void Known_unused_tensors_say_why(string name, string why) => Assert.Equal(why, BertWeightMap.WhyIgnored(name));
