@@ -178,7 +178,4 @@ internal static class ModelLocator
         var names = System.IO.Directory.EnumerateFileSystemEntries(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(20).ToList();
         return names.Count == 0 ? "(empty folder)" : string.Join(", ", names);
     }
-
-    /// <summary>Short name of a format, as <see cref="Checkpoints.ITensorSource.Format"/> spells it.</summary>
-    public static string Name(this CheckpointFormat format) => FormatName(format);
 }
