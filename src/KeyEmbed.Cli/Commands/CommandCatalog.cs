@@ -7,6 +7,8 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
+        yield return InspectCommand.Create(context);
+        yield return HiddenStatesCommand.Create(context);
         yield return ServeCommand.Create(context);
     }
 }
