@@ -35,6 +35,20 @@ internal static class TokenizerFiles
         throw KeyEmbedException.Input($"tokenizer '{path}' not found: give a vocab.txt, a spiece.model, a folder with one of them, or a built-in name ({string.Join(", ", BuiltInModels.Names)})");
     }
 
+    /// <summary>
+    /// The tokenizer of a located model (<see cref="ModelLocator"/>): the built-in vocabulary, the folder's
+    /// <c>vocab.txt</c> or its <c>spiece.model</c>, with the same defaults as <see cref="Load"/>.
+    /// </summary>
+    public static TextEncoder ForModel(ModelFiles files, bool? lowercase)
+    {
+        if (files.BuiltInName is not null)
+            return TextEncoder.FromWordPieceVocabulary(files.ReadVocab()!, lowercase ?? true, TextEncoder.DefaultMaxLength,
+                source: $"built-in model '{files.BuiltInName}' vocab.txt");
+        if (files.VocabPath is not null) return LoadVocabulary(files.VocabPath, lowercase);
+        if (files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
+        throw KeyEmbedException.Input($"model '{files.Source}' has no {VocabularyFile} (BERT) or {SentencePieceFile} (XLNet) beside its weights; put the tokenizer file in the model folder or pass it with --tokenizer");
+    }
+
     private static TextEncoder LoadVocabulary(string file, bool? lowercase)
     {
         var config = ReadConfig(file);

@@ -24,6 +24,27 @@ public sealed class GoldenBatchTests
         Assert.Equal(new long[] { batch.BatchSize, batch.SequenceLength }, info!.Shape);
     }
 
+    [Theory]
+    [InlineData("bert-minilm", null)]
+    [InlineData("bert-tf-keras", "bert-tf-keras")]
+    [InlineData("bert-tiny-random", "bert-tiny-random")]
+    public void Tokenizer_of_a_located_model_reproduces_its_goldens_inputs(string golden, string? folder)
+    {
+        using var io = new SafetensorsReader(SharedData.Golden(golden, "io.safetensors"));
+        var (texts, pairs) = Texts(io.Metadata);
+        var files = KeyEmbed.Models.ModelLocator.Locate(folder is null ? null : SharedData.Golden(folder));
+        var batch = TokenizerFiles.ForModel(files, lowercase: null).EncodeBatch(texts, pairs);
+        Assert.Equal(io.ReadInt64("input_ids"), batch.InputIds);
+    }
+
+    [Fact]
+    public void Located_model_without_tokenizer_file_is_a_clear_error()
+    {
+        var files = KeyEmbed.Models.ModelLocator.Locate(SharedData.Golden("xlnet-tiny-bi"));
+        var e = Assert.Throws<KeyEmbedException>(() => TokenizerFiles.ForModel(files, lowercase: null));
+        Assert.Contains("spiece.model", e.Message);
+    }
+
     private static (List<string> Texts, List<string?> Pairs) Texts(IReadOnlyDictionary<string, string> metadata)
     {
         var texts = new List<string>();
