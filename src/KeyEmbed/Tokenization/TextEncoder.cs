@@ -77,6 +77,31 @@ public abstract class TextEncoder
     }
 
     /// <summary>
+    /// Encodes one text as consecutive windows of at most <see cref="MaxLength"/> tokens, each with the model's
+    /// special tokens: one window when the text fits, more when it is longer (used to embed long texts by windows).
+    /// </summary>
+    internal IReadOnlyList<EncodedText> EncodeWindows(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int specials = SpecialTokenCount(pair: false);
+        int room = MaxLength - specials;
+        var pieces = new List<TokenPiece>();
+        Tokenize(text, pieces);
+        if (pieces.Count <= room) return [LayoutSingle(pieces, truncated: false)];
+        var windows = new List<EncodedText>((pieces.Count + room - 1) / room);
+        for (int start = 0; start < pieces.Count; start += room)
+            windows.Add(LayoutSingle(pieces.GetRange(start, Math.Min(room, pieces.Count - start)), truncated: false));
+        return windows;
+    }
+
+    private EncodedText LayoutSingle(List<TokenPiece> pieces, bool truncated)
+    {
+        var writer = new SequenceWriter(pieces.Count + SpecialTokenCount(pair: false));
+        Layout(pieces, null, writer);
+        return writer.Finish(truncated);
+    }
+
+    /// <summary>
     /// Writes the ids of one text, special tokens included, into <paramref name="ids"/> (cut to its length, counting
     /// special tokens) and returns how many were written: the allocation-light path for callers that need only ids.
     /// </summary>

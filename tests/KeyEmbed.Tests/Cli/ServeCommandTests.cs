@@ -117,11 +117,4 @@ public sealed class ServeCommandTests
         foreach (var option in new[] { "--model", "--host", "--port", "--api-key", "--max-batch-tokens", "--max-queue", "--max-body-bytes" })
             Assert.Contains(option, output.ToString());
     }
-
-    [Fact]
-    public void Serving_a_model_without_the_facade_adapter_says_what_is_missing()
-    {
-        var error = Assert.Throws<KeyEmbedException>(() => ModelBackend.Load("minilm"));
-        Assert.Contains("adapter", error.Message);
-    }
 }

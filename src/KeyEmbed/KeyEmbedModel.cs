@@ -1,0 +1,209 @@
+using System.Text.Json;
+using KeyEmbed.Architectures;
+using KeyEmbed.Embedding;
+using KeyEmbed.Models;
+using KeyEmbed.Runtime;
+using KeyEmbed.Similarity;
+using KeyEmbed.Tokenization;
+
+namespace KeyEmbed;
+
+/// <summary>How <see cref="KeyEmbedModel.Load"/> sets a model up.</summary>
+public sealed record KeyEmbedModelOptions
+{
+    /// <summary>ONNX Runtime intra-op threads; 0 = the machine's cores.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Override the tokenizer's lower-casing (null = what the model's files say).</summary>
+    public bool? Lowercase { get; init; }
+
+    /// <summary>Longest window in tokens, special tokens included (null = the model's maximum; 512 for XLNet).</summary>
+    public int? MaxSequenceLength { get; init; }
+
+    /// <summary>Cache built graphs on disk (see docs/cache.md). On by default.</summary>
+    public bool UseGraphCache { get; init; } = true;
+
+    /// <summary>Most padded tokens (rows × longest row) in one model run.</summary>
+    public int TokenBudget { get; init; } = 8192;
+
+    /// <summary>Most texts in one model run.</summary>
+    public int MaxBatchSize { get; init; } = 64;
+}
+
+/// <summary>Facts about a loaded model.</summary>
+/// <param name="Name">What the user passed (<c>minilm</c>, a folder, a file).</param>
+/// <param name="Architecture"><c>bert</c> or <c>xlnet</c>.</param>
+/// <param name="Layers">Transformer layers L (hidden states 0..L).</param>
+/// <param name="HiddenSize">Width of each hidden state.</param>
+/// <param name="MaxTokens">Longest window in tokens, special tokens included.</param>
+/// <param name="Format">Checkpoint format the weights came from.</param>
+public sealed record ModelInfo(string Name, string Architecture, int Layers, int HiddenSize, int MaxTokens, string Format);
+
+/// <summary>Vectors for a list of texts, in the caller's order.</summary>
+/// <param name="Vectors">One float32 vector per text (before any quantization).</param>
+/// <param name="Tokens">Tokens the model saw per text, special tokens included.</param>
+/// <param name="Windows">Windows per text: 1 when it fit, more when a long text was embedded by windows and averaged.</param>
+/// <param name="Options">The concrete options used (layers, pooling, normalization, width).</param>
+public sealed record EmbeddingResult(float[][] Vectors, int[] Tokens, int[] Windows, ResolvedEmbeddingOptions Options)
+{
+    /// <summary>How many texts were longer than the model's window (embedded by windows).</summary>
+    public int WindowedCount => Windows.Count(w => w > 1);
+}
+
+/// <summary>One token's vector with the token and where it sits in the text.</summary>
+/// <param name="Token">The token piece.</param>
+/// <param name="Id">Its vocabulary id.</param>
+/// <param name="Start">UTF-16 start offset in the text (special tokens: 0).</param>
+/// <param name="Length">Length in UTF-16 code units (special tokens: 0).</param>
+/// <param name="Special">Whether it is a special token such as <c>[CLS]</c>.</param>
+/// <param name="Vector">Its vector.</param>
+public sealed record TokenEmbedding(string Token, int Id, int Start, int Length, bool Special, float[] Vector);
+
+/// <summary>Token-level output of one text.</summary>
+/// <param name="Tokens">The kept tokens with their vectors.</param>
+/// <param name="Truncated">Whether the text was cut to the model's window.</param>
+public sealed record TokenLevelEmbeddings(IReadOnlyList<TokenEmbedding> Tokens, bool Truncated);
+
+/// <summary>
+/// The one object a user holds: a loaded BERT or XLNet model with its tokenizer, ready to embed texts, compare
+/// them and rank keywords. Safe to use from several threads.
+/// </summary>
+public sealed class KeyEmbedModel : IDisposable
+{
+    private readonly LoadedModel _model;
+    private readonly Lazy<TextEncoder> _encoder;
+    private readonly Lazy<EmbeddingPipeline> _pipeline;
+
+    private KeyEmbedModel(LoadedModel model, KeyEmbedModelOptions options, string name)
+    {
+        _model = model;
+        var architecture = model.Architecture;
+        int maxTokens = options.MaxSequenceLength ?? architecture.MaxSequenceLength ?? TextEncoder.DefaultMaxLength;
+        if (architecture.MaxSequenceLength is { } limit && maxTokens > limit)
+            throw KeyEmbedException.Input($"max sequence length {maxTokens} is beyond the model's {limit} positions");
+        Info = new ModelInfo(name, architecture.Name, architecture.LayerCount, architecture.HiddenSize, maxTokens,
+            model.Files.Format.ToString().ToLowerInvariant());
+        Defaults = ReadDefaults(model.Files, architecture);
+        _encoder = new Lazy<TextEncoder>(() => TokenizerFiles.ForModel(model.Files, options.Lowercase).WithMaxLength(maxTokens));
+        var settings = new SessionSettings { Threads = options.Threads };
+        var cache = options.UseGraphCache ? new GraphCache() : null;
+        _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
+            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize)));
+    }
+
+    /// <summary>
+    /// Loads a model: a folder (BERT or XLNet; TensorFlow, safetensors, PyTorch or ONNX files), an <c>.onnx</c>
+    /// file, or a built-in name (<c>minilm</c>, the default when <paramref name="model"/> is null).
+    /// </summary>
+    public static KeyEmbedModel Load(string? model = null, KeyEmbedModelOptions? options = null)
+    {
+        options ??= new KeyEmbedModelOptions();
+        if (options.TokenBudget < 1) throw KeyEmbedException.Input($"token budget must be at least 1 (got {options.TokenBudget})");
+        if (options.MaxBatchSize < 1) throw KeyEmbedException.Input($"batch size must be at least 1 (got {options.MaxBatchSize})");
+        var loaded = LoadedModel.Open(model);
+        try { return new KeyEmbedModel(loaded, options, model ?? BuiltInModels.Default); }
+        catch { loaded.Dispose(); throw; }
+    }
+
+    /// <summary>Facts about the model.</summary>
+    public ModelInfo Info { get; }
+
+    /// <summary>What the model declares (sentence-transformers config) or the classic recipe (layer -2, mean).</summary>
+    public EmbeddingDefaults Defaults { get; }
+
+    /// <summary>The model's tokenizer. Throws when the model folder has none (hidden states still work from ids).</summary>
+    public TextEncoder Tokenizer => _encoder.Value;
+
+    /// <summary>Checks options against this model and fills the open choices from <see cref="Defaults"/>.</summary>
+    public ResolvedEmbeddingOptions Resolve(EmbeddingOptions? options = null) =>
+        (options ?? EmbeddingOptions.Default).Resolve(Defaults, Info.Layers, Info.HiddenSize);
+
+    /// <summary>
+    /// Embeds texts (one vector each, in the caller's order). Sorting by length and batching happen inside;
+    /// <paramref name="progress"/> receives the number of texts done. A text longer than the model's window is cut
+    /// into windows whose vectors are averaged (see <see cref="EmbeddingResult.Windows"/>).
+    /// </summary>
+    public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var plan = Resolve(options);
+        if (plan.Pooling == PoolingMode.None)
+            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
+        if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
+        var vectors = _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation);
+        return new EmbeddingResult([.. vectors.Select(v => v.Vector)], [.. vectors.Select(v => v.Tokens)], [.. vectors.Select(v => v.Windows)], plan);
+    }
+
+    /// <summary>Token-level vectors of one text with tokens and character offsets (cut to the model's window).</summary>
+    public TokenLevelEmbeddings EmbedTokens(string text, EmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var plan = Resolve((options ?? EmbeddingOptions.Default) with { Pooling = PoolingMode.None });
+        var (encoded, indexes, vectors) = _pipeline.Value.EmbedTokens(text, plan);
+        var tokens = new TokenEmbedding[indexes.Length];
+        for (int k = 0; k < indexes.Length; k++)
+        {
+            int i = indexes[k];
+            tokens[k] = new TokenEmbedding(encoded.Tokens[i], encoded.Ids[i], encoded.Offsets[i].Start, encoded.Offsets[i].Length,
+                encoded.SpecialTokenMask[i], vectors[k]);
+        }
+        return new TokenLevelEmbeddings(tokens, encoded.Truncated);
+    }
+
+    /// <summary>Cosine similarity of every pair of texts, and of each text to the set (its mean vector and mean pairwise).</summary>
+    public SimilarityMatrix Similarity(IReadOnlyList<string> texts, EmbeddingOptions? options = null) =>
+        SimilarityMatrix.Compute(Embed(texts, options).Vectors);
+
+    /// <summary>The <paramref name="top"/> candidates nearest to <paramref name="query"/> by cosine, best first.</summary>
+    public IReadOnlyList<Neighbour> Nearest(string query, IReadOnlyList<string> candidates, int top = 5, EmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
+        var vectors = Embed([query, .. candidates], options).Vectors;
+        return NearestNeighbours.TopK(vectors[0], vectors[1..], top);
+    }
+
+    /// <summary>Keywords of a document (its n-grams or the given candidates) ranked by cosine to the document, optionally diversified (MMR).</summary>
+    public IReadOnlyList<Keyword> Keywords(string document, KeywordOptions? keywordOptions = null, EmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        keywordOptions ??= new KeywordOptions();
+        keywordOptions.Validate();
+        return new KeywordExtractor(texts => Embed(texts, options).Vectors).Extract(document, keywordOptions);
+    }
+
+    internal LoadedModel Loaded => _model;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_pipeline.IsValueCreated) _pipeline.Value.Dispose();
+        _model.Dispose();
+    }
+
+    // sentence-transformers declares its chain in modules.json (Transformer → Pooling → Normalize) and its pooling in
+    // 1_Pooling/config.json; a raw checkpoint gets the classic recipe (second-to-last layer, mean).
+    private static EmbeddingDefaults ReadDefaults(ModelFiles files, IEncoderArchitecture architecture)
+    {
+        var raw = architecture.PaddingSide == PaddingSide.Left ? EmbeddingDefaults.RawXLNet : EmbeddingDefaults.RawBert;
+        if (files.BuiltInName is not null) return EmbeddingDefaults.SentenceTransformersMean;
+        if (files.PoolingConfigPath is null && files.ModulesPath is null) return raw;
+        var pooling = PoolingMode.Mean;
+        if (files.PoolingConfigPath is { } poolingPath)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(poolingPath));
+                bool Flag(string key) => doc.RootElement.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.True;
+                pooling = Flag("pooling_mode_cls_token") ? raw.ClsPooling
+                    : Flag("pooling_mode_max_tokens") && Flag("pooling_mode_mean_tokens") ? PoolingMode.MeanMax
+                    : Flag("pooling_mode_max_tokens") ? PoolingMode.Max
+                    : Flag("pooling_mode_lasttoken") ? PoolingMode.LastReal
+                    : PoolingMode.Mean;
+            }
+            catch (JsonException e) { throw KeyEmbedException.Checkpoint(poolingPath, $"not valid JSON: {e.Message}", e); }
+        }
+        bool normalize = files.ModulesPath is { } modules && File.ReadAllText(modules).Contains("Normalize", StringComparison.Ordinal);
+        return new EmbeddingDefaults([-1], pooling, normalize, raw.ClsPooling);
+    }
+}
