@@ -108,4 +108,53 @@ public sealed class XLNetGraphTests(ITestOutputHelper output)
         Assert.Contains("transformer.mask_emb", graph.IgnoredWeights);
         Assert.Equal(weights.Tensors.Where(t => t.Name != "transformer.mask_emb").Sum(t => t.ElementCount), graph.ParameterCount);
     }
+
+    [Fact]
+    public void Reuse_len_keeps_only_the_first_positions_of_the_layer_input_in_memory()
+    {
+        using var weights = new SafetensorsReader(SharedData.Golden("xlnet-tiny-mems", "model.safetensors"));
+        var config = XLNetConfig.Load(SharedData.Golden("xlnet-tiny-mems", "config.json"));
+        using var io = new SafetensorsReader(SharedData.Golden("xlnet-tiny-mems", "io.safetensors"));
+        var settings = XLNetGolden.SettingsFor(io, config) with { ReuseLength = 3 };
+        var results = XLNetGolden.Run(XLNetGraph.Load(weights, config, settings), io);
+        var memory = io.ReadFloat32("mems.1");                         // [4, 2, 16]
+        var input = results["hidden_states.1"];                        // [2, 5, 16]
+        var handed = results["new_mems.1"];                            // last 6 of 4 memory + 3 reused = positions 1..6
+        Assert.Equal([6L, 2, 16], handed.Shape);
+        for (int p = 0; p < 6; p++)
+            for (int row = 0; row < 2; row++)
+                for (int c = 0; c < 16; c++)
+                {
+                    int position = 1 + p;
+                    float expected = position < 4 ? memory[(position * 2 + row) * 16 + c] : input.Data[(row * 5 + position - 4) * 16 + c];
+                    Assert.Equal(expected, handed.Data[(p * 2 + row) * 16 + c]);
+                }
+    }
+
+    [Fact]
+    public void Uni_same_length_without_memory_lets_each_position_see_only_itself()
+    {
+        // same_length hides keys before the query too; with no memory each position then equals that token run alone.
+        using var weights = new SafetensorsReader(SharedData.Golden("xlnet-tiny-uni", "model.safetensors"));
+        var config = XLNetConfig.Load(SharedData.Golden("xlnet-tiny-uni", "config.json"));
+        var graph = XLNetGraph.Load(weights, config, config.DefaultRunSettings with { SameLength = true });
+        using var session = new EncoderSession(graph.BuildGraph(new GraphRequest(3)).ToByteArray());
+        long[] ids = [7, 19, 33, 8, 50];
+        Dictionary<string, DenseTensor<long>> Inputs(long[] x) => new()
+        {
+            ["input_ids"] = new(x, [1, x.Length]),
+            ["attention_mask"] = new(Enumerable.Repeat(1L, x.Length).ToArray(), [1, x.Length]),
+            ["token_type_ids"] = new(new long[x.Length], [1, x.Length]),
+        };
+        var together = session.Run(Inputs(ids), ["hidden_states.3"])["hidden_states.3"].Data;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            var alone = session.Run(Inputs([ids[i]]), ["hidden_states.3"])["hidden_states.3"].Data;
+            XLNetGolden.AssertClose(alone, together[(i * 16)..((i + 1) * 16)], $"position {i}");
+        }
+        var plain = XLNetGraph.Load(weights, config);
+        using var plainSession = new EncoderSession(plain.BuildGraph(new GraphRequest(3)).ToByteArray());
+        var causal = plainSession.Run(Inputs(ids), ["hidden_states.3"])["hidden_states.3"].Data;
+        Assert.True(causal.Zip(together, (a, b) => Math.Abs(a - b)).Max() > 1e-2); // without same_length it differs
+    }
 }
