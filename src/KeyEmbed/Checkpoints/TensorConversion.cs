@@ -22,6 +22,10 @@ internal static class TensorConversion
     {
         switch (dtype)
         {
+            case TensorDType.F32 when BitConverter.IsLittleEndian:
+                // Raw little-endian float32 is already the host layout: one block copy.
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw[..(destination.Length * 4)]).CopyTo(destination);
+                break;
             case TensorDType.F32:
                 for (int i = 0; i < destination.Length; i++)
                     destination[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.Slice(i * 4, 4));
