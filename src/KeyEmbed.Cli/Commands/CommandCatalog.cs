@@ -7,6 +7,7 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
-        yield break;
+        yield return InspectCommand.Create(context);
+        yield return HiddenStatesCommand.Create(context);
     }
 }

@@ -31,6 +31,8 @@ internal sealed class EncoderSession : IDisposable
         {
             IntraOpNumThreads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
+            // Failures reach the caller as KeyEmbedException; ORT's own console log would repeat them.
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
             GraphOptimizationLevel = settings.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
         };
         try { _session = new InferenceSession(model, options); }

@@ -1,0 +1,123 @@
+using FastBertTokenizer;
+using KeyEmbed.Bench;
+using KeyEmbed.Models;
+using Microsoft.ML.OnnxRuntime;
+
+// dotnet run -c Release --project bench/KeyEmbed.Bench -- [--quick] [--write-docs] [--threads N] [--data FILE]
+const string Usage = "usage: dotnet run -c Release --project bench/KeyEmbed.Bench -- [--quick] [--write-docs] [--threads N] [--data sts-test.csv]";
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] is "--quick" or "--write-docs") continue;
+    if (args[i] is "--threads" or "--data" && i + 1 < args.Length) { i++; continue; }
+    Console.Error.WriteLine($"unknown or incomplete option '{args[i]}'\n{Usage}");
+    return 2;
+}
+bool quick = args.Contains("--quick");
+bool writeDocs = args.Contains("--write-docs");
+int threads = int.Parse(OptionValue("--threads") ?? "2", System.Globalization.CultureInfo.InvariantCulture);
+string repoRoot = FindRepoRoot();
+string dataPath = OptionValue("--data") ?? Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+
+var log = Console.Error;
+log.WriteLine($"data: {dataPath}; threads: {threads}; {(quick ? "quick" : "full")} run");
+
+// Tokenization for the peers is pluggable (ids with [CLS]/[SEP]); FastBertTokenizer over the built-in vocabulary.
+var (tokenize, tokenizerName) = FastBertTokenize();
+
+var sentences = Workloads.DistinctSentences(dataPath);
+var workloads = new List<Workload>
+{
+    Workloads.Keywords(sentences, tokenize),
+    Workloads.Sentences(sentences, tokenize),
+    Workloads.Paragraphs(sentences, tokenize),
+};
+// Quick runs keep every sentence (the sorted-batch peer does them in seconds) so the answers are still checked
+// against all golden vectors and the STS Spearman; the other workloads and the slow peer are cut short.
+if (quick) workloads = [workloads[0].Take(200), workloads[1], workloads[2].Take(8)];
+foreach (var w in workloads) log.WriteLine($"workload {w.Name}: {w.Texts.Count} texts, {w.MeanTokens:F1} tokens on average, max {w.TokenCounts.Max()}");
+
+var settings = quick
+    ? new HarnessSettings(WarmUps: 1, Repetitions: 2, LatencyKeywords: 40, LatencyWarmUps: 5, ClassicPeerTextCap: 200)
+    : new HarnessSettings(WarmUps: 1, Repetitions: 3, LatencyKeywords: 300, LatencyWarmUps: 20, ClassicPeerTextCap: 512);
+
+string loadBefore = LoadAverage();
+// Two row counts: a batch of short texts (256 token rows) and one of paragraphs (2048); the faster one is the ceiling.
+(double Gflops, string Shape) Ceiling() => new[] { 256, 2048 }
+    .Select(rows => MatMulCeiling.Measure(threads, rows, 384, 1536, TimeSpan.FromMilliseconds(quick ? 200 : 500), quick ? 3 : 5))
+    .MaxBy(c => c.GflopsPerSecond);
+var (ceilingBefore, shapeBefore) = Ceiling();
+log.WriteLine($"MatMul ceiling {shapeBefore}: {ceilingBefore:F0} GFLOP/s");
+
+using var baselines = new OrtBaselines(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), tokenize, threads);
+log.WriteLine($"original graph: {baselines.Describe()}");
+var engines = new List<Engine> { baselines.SortedBatches(), baselines.PadTo128() };
+if (Candidate.Create(threads) is { } candidate) engines.Add(candidate);
+
+var harness = new Harness(engines, settings, log);
+var throughput = harness.MeasureThroughput(workloads);
+var latency = harness.MeasureSingleKeyword(workloads[0]);
+
+// Same answers? Each engine's sentence vectors against the reference vectors of golden/minilm-sts-test.
+var goldenCheck = new Dictionary<string, (double MinCosine, int Compared)>();
+if (GoldenVectors.TryLoad(Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "golden", "minilm-sts-test"))) is { } golden)
+    foreach (var engine in engines)
+        goldenCheck[engine.Name] = golden.Compare(workloads[1].Texts, harness.LastVectors[(engine.Name, "sentences")]);
+
+// The ceiling is measured again at the end; the higher figure is the hardware's (a busy machine only lowers it).
+var (ceilingAfter, shapeAfter) = Ceiling();
+log.WriteLine($"MatMul ceiling again {shapeAfter}: {ceilingAfter:F0} GFLOP/s");
+double ceiling = Math.Max(ceilingBefore, ceilingAfter);
+string ceilingShape = ceilingAfter > ceilingBefore ? shapeAfter : shapeBefore;
+string loadAfter = LoadAverage();
+
+var facts = new RunFacts(Report.MachineName(), Environment.ProcessorCount, threads, OrtEnv.Instance().GetVersionString(), quick,
+    settings, ceiling, ceilingShape, workloads, tokenizerName,
+    $"ceiling {ceilingBefore:F0} GFLOP/s at the start, {ceilingAfter:F0} at the end; load average {loadBefore} at the start, {loadAfter} at the end");
+// With every test sentence embedded (full run), the reference engine's STS Spearman doubles as a check of its answers.
+string? stsLine = null;
+var sentenceVectors = workloads[1].Texts.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => harness.LastVectors[(engines[0].Name, "sentences")][p.i]);
+var pairs = KeyEmbed.Evaluation.StsBenchmark.Read(dataPath);
+string Collapse(string s) => string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+if (pairs.All(p => sentenceVectors.ContainsKey(Collapse(p.Sentence1)) && sentenceVectors.ContainsKey(Collapse(p.Sentence2))))
+{
+    var sts = KeyEmbed.Evaluation.StsBenchmark.Evaluate(pairs, texts => [.. texts.Select(t => sentenceVectors[Collapse(t)])]);
+    stsLine = $"STS Benchmark test Spearman × 100 from the {engines[0].Name} sentence vectors: {sts.Spearman * 100:F2} over {sts.Pairs} pairs (published for all-MiniLM-L6-v2: 82.03, MTEB).";
+}
+string table = Report.Markdown(facts, throughput, latency, goldenCheck, [.. engines.Select(e => e.Name)]);
+if (stsLine != null) table += "\n" + stsLine + "\n";
+Console.WriteLine(table);
+if (writeDocs)
+{
+    string docs = Path.Combine(repoRoot, "docs", "benchmarks.md");
+    Directory.CreateDirectory(Path.GetDirectoryName(docs)!);
+    File.WriteAllText(docs, Report.Docs(facts, table, "dotnet run -c Release --project bench/KeyEmbed.Bench -- " + string.Join(' ', args)));
+    log.WriteLine($"wrote {docs}");
+}
+return 0;
+
+string? OptionValue(string name)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+// 1-, 5- and 15-minute load averages: on a shared machine they say how much to trust the figures.
+static string LoadAverage() =>
+    File.Exists("/proc/loadavg") ? string.Join(" / ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+static string FindRepoRoot()
+{
+    foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "KeyEmbed.slnx"))) return dir.FullName;
+    throw new InvalidOperationException("KeyEmbed.slnx not found above the current or the program's directory");
+}
+
+static (Func<string, long[]> Tokenize, string Name) FastBertTokenize()
+{
+    var tokenizer = new BertTokenizer();
+    using var vocab = new StringReader(System.Text.Encoding.UTF8.GetString(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmVocabResource)));
+    tokenizer.LoadVocabulary(vocab, convertInputToLowercase: true);
+    // Encode returns views of a buffer the tokenizer reuses, so copy them out.
+    return (text => tokenizer.Encode(text, maximumTokens: 512).InputIds.ToArray(), "FastBertTokenizer 1.2.6 (built-in vocab)");
+}

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace KeyEmbed.Bench;
+
+internal sealed record RunFacts(string Machine, int Cores, int Threads, string OrtVersion, bool Quick,
+    HarnessSettings Settings, double CeilingGflops, string CeilingShape, IReadOnlyList<Workload> Workloads, string TokenizerName, string Conditions);
+
+/// <summary>Formats the measured figures as Markdown.</summary>
+internal static class Report
+{
+    public static string Markdown(RunFacts facts, IReadOnlyList<Throughput> throughput, IReadOnlyList<Latency> latency,
+        IReadOnlyDictionary<string, (double MinCosine, int Compared)> goldenCheck, IReadOnlyList<string> engineNames)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var workloads = facts.Workloads.Select(w => w.Name).ToList();
+        var sb = new StringBuilder();
+        sb.AppendLine($"- all-MiniLM-L6-v2, fp32, {facts.Threads} intra-op threads; machine: {facts.Machine} ({facts.Cores} logical cores); ONNX Runtime {facts.OrtVersion}.");
+        sb.AppendLine($"- Workloads from sts-test.csv, tokenized with {facts.TokenizerName}: " +
+            string.Join("; ", facts.Workloads.Select(w => $"{w.Name} {w.Texts.Count} texts, {w.MeanTokens.ToString("F1", inv)} tokens on average")) + ".");
+        sb.AppendLine($"- {facts.Settings.WarmUps} warm-up + {facts.Settings.Repetitions} measured repetitions, median; engines alternate within each repetition." +
+            (facts.Quick ? " QUICK RUN (reduced workloads and repetitions): a smoke test, not a measurement to quote." : ""));
+        if (facts.Settings.ClassicPeerTextCap is int cap)
+            sb.AppendLine($"- The pad-to-128 peer runs on the first {cap} texts of each workload (its cost per text does not depend on the text below 128 tokens; paragraphs are all cut to the same count).");
+        sb.AppendLine($"- Measured fp32 MatMul ceiling: {facts.CeilingGflops.ToString("F0", inv)} GFLOP/s ({facts.CeilingShape} in ONNX Runtime, same threads; the faster of 256 and 2048 rows, start and end of the run). " +
+            "Model cost: 21.2 MFLOP per token + 9,216·n² per text of n tokens (padding not counted).");
+        sb.AppendLine($"- Conditions: {facts.Conditions}.");
+        sb.AppendLine();
+
+        Throughput? Find(string engine, string workload) => throughput.FirstOrDefault(t => t.Engine == engine && t.Workload == workload);
+        Latency? Lat(string engine) => latency.FirstOrDefault(l => l.Engine == engine);
+
+        sb.AppendLine("| engine | " + string.Join(" | ", workloads.Select(w => $"{w} texts/s")) + " | one keyword p50 / p99 ms |");
+        sb.AppendLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", workloads.Count + 1)));
+        foreach (var engine in engineNames)
+        {
+            sb.Append($"| {engine} |");
+            foreach (var w in workloads)
+                sb.Append(' ').Append(Find(engine, w) is { } t ? t.TextsPerSecond.ToString("N0", inv) : "n/a").Append(" |");
+            sb.AppendLine(Lat(engine) is { } l ? $" {l.P50Ms.ToString("F2", inv)} / {l.P99Ms.ToString("F2", inv)} |" : " n/a |");
+        }
+        bool hasCandidate = engineNames.Contains(Candidate.Name);
+        if (hasCandidate)
+        {
+            var peers = engineNames.Where(e => e != Candidate.Name).ToList();
+            sb.Append($"| {Candidate.Name} ÷ best peer |");
+            foreach (var w in workloads)
+            {
+                double best = peers.Max(p => Find(p, w)?.TextsPerSecond ?? 0);
+                sb.Append(' ').Append((Find(Candidate.Name, w)!.TextsPerSecond / best).ToString("F2", inv)).Append("× |");
+            }
+            double bestLatency = peers.Min(p => Lat(p)?.P50Ms ?? double.MaxValue);
+            sb.AppendLine($" {(bestLatency / Lat(Candidate.Name)!.P50Ms).ToString("F2", inv)}× (p50) |");
+        }
+        sb.AppendLine();
+
+        sb.AppendLine("| engine | " + string.Join(" | ", workloads.Select(w => $"{w} GFLOP/s (% of ceiling)")) + " | min cosine to reference engine | sentences: min cosine to golden vectors |");
+        sb.AppendLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", workloads.Count + 2)));
+        foreach (var engine in engineNames)
+        {
+            sb.Append($"| {engine} |");
+            double minCosine = 1;
+            foreach (var w in workloads)
+            {
+                if (Find(engine, w) is not { } t) { sb.Append(" n/a |"); continue; }
+                minCosine = Math.Min(minCosine, t.MinCosineToReference);
+                sb.Append($" {t.GflopsPerSecond.ToString("F0", inv)} ({(100 * t.GflopsPerSecond / facts.CeilingGflops).ToString("F0", inv)}%) |");
+            }
+            sb.Append($" {minCosine.ToString("F6", inv)} |");
+            sb.AppendLine(goldenCheck.TryGetValue(engine, out var g) && g.Compared > 0
+                ? $" {g.MinCosine.ToString("F6", inv)} ({g.Compared} rows) |" : " n/a |");
+        }
+        sb.AppendLine();
+        sb.AppendLine($"Reference engine for the cosine column: {engineNames[0]} (over every workload). Golden vectors: " +
+            "../shared/golden/minilm-sts-test (float64 sentence-transformers reference; same answers means ≥ 0.9999).");
+        return sb.ToString();
+    }
+
+    public static string Docs(RunFacts facts, string table, string command) =>
+        "# Benchmarks\n\n" +
+        $"Run on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC with `{command}` (peers and KeyEmbed alternate within one run on one machine;\n" +
+        "figures from different machines or days are not comparable).\n\n" +
+        table;
+
+    /// <summary>The CPU's model name as <c>lscpu</c> prints it.</summary>
+    public static string MachineName()
+    {
+        try
+        {
+            using var lscpu = Process.Start(new ProcessStartInfo("lscpu") { RedirectStandardOutput = true, UseShellExecute = false, Environment = { ["LC_ALL"] = "C" } });
+            if (lscpu != null)
+            {
+                string output = lscpu.StandardOutput.ReadToEnd();
+                lscpu.WaitForExit();
+                var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Model name:", StringComparison.Ordinal));
+                if (line != null) return line["Model name:".Length..].Trim();
+            }
+        }
+        catch (System.ComponentModel.Win32Exception) { }
+        return System.Runtime.InteropServices.RuntimeInformation.OSDescription;
+    }
+}

@@ -1,0 +1,209 @@
+using System.Globalization;
+using KeyEmbed.Checkpoints;
+using KeyEmbed.Onnx;
+using Onnx;
+
+namespace KeyEmbed.Architectures.Bert;
+
+/// <summary>
+/// A BERT encoder over a checkpoint: checks every weight against the config when created, and builds an ONNX graph
+/// (embeddings + LayerNorm, N post-norm self-attention layers) that outputs <c>hidden_states.k</c>.
+/// Reproduces Hugging Face transformers' <c>models/bert/modeling_bert.py</c> (BertEmbeddings, BertSelfAttention,
+/// BertSelfOutput, BertIntermediate, BertOutput) and Google's <c>modeling.py</c> <c>transformer_model</c>.
+/// </summary>
+internal sealed class BertGraph : IEncoderArchitecture
+{
+    /// <summary>Bumped whenever the emitted graph changes, so cached graphs of older versions are not reused.</summary>
+    public const int GraphVersion = 1;
+
+    // BERT's additive mask value for padding keys (modeling_bert's extended attention mask, Google's -10000.0).
+    private const float MaskedScore = -10000f;
+
+    private readonly WeightScope _weights;
+
+    public BertGraph(BertConfig config, ITensorSource source)
+    {
+        Config = config;
+        _weights = new WeightScope(source, BertWeightMap.Instance);
+        ParameterCount = CheckWeights();
+        var unused = _weights.Unused();
+        var extraLayer = unused.Select(BertWeightMap.LayerOf).Where(l => l >= config.LayerCount).Max();
+        if (extraLayer is { } layer)
+            throw new KeyEmbedException(ErrorKind.ShapeMismatch,
+                $"{source.Path}: the checkpoint has weights for encoder layer {layer} but the config ({config.Source}) says num_hidden_layers = {config.LayerCount}; the config does not match the weights");
+        IgnoredWeights = unused;
+    }
+
+    public BertConfig Config { get; }
+
+    public string Name => "bert";
+
+    public int LayerCount => Config.LayerCount;
+
+    public int HiddenSize => Config.HiddenSize;
+
+    public int? MaxSequenceLength => Config.MaxPositions;
+
+    public PaddingSide PaddingSide => PaddingSide.Right;
+
+    public IReadOnlyList<KeyValuePair<string, string>> Facts =>
+    [
+        new("architecture", Name),
+        new("layers", Config.LayerCount.ToString(CultureInfo.InvariantCulture)),
+        new("hidden size", Config.HiddenSize.ToString(CultureInfo.InvariantCulture)),
+        new("attention heads", Config.HeadCount.ToString(CultureInfo.InvariantCulture)),
+        new("intermediate size", Config.IntermediateSize.ToString(CultureInfo.InvariantCulture)),
+        new("activation", $"{Config.ActivationName} ({ActivationText(Config.Activation)})"),
+        new("vocab size", Config.VocabSize.ToString(CultureInfo.InvariantCulture)),
+        new("max positions", Config.MaxPositions.ToString(CultureInfo.InvariantCulture)),
+        new("token types", Config.TypeVocabSize.ToString(CultureInfo.InvariantCulture)),
+        new("layer norm eps", Config.LayerNormEps.ToString("R", CultureInfo.InvariantCulture)),
+        new("config", Config.Source),
+    ];
+
+    public IReadOnlyList<string> IgnoredWeights { get; }
+
+    public long ParameterCount { get; }
+
+    public ModelProto BuildGraph(GraphRequest request)
+    {
+        var outputs = ValidateRequest(request);
+        var c = Config;
+        var b = new GraphBuilder("keyembed_bert");
+        string inputIds = b.Input("input_ids", ElementType.Int64, "batch", "sequence");
+        string attentionMask = b.Input("attention_mask", ElementType.Int64, "batch", "sequence");
+        string tokenTypeIds = b.Input("token_type_ids", ElementType.Int64, "batch", "sequence");
+
+        string hidden = Embeddings(b, inputIds, tokenTypeIds);
+        if (outputs.Contains(0)) Output(b, 0, hidden);
+        string mask = AdditiveMask(b, attentionMask);
+        for (int layer = 1; layer <= request.HighestLayer; layer++)
+        {
+            using (b.Scope($"layer_{layer - 1}"))
+                hidden = EncoderLayer(b, _weights.Prefix($"encoder.layer.{layer - 1}"), hidden, mask);
+            if (outputs.Contains(layer)) Output(b, layer, hidden);
+        }
+        return b.Build();
+    }
+
+    // BertEmbeddings.forward: word + absolute position (0..T-1) + token type, then LayerNorm.
+    private string Embeddings(GraphBuilder b, string inputIds, string tokenTypeIds)
+    {
+        var c = Config;
+        var e = _weights.Prefix("embeddings");
+        using var _ = b.Scope("embeddings");
+        string words = b.Gather(b.Initializer("word_embeddings", e.Tensor("word_embeddings.weight", c.VocabSize, c.HiddenSize), c.VocabSize, c.HiddenSize), inputIds);
+        string types = b.Gather(b.Initializer("token_type_embeddings", e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize), c.TypeVocabSize, c.HiddenSize), tokenTypeIds);
+        string positionTable = b.Initializer("position_embeddings", e.Tensor("position_embeddings.weight", c.MaxPositions, c.HiddenSize), c.MaxPositions, c.HiddenSize);
+        // The first T rows of the table: position ids 0..T-1 on every row.
+        string sequenceLength = b.Slice(b.Shape(inputIds), b.Int64s(1), b.Int64s(2), b.Int64s(0));
+        string positions = b.Slice(positionTable, b.Int64s(0), sequenceLength, b.Int64s(0));
+        string sum = b.Add(b.Add(words, types), positions);
+        return LayerNorm(b, e, "LayerNorm", sum);
+    }
+
+    // modeling_bert's get_extended_attention_mask: (1 - mask) * -10000 broadcast over heads and queries, [B, 1, 1, T].
+    private static string AdditiveMask(GraphBuilder b, string attentionMask)
+    {
+        string mask = b.Unsqueeze(b.Cast(attentionMask, ElementType.Float), 1, 2);
+        return b.Mul(b.Sub(b.Scalar(1f), mask), b.Scalar(MaskedScore));
+    }
+
+    // BertLayer: self-attention → dense + residual + LayerNorm → intermediate (activation) → dense + residual + LayerNorm.
+    private string EncoderLayer(GraphBuilder b, WeightScope w, string x, string mask)
+    {
+        var c = Config;
+        string attention = SelfAttention(b, w.Prefix("attention.self"), x, mask);
+        string attentionOutput = LayerNorm(b, w.Prefix("attention.output"), "LayerNorm",
+            b.Add(Linear(b, w.Prefix("attention.output"), "dense", attention, c.HiddenSize, c.HiddenSize), x));
+        string intermediate = Activation(b, Linear(b, w.Prefix("intermediate"), "dense", attentionOutput, c.HiddenSize, c.IntermediateSize));
+        return LayerNorm(b, w.Prefix("output"), "LayerNorm",
+            b.Add(Linear(b, w.Prefix("output"), "dense", intermediate, c.IntermediateSize, c.HiddenSize), attentionOutput));
+    }
+
+    // BertSelfAttention: softmax(Q·Kᵀ/√d + mask)·V per head, heads concatenated back to [B, T, H].
+    private string SelfAttention(GraphBuilder b, WeightScope w, string x, string mask)
+    {
+        var c = Config;
+        string Heads(string name, params long[] perm) =>
+            b.Transpose(b.Reshape(Linear(b, w, name, x, c.HiddenSize, c.HiddenSize), 0, 0, c.HeadCount, c.HeadSize), perm);
+        string query = Heads("query", 0, 2, 1, 3);   // [B, h, T, d]
+        string keyT = Heads("key", 0, 2, 3, 1);      // [B, h, d, T]
+        string value = Heads("value", 0, 2, 1, 3);   // [B, h, T, d]
+        string scores = b.Div(b.MatMul(query, keyT), b.Scalar(MathF.Sqrt(c.HeadSize)));
+        string probabilities = b.Softmax(b.Add(scores, mask), -1);
+        string context = b.Transpose(b.MatMul(probabilities, value), 0, 2, 1, 3);
+        return b.Reshape(context, 0, 0, c.HiddenSize);
+    }
+
+    private static string Linear(GraphBuilder b, WeightScope w, string name, string x, int inputs, int outputs)
+    {
+        var weight = WeightScope.Transpose(w.Tensor($"{name}.weight", outputs, inputs), outputs, inputs);
+        string kernel = b.Initializer($"{name}.kernel", weight, inputs, outputs);
+        string bias = b.Initializer($"{name}.bias", w.Tensor($"{name}.bias", outputs), outputs);
+        return b.Linear(x, kernel, bias);
+    }
+
+    private string LayerNorm(GraphBuilder b, WeightScope w, string name, string x)
+    {
+        int h = Config.HiddenSize;
+        string scale = b.Initializer($"{name}.weight", w.Tensor($"{name}.weight", h), h);
+        string shift = b.Initializer($"{name}.bias", w.Tensor($"{name}.bias", h), h);
+        return b.LayerNorm(x, scale, shift, (float)Config.LayerNormEps);
+    }
+
+    private string Activation(GraphBuilder b, string x) => Config.Activation switch
+    {
+        BertActivation.GeluErf => b.GeluErf(x),
+        BertActivation.GeluTanh => b.GeluTanh(x),
+        BertActivation.Relu => b.Relu(x),
+        _ => throw new InvalidOperationException($"unhandled activation {Config.Activation}"),
+    };
+
+    private void Output(GraphBuilder b, int layer, string value) =>
+        b.Output($"hidden_states.{layer}", value, ElementType.Float, "batch", "sequence", (long)Config.HiddenSize);
+
+    private HashSet<int> ValidateRequest(GraphRequest request)
+    {
+        if (request.HighestLayer < 0 || request.HighestLayer > LayerCount)
+            throw KeyEmbedException.Input($"layer {request.HighestLayer} does not exist; this BERT has hidden states 0..{LayerCount}");
+        var outputs = request.HiddenStateOutputs is null
+            ? Enumerable.Range(0, request.HighestLayer + 1).ToHashSet()
+            : request.HiddenStateOutputs.ToHashSet();
+        if (outputs.Count == 0)
+            throw KeyEmbedException.Input("a graph request must ask for at least one hidden state");
+        foreach (int k in outputs)
+            if (k < 0 || k > request.HighestLayer)
+                throw KeyEmbedException.Input($"hidden state {k} is outside 0..{request.HighestLayer} (the highest layer requested)");
+        return outputs;
+    }
+
+    // Every weight the graph will read, shape-checked without reading data; returns the parameter count.
+    private long CheckWeights()
+    {
+        var c = Config;
+        var e = _weights.Prefix("embeddings");
+        long total = e.Check("word_embeddings.weight", c.VocabSize, c.HiddenSize)
+            + e.Check("position_embeddings.weight", c.MaxPositions, c.HiddenSize)
+            + e.Check("token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize)
+            + e.Check("LayerNorm.weight", c.HiddenSize) + e.Check("LayerNorm.bias", c.HiddenSize);
+        for (int layer = 0; layer < c.LayerCount; layer++)
+        {
+            var w = _weights.Prefix($"encoder.layer.{layer}");
+            foreach (var name in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })
+                total += w.Check(name + ".weight", c.HiddenSize, c.HiddenSize) + w.Check(name + ".bias", c.HiddenSize);
+            total += w.Check("intermediate.dense.weight", c.IntermediateSize, c.HiddenSize) + w.Check("intermediate.dense.bias", c.IntermediateSize);
+            total += w.Check("output.dense.weight", c.HiddenSize, c.IntermediateSize) + w.Check("output.dense.bias", c.HiddenSize);
+            foreach (var norm in new[] { "attention.output.LayerNorm", "output.LayerNorm" })
+                total += w.Check(norm + ".weight", c.HiddenSize) + w.Check(norm + ".bias", c.HiddenSize);
+        }
+        return total;
+    }
+
+    private static string ActivationText(BertActivation activation) => activation switch
+    {
+        BertActivation.GeluErf => "GELU, erf form",
+        BertActivation.GeluTanh => "GELU, tanh approximation",
+        _ => "ReLU",
+    };
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using Google.Protobuf;
+using KeyEmbed.Architectures;
+using KeyEmbed.Architectures.Bert;
+using KeyEmbed.Checkpoints;
+using KeyEmbed.Checkpoints.Onnx;
+using KeyEmbed.Checkpoints.PyTorch;
+using KeyEmbed.Checkpoints.Safetensors;
+using KeyEmbed.Checkpoints.TensorBundle;
+using KeyEmbed.Runtime;
+
+namespace KeyEmbed.Models;
+
+/// <summary>
+/// A located model opened for use: its files, its weight reader and its architecture. Builds (or fetches from the
+/// <see cref="GraphCache"/>) the ONNX graph for a <see cref="GraphRequest"/> and opens an <see cref="EncoderSession"/> on it.
+/// </summary>
+internal sealed class LoadedModel : IDisposable
+{
+    private string? _weightsHash;
+
+    private LoadedModel(ModelFiles files, ITensorSource weights, IEncoderArchitecture architecture)
+    {
+        Files = files;
+        Weights = weights;
+        Architecture = architecture;
+    }
+
+    public ModelFiles Files { get; }
+
+    public ITensorSource Weights { get; }
+
+    public IEncoderArchitecture Architecture { get; }
+
+    /// <summary>Locates and opens a <c>--model</c> value (folder, .onnx file, built-in name; null = the default model).</summary>
+    public static LoadedModel Open(string? model) => Open(ModelLocator.Locate(model));
+
+    /// <summary>Opens the weight reader the format needs and creates the architecture over it.</summary>
+    public static LoadedModel Open(ModelFiles files)
+    {
+        var weights = OpenWeights(files);
+        try
+        {
+            return new LoadedModel(files, weights, CreateArchitecture(files, weights));
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The graph for <paramref name="request"/> as ONNX bytes, from the cache when an intact entry exists.</summary>
+    public byte[] GraphBytes(GraphRequest request, GraphCache? cache, out bool cacheHit)
+    {
+        if (cache?.Directory is null)
+        {
+            cacheHit = false;
+            return Architecture.BuildGraph(request).ToByteArray();
+        }
+        _weightsHash ??= cache.ContentHash(Files.WeightFiles);
+        string key = GraphCache.Key(
+            "graph-version " + GraphVersion.ToString(CultureInfo.InvariantCulture),
+            Architecture.GetType().FullName!,
+            _weightsHash,
+            string.Join("; ", Architecture.Facts.Where(f => f.Key != "config").Select(f => f.Key + "=" + f.Value)),
+            "highest " + request.HighestLayer.ToString(CultureInfo.InvariantCulture),
+            "outputs " + (request.HiddenStateOutputs is null ? "all" : string.Join(",", request.HiddenStateOutputs)));
+        return cache.GetOrBuild(key, () => Architecture.BuildGraph(request).ToByteArray(), out cacheHit);
+    }
+
+    /// <summary>Builds or fetches the graph and opens an ONNX Runtime session on it.</summary>
+    public EncoderSession CreateSession(GraphRequest request, SessionSettings? settings = null, GraphCache? cache = null) =>
+        new(GraphBytes(request, cache, out _), settings);
+
+    /// <summary>
+    /// Checks token inputs against the model before ONNX Runtime sees them: sequence length within the model's
+    /// positions, ids within the vocabulary and token types within the type vocabulary (BERT).
+    /// </summary>
+    /// <param name="inputs"><c>input_ids</c> and optionally <c>token_type_ids</c>, [batch, sequence].</param>
+    /// <param name="origin">Where the inputs came from, for the message (a file, "request").</param>
+    public void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin)
+    {
+        var ids = inputs["input_ids"];
+        if (Architecture.MaxSequenceLength is { } max && ids.Shape[^1] > max)
+            throw KeyEmbedException.Input($"{origin}: sequences of {ids.Shape[^1]} tokens are longer than this model's {max} positions; truncate them");
+        if (Architecture is not BertGraph bert) return;
+        void Range(string name, int limit, string what)
+        {
+            if (!inputs.TryGetValue(name, out var tensor)) return;
+            for (int i = 0; i < tensor.Data.Length; i++)
+                if ((ulong)tensor.Data[i] >= (ulong)limit)
+                    throw KeyEmbedException.Input($"{origin}: {name} holds {tensor.Data[i]} at flat index {i}; {what} is 0..{limit - 1}");
+        }
+        Range("input_ids", bert.Config.VocabSize, "the vocabulary");
+        Range("token_type_ids", bert.Config.TypeVocabSize, "the token type range");
+    }
+
+    /// <summary>All hidden states 0..L.</summary>
+    public GraphRequest AllHiddenStates => new(Architecture.LayerCount);
+
+    public void Dispose() => Weights.Dispose();
+
+    // Changes to any architecture's emitted graph bump this (or the architecture's own version).
+    private int GraphVersion => Architecture switch
+    {
+        BertGraph => BertGraph.GraphVersion,
+        _ => 1,
+    };
+
+    private static ITensorSource OpenWeights(ModelFiles files) => files.Format switch
+    {
+        CheckpointFormat.Safetensors => new SafetensorsReader(files.WeightsPath),
+        CheckpointFormat.PyTorch => new PyTorchZipReader(files.WeightsPath),
+        CheckpointFormat.TensorFlow => new TensorBundleReader(files.WeightsPath),
+        CheckpointFormat.Onnx when files.BuiltInName != null =>
+            new OnnxInitializerReader(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), $"built-in model '{files.BuiltInName}'"),
+        CheckpointFormat.Onnx => new OnnxInitializerReader(files.WeightsPath),
+        var other => throw new ArgumentOutOfRangeException(nameof(files), other, "unhandled checkpoint format"),
+    };
+
+    private static IEncoderArchitecture CreateArchitecture(ModelFiles files, ITensorSource weights)
+    {
+        switch (files.Architecture)
+        {
+            case "bert":
+                var config = files.ConfigPath != null
+                    ? BertConfig.Load(files.ConfigPath, googleLayout: files.ConfigLayout == ConfigLayout.GoogleBert)
+                    : weights is OnnxInitializerReader onnx ? BertConfigInference.FromOnnx(onnx)
+                    : throw KeyEmbedException.Checkpoint(files.WeightsPath, "no config file beside the weights; add the model's config.json");
+                return new BertGraph(config, weights);
+            default:
+                throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
+                    $"{files.ConfigPath ?? files.WeightsPath}: architecture '{files.Architecture}' is recognised but this build of KeyEmbed cannot run it");
+        }
+    }
+}
