@@ -236,3 +236,22 @@ internal sealed record XLNetConfig
         }
     }
 }
+
+/// <summary>
+/// A caller's changes to an XLNet model's run settings (the CLI's <c>--attn-type</c>, <c>--mem-len</c>, <c>--clamp-len</c>,
+/// and whether <c>mems.k</c> inputs are given); null keeps the config's value.
+/// </summary>
+internal sealed record XLNetRunOverrides(
+    XLNetAttentionType? AttentionType = null, int? MemoryLength = null, int? ClampLength = null, bool MemoryInputs = false)
+{
+    /// <summary>Whether anything differs from the config.</summary>
+    public bool Any => AttentionType is not null || MemoryLength is not null || ClampLength is not null || MemoryInputs;
+
+    public XLNetRunSettings Apply(XLNetRunSettings settings) => (settings with
+    {
+        AttentionType = AttentionType ?? settings.AttentionType,
+        MemoryLength = MemoryLength ?? settings.MemoryLength,
+        ClampLength = ClampLength ?? settings.ClampLength,
+        MemoryInputs = MemoryInputs,
+    }).Validated();
+}

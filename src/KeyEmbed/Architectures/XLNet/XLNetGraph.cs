@@ -15,6 +15,9 @@ namespace KeyEmbed.Architectures.XLNet;
 /// </summary>
 internal sealed class XLNetGraph : IEncoderArchitecture
 {
+    /// <summary>Bumped whenever the emitted graph changes, so cached graphs are rebuilt.</summary>
+    public const int GraphVersion = 1;
+
     private const float MaskedScore = -1e30f;
     private readonly XLNetWeightMap _weights;
 
@@ -80,6 +83,7 @@ internal sealed class XLNetGraph : IEncoderArchitecture
                 new("reuse_len", s.ReuseLength > 0 ? Text(s.ReuseLength) : "0 (all)"),
                 new("clamp_len", s.ClampLength > 0 ? Text(s.ClampLength) : "none"),
                 new("same_length", s.SameLength ? "true" : "false"),
+                new("memory inputs", s.MemoryInputs ? "mems.0 .. mems." + Text(c.LayerCount - 1) : "none"),
                 new("layer_norm_eps", c.LayerNormEpsilon.ToString("R", CultureInfo.InvariantCulture)),
                 new("max sequence", "unbounded (relative positions)"),
                 new("padding", "left"),
