@@ -131,3 +131,59 @@ public sealed class XLNetCliTests
         Assert.Contains("mems.0, mems.1, mems.2", error);
     }
 }
+
+public sealed class XLNetSegmentCliTests
+{
+    [Fact]
+    public void Segment_length_option_matches_the_library_segment_runner_row_by_row()
+    {
+        using var dir = new TempDir();
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(["hidden-states", "--model", SharedData.Golden("xlnet-tiny-mems"), "--segment-length", "2",
+            "--input", SharedData.Golden("xlnet-tiny-mems", "io.safetensors"), "--output", dir.File("out.safetensors")], stdout, stderr);
+        // The mems case's io file carries mems.k, which segment mode refuses; make an input without them.
+        Assert.Equal(CliApp.UserError, code);
+        Assert.Contains("empty memory", stderr.ToString());
+
+        string input = dir.File("in.safetensors");
+        long[] ids, types;
+        using (var io = new SafetensorsReader(SharedData.Golden("xlnet-tiny-mems", "io.safetensors")))
+        {
+            ids = io.ReadInt64("input_ids");
+            types = io.ReadInt64("token_type_ids");
+            new SafetensorsWriter().Add("input_ids", [2, 5], ids).Add("token_type_ids", [2, 5], types).Save(input);
+        }
+        stderr = new StringWriter();
+        code = CliApp.Run(["hidden-states", "--model", SharedData.Golden("xlnet-tiny-mems"), "--segment-length", "2",
+            "--input", input, "--output", dir.File("out.safetensors")], new StringWriter(), stderr);
+        Assert.True(code == 0, stderr.ToString());
+
+        using var weights = new SafetensorsReader(SharedData.Golden("xlnet-tiny-mems", "model.safetensors"));
+        var graph = KeyEmbed.Architectures.XLNet.XLNetGraph.Load(weights,
+            KeyEmbed.Architectures.XLNet.XLNetConfig.Load(SharedData.Golden("xlnet-tiny-mems", "config.json")));
+        using var runner = new KeyEmbed.Architectures.XLNet.XLNetSegmentRunner(graph, 2);
+        using var written = new SafetensorsReader(dir.File("out.safetensors"));
+        Assert.Equal("6", written.Metadata["mem_len"]);
+        for (int row = 0; row < 2; row++)
+        {
+            var expected = runner.Run(ids[(row * 5)..(row * 5 + 5)], types[(row * 5)..(row * 5 + 5)]);
+            for (int k = 0; k <= 3; k++)
+                XLNetGolden.AssertClose(expected.HiddenStates[k].Data, written.ReadFloat32($"hidden_states.{k}")[(row * 80)..(row * 80 + 80)], $"row {row} hidden_states.{k}");
+            var memory = written.ReadFloat32("new_mems.1"); // [5 kept of 5, 2, 16]: position p of row r at (p * 2 + r)
+            for (int p = 0; p < 5; p++)
+                XLNetGolden.AssertClose(expected.Memories[1].Data[(p * 16)..(p * 16 + 16)], memory[((p * 2 + row) * 16)..((p * 2 + row) * 16 + 16)], $"row {row} new_mems.1 position {p}");
+        }
+    }
+
+    [Fact]
+    public void Segment_length_on_padded_rows_is_refused()
+    {
+        using var dir = new TempDir();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(["hidden-states", "--model", SharedData.Golden("xlnet-tiny-bi"), "--segment-length", "4",
+            "--input", SharedData.Golden("xlnet-tiny-bi", "io.safetensors"), "--output", dir.File("out.safetensors")], new StringWriter(), stderr);
+        Assert.Equal(CliApp.UserError, code);
+        Assert.Contains("without padding", stderr.ToString());
+    }
+}
