@@ -78,6 +78,23 @@ public sealed class XLNetCliTests
     }
 
     [Fact]
+    public void Hugging_Face_folder_with_pytorch_model_bin_reproduces_the_golden_case()
+    {
+        using var dir = new TempDir();
+        string folder = Path.Combine(dir.Path, "xlnet-torch");
+        Directory.CreateDirectory(folder);
+        File.Copy(SharedData.Golden("xlnet-tiny-uni", "config.json"), Path.Combine(folder, "config.json"));
+        var torch = new KeyEmbed.Tests.Fixtures.PyTorchZipWriter();
+        using (var weights = new SafetensorsReader(SharedData.Golden("xlnet-tiny-uni", "model.safetensors")))
+            foreach (var t in weights.Tensors) torch.Add(t.Name, t.Shape, weights.ReadFloat32(t.Name));
+        torch.Save(Path.Combine(folder, "pytorch_model.bin"));
+        var (code, _, error) = Run("hidden-states", "--model", folder,
+            "--input", SharedData.Golden("xlnet-tiny-uni", "io.safetensors"), "--output", dir.File("out.safetensors"));
+        Assert.True(code == 0, error);
+        AssertFileMatches("xlnet-tiny-uni", dir.File("out.safetensors"));
+    }
+
+    [Fact]
     public void Inspect_prints_the_XLNet_facts()
     {
         var (code, output, error) = Run("inspect", "--model", SharedData.Golden("xlnet-tiny-mems"));

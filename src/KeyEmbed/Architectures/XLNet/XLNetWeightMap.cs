@@ -37,6 +37,7 @@ internal sealed record XLNetWeightEntry(string Canonical, string CheckpointName,
 /// <c>rel_attn.{r_w_bias,r_r_bias,r_s_bias}</c> [n_head, d_head], <c>rel_attn.seg_embed</c> [2, n_head, d_head],
 /// <c>rel_attn.layer_norm.{weight,bias}</c>, <c>ff.layer_1.kernel</c> [d_model, d_inner] (in, out),
 /// <c>ff.layer_2.kernel</c> [d_inner, d_model], their biases, <c>ff.layer_norm.{weight,bias}</c>.
+/// Kept apart from <c>WeightScope</c> because TensorFlow XLNet stores some weights as one layer's slice of a stacked tensor.
 /// </summary>
 internal sealed class XLNetWeightMap
 {
@@ -94,7 +95,7 @@ internal sealed class XLNetWeightMap
                 throw new KeyEmbedException(ErrorKind.ShapeMismatch,
                     $"{source.Path}: XLNet weight '{entry.CheckpointName}' has shape {info.ShapeText} but the config " +
                     $"({Describe(config)}) implies [{string.Join(", ", entry.StoredShape)}]; use the config that came with these weights");
-            if (info.DType is not (TensorDType.F32 or TensorDType.F16 or TensorDType.BF16 or TensorDType.F64))
+            if (!TensorConversion.IsFloating(info.DType))
                 throw KeyEmbedException.Checkpoint(source.Path,
                     $"XLNet weight '{entry.CheckpointName}' has element type {info.DType}; a floating type was expected");
         }
