@@ -7,7 +7,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
+        yield return TokenizeCommand.Create(context);
         yield return InspectCommand.Create(context);
         yield return HiddenStatesCommand.Create(context);
+        yield return ServeCommand.Create(context);
     }
 }

@@ -1,0 +1,95 @@
+using System.CommandLine;
+using KeyEmbed.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
+
+namespace KeyEmbed.Cli.Commands;
+
+/// <summary><c>keyembed serve</c>: the HTTP service and the page at <c>/</c> over one loaded model.</summary>
+internal static class ServeCommand
+{
+    private static readonly ServerOptions Defaults = new();
+
+    /// <summary>The command's options, made per command tree (an option belongs to one command).</summary>
+    private sealed class Options
+    {
+        public Option<string> Model { get; } = new("--model") { Description = "Model to serve: a built-in name, a folder or a file.", DefaultValueFactory = _ => "minilm" };
+        public Option<string> Host { get; } = new("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => Defaults.Host };
+        public Option<int> Port { get; } = new("--port") { Description = "TCP port (0 picks a free one).", DefaultValueFactory = _ => Defaults.Port };
+        public Option<string?> ApiKey { get; } = new("--api-key") { Description = $"Require 'Authorization: Bearer <key>' on every route but /health and the page (default: ${KeyEmbedServer.ApiKeyVariable})." };
+        public Option<int> MaxBatchTokens { get; } = new("--max-batch-tokens") { Description = "Token budget of one model batch.", DefaultValueFactory = _ => Defaults.MaxBatchTokens };
+        public Option<double> MaxWaitMs { get; } = new("--max-wait-ms") { Description = "Longest wait for more requests before a batch runs.", DefaultValueFactory = _ => Defaults.MaxBatchWait.TotalMilliseconds };
+        public Option<int> MaxQueue { get; } = new("--max-queue") { Description = "Most requests waiting for the model; beyond it: 503 + Retry-After.", DefaultValueFactory = _ => Defaults.MaxQueuedRequests };
+        public Option<int> MaxInputs { get; } = new("--max-inputs") { Description = "Most texts per request.", DefaultValueFactory = _ => Defaults.MaxInputs };
+        public Option<int> MaxInputChars { get; } = new("--max-input-chars") { Description = "Most characters per text.", DefaultValueFactory = _ => Defaults.MaxInputChars };
+        public Option<long> MaxBodyBytes { get; } = new("--max-body-bytes") { Description = "Largest request body (413 beyond).", DefaultValueFactory = _ => Defaults.MaxBodyBytes };
+
+        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes];
+
+        /// <summary>The server options from the command line, the API key falling back to the environment.</summary>
+        public ServerOptions Read(ParseResult parsed, Func<string, string?> environment)
+        {
+            var key = parsed.GetValue(ApiKey);
+            if (key is null && environment(KeyEmbedServer.ApiKeyVariable) is { Length: > 0 } fromEnvironment) key = fromEnvironment;
+            var options = new ServerOptions
+            {
+                Host = parsed.GetValue(Host)!,
+                Port = parsed.GetValue(Port),
+                ApiKey = key,
+                MaxBatchTokens = parsed.GetValue(MaxBatchTokens),
+                MaxBatchWait = TimeSpan.FromMilliseconds(parsed.GetValue(MaxWaitMs)),
+                MaxQueuedRequests = parsed.GetValue(MaxQueue),
+                MaxInputs = parsed.GetValue(MaxInputs),
+                MaxInputChars = parsed.GetValue(MaxInputChars),
+                MaxBodyBytes = parsed.GetValue(MaxBodyBytes),
+            };
+            options.Validate();
+            return options;
+        }
+    }
+
+    public static Command Create(CliContext context) => Create(context, Environment.GetEnvironmentVariable, ModelBackend.Load, CancellationToken.None);
+
+    /// <summary>The command with its environment, model loader and stop signal given (tests pass their own).</summary>
+    internal static Command Create(CliContext context, Func<string, string?> environment, Func<string, IEmbeddingBackend> load, CancellationToken stop)
+    {
+        var options = new Options();
+        var command = new Command("serve", "Run the HTTP service (OpenAI-compatible /v1/embeddings, /embed, /similarity, /keywords...) and the similarity page at /.");
+        foreach (var option in options.All) command.Options.Add(option);
+        command.SetAction(parsed => CliApp.Guard(context, () =>
+        {
+            var serverOptions = options.Read(parsed, environment);
+            var model = parsed.GetValue(options.Model)!;
+            var loading = Task.Run(() => load(model));
+            return RunAsync(serverOptions, loading, context, stop).GetAwaiter().GetResult();
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// Listens at once (<c>/health</c> answers 503 while the model loads), stops with an error if loading fails,
+    /// and otherwise serves until Ctrl+C / SIGTERM or <paramref name="stop"/>, finishing accepted requests.
+    /// </summary>
+    internal static async Task<int> RunAsync(ServerOptions options, Task<IEmbeddingBackend> loading, CliContext context, CancellationToken stop)
+    {
+        await using var app = KeyEmbedServer.Build(loading, options);
+        await app.StartAsync(stop);
+        context.Out.WriteLine($"KeyEmbed listening on {app.ListeningUri()} (page at /, OpenAPI at /openapi.json); loading the model...");
+        try
+        {
+            var backend = await loading.WaitAsync(stop);
+            context.Out.WriteLine($"Model {backend.Model.Name} ready ({backend.Model.Architecture}, {backend.Model.Layers} layers, {backend.Model.Dimensions} dimensions).");
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (KeyEmbedException)
+        {
+            await app.StopAsync(CancellationToken.None);
+            throw;
+        }
+        await app.WaitForShutdownAsync(stop);
+        context.Out.WriteLine("KeyEmbed stopped.");
+        return 0;
+    }
+}

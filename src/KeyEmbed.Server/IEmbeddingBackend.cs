@@ -1,0 +1,53 @@
+using KeyEmbed.Embedding;
+
+namespace KeyEmbed.Server;
+
+/// <summary>
+/// What the HTTP service needs from a loaded model. The service never touches ONNX Runtime: it tokenizes to count
+/// and to check limits, and hands batches of texts to <see cref="EmbedBatch"/> from a single worker thread.
+/// <see cref="EmbedBatch"/> and <see cref="EmbedTokens"/> are called by one thread at a time; <see cref="Tokenize"/>
+/// and <see cref="CountTokens"/> are called from request threads concurrently and must be thread-safe.
+/// Failures the user can act on are <see cref="KeyEmbedException"/>s. Keywords are ranked by the service itself from
+/// <see cref="EmbedBatch"/> (the library's KeyBERT-style extractor), so a backend only embeds.
+/// </summary>
+public interface IEmbeddingBackend
+{
+    /// <summary>Facts about the loaded model, shown by <c>GET /info</c> and used for defaults and limits.</summary>
+    ModelFacts Model { get; }
+
+    /// <summary>Splits a text as the model's tokenizer does (special tokens included).</summary>
+    TokenizedText Tokenize(string text);
+
+    /// <summary>How many tokens the model would see for <paramref name="text"/> (special tokens included, before truncation).</summary>
+    int CountTokens(string text);
+
+    /// <summary>
+    /// One pooled vector per text, in the order given. Texts longer than <see cref="ModelFacts.MaxTokens"/> are
+    /// truncated (the service refuses them beforehand when a request asks for no truncation). The options were
+    /// checked with <see cref="EmbeddingOptions.Resolve"/> against <see cref="ModelFacts.Defaults"/>.
+    /// </summary>
+    float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options);
+
+    /// <summary>One vector per token of <paramref name="text"/> (pooling ignored), with the tokens and their character offsets.</summary>
+    TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options);
+}
+
+/// <summary>Facts about a loaded model.</summary>
+/// <param name="Name">Model name or path as the user gave it (the <c>model</c> field of OpenAI responses).</param>
+/// <param name="Architecture">Architecture name, e.g. <c>bert</c> or <c>xlnet</c>.</param>
+/// <param name="Dimensions">Size of one pooled vector from one layer.</param>
+/// <param name="Layers">Number of transformer layers (hidden state 0 is the embedding output).</param>
+/// <param name="MaxTokens">Longest input in tokens; longer inputs are truncated or refused.</param>
+/// <param name="Defaults">What the model uses when a request leaves layers, pooling or normalization open.</param>
+public sealed record ModelFacts(string Name, string Architecture, int Dimensions, int Layers, int MaxTokens, EmbeddingDefaults Defaults);
+
+/// <summary>A text split into the model's tokens.</summary>
+/// <param name="Tokens">Token strings as the vocabulary spells them.</param>
+/// <param name="Ids">Vocabulary ids, one per token.</param>
+/// <param name="Offsets">Character range <c>[start, end)</c> of each token in the text; special tokens have <c>(0, 0)</c>.</param>
+public sealed record TokenizedText(IReadOnlyList<string> Tokens, IReadOnlyList<int> Ids, IReadOnlyList<(int Start, int End)> Offsets);
+
+/// <summary>Token-level vectors of one text.</summary>
+/// <param name="Tokens">The tokens, with ids and offsets.</param>
+/// <param name="Vectors">One vector per token, in token order.</param>
+public sealed record TokenEmbeddings(TokenizedText Tokens, float[][] Vectors);

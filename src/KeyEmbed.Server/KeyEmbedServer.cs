@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using KeyEmbed.Server.Batching;
+using KeyEmbed.Server.Http;
+using KeyEmbed.Server.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KeyEmbed.Server;
+
+/// <summary>
+/// Builds the KeyEmbed HTTP service: the routes, the dynamic batcher in front of the backend, metrics, limits,
+/// the optional API key and the page at <c>/</c>. Run it with <c>app.RunAsync()</c> or <c>StartAsync</c>/<c>StopAsync</c>;
+/// stopping finishes the requests already accepted.
+/// </summary>
+public static class KeyEmbedServer
+{
+    /// <summary>The environment variable read for an API key when none is given on the command line.</summary>
+    public const string ApiKeyVariable = "KEYEMBED_API_KEY";
+
+    /// <summary>A service over an already loaded backend.</summary>
+    public static WebApplication Build(IEmbeddingBackend backend, ServerOptions options, Action<ILoggingBuilder>? logging = null) =>
+        Build(Task.FromResult(backend), options, logging);
+
+    /// <summary>
+    /// A service whose backend is still loading: it listens at once, <c>GET /health</c> answers 503 until
+    /// <paramref name="backend"/> completes, and model routes answer 503 with <c>Retry-After</c> meanwhile.
+    /// </summary>
+    public static WebApplication Build(Task<IEmbeddingBackend> backend, ServerOptions options, Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(KeyEmbedServer).Assembly.GetName().Name });
+        if (logging is not null) logging(builder.Logging);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls(ListenUrl(options));
+        // The same settings as ServerJsonContext, so the OpenAPI document names fields as the wire does.
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            json.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            json.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Default);
+        });
+        builder.Services.AddOpenApi(openApi => openApi.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "KeyEmbed";
+            document.Info.Description = "Keyword and sentence embeddings, similarity and keywords. See docs/server.md.";
+            document.Info.Version = ServerState.Version;
+            return Task.CompletedTask;
+        }));
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new ModelHost(backend));
+        builder.Services.AddSingleton<ServerMetrics>();
+        builder.Services.AddSingleton(services => new DynamicBatcher(backend, BatcherSettings.From(options),
+            services.GetRequiredService<ServerMetrics>(), services.GetRequiredService<ILogger<DynamicBatcher>>()));
+        builder.Services.AddHostedService(services => services.GetRequiredService<DynamicBatcher>());
+        builder.Services.AddSingleton<ServerState>();
+
+        var app = builder.Build();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(KeyEmbedServer).FullName!);
+        _ = backend.ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully) log.LogInformation("Model {Model} is ready", t.Result.Model.Name);
+            else if (t.Exception?.GetBaseException() is KeyEmbedException failure) log.LogError("The model failed to load: {Reason}", failure.Message);
+            else log.LogError(t.Exception?.GetBaseException(), "The model failed to load");
+        }, TaskScheduler.Default);
+
+        var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        // Routing first, so every later stage (metrics labels included) knows the route; `/` becomes `/index.html` before it.
+        var page = new EmbeddedFileProvider(typeof(KeyEmbedServer).Assembly, "KeyEmbed.Server.wwwroot");
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseRouting();
+        app.Use((context, next) => MeasureAsync(context, next, metrics));
+        app.Use((context, next) => TranslateErrorsAsync(context, next, options, log));
+        if (options.ApiKey is { } key) app.Use((context, next) => RequireKeyAsync(context, next, key));
+        // Serves the page's files only where no route matched.
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
+        Endpoints.Map(app);
+        app.MapOpenApi("/openapi.json");
+        app.MapFallback(context => throw new ApiException(ApiErrorKind.NotFound,
+            $"No route {context.Request.Method} {context.Request.Path}; GET /info lists the routes."));
+        return app;
+    }
+
+    /// <summary>The address a started service listens on (with the real port when <see cref="ServerOptions.Port"/> was 0).</summary>
+    public static Uri ListeningUri(this WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        var first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("The service is not listening yet; call StartAsync first.");
+        return new Uri(first.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://[::]", "://localhost", StringComparison.Ordinal));
+    }
+
+    private static string ListenUrl(ServerOptions options)
+    {
+        var host = options.Host.Contains(':') && !options.Host.StartsWith('[') ? $"[{options.Host}]" : options.Host;
+        return $"http://{host}:{options.Port}";
+    }
+
+    /// <summary>Request count and latency by route pattern (not by raw path, so label cardinality stays bounded).</summary>
+    private static async Task MeasureAsync(HttpContext context, Func<Task> next, ServerMetrics metrics)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await next();
+        }
+        finally
+        {
+            var route = context.GetEndpoint() is RouteEndpoint endpoint && endpoint.RoutePattern.RawText is { } pattern && !pattern.Contains('*')
+                ? "/" + pattern.TrimStart('/')
+                : context.Response.StatusCode == StatusCodes.Status404NotFound ? "unmatched" : "static";
+            metrics.Requests.WithLabels(route, context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+            metrics.RequestSeconds.WithLabels(route).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    /// <summary>Every failure becomes <c>{error:{message,type,param,code}}</c> with the status from <see cref="ErrorTable"/>.</summary>
+    private static async Task TranslateErrorsAsync(HttpContext context, Func<Task> next, ServerOptions options, ILogger log)
+    {
+        try
+        {
+            await next();
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nobody is left to answer.
+        }
+        catch (Exception e) when (!context.Response.HasStarted)
+        {
+            var (kind, param) = e switch
+            {
+                ApiException api => (api.Kind, api.Param),
+                KeyEmbedException keyEmbed => (ErrorTable.From(keyEmbed.Kind), null),
+                BadHttpRequestException bad when bad.StatusCode == StatusCodes.Status413PayloadTooLarge => (ApiErrorKind.PayloadTooLarge, null),
+                BadHttpRequestException => (ApiErrorKind.MalformedRequest, (string?)null),
+                _ => (ApiErrorKind.Internal, null),
+            };
+            var mapping = ErrorTable.For(kind);
+            var message = kind == ApiErrorKind.PayloadTooLarge && e is BadHttpRequestException
+                ? $"The request body exceeds the limit of {options.MaxBodyBytes} bytes (--max-body-bytes)."
+                : kind == ApiErrorKind.Internal ? "An internal error occurred; the server log has the details." : e.Message;
+            if (mapping.Status >= 500 && kind != ApiErrorKind.Overloaded && kind != ApiErrorKind.ModelLoading)
+                log.LogError(e, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
+            context.Response.Clear();
+            context.Response.StatusCode = mapping.Status;
+            if (mapping.RetryAfter) context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (kind == ApiErrorKind.Unauthorized) context.Response.Headers.WWWAuthenticate = "Bearer";
+            await context.Response.WriteAsJsonAsync(new ErrorResponse(new ErrorBody(message, mapping.Type, param, mapping.Code)),
+                ServerJsonContext.Default.ErrorResponse);
+        }
+    }
+
+    /// <summary>The page's files and <c>/health</c> are open; everything else needs the bearer key.</summary>
+    private static Task RequireKeyAsync(HttpContext context, Func<Task> next, string key)
+    {
+        var path = context.Request.Path;
+        var open = path == "/health" || (HttpMethods.IsGet(context.Request.Method) && IsPageFile(path));
+        if (open) return next();
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            throw new ApiException(ApiErrorKind.Unauthorized, "This service needs an API key: send 'Authorization: Bearer <key>'.");
+        var given = Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim());
+        if (!CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(key)))
+            throw new ApiException(ApiErrorKind.Unauthorized, "The API key is not valid.");
+        return next();
+    }
+
+    private static bool IsPageFile(PathString path) =>
+        path == "/" || path == "/index.html" || path == "/app.js" || path == "/app.css";
+}

@@ -1,0 +1,54 @@
+namespace KeyEmbed.Server;
+
+/// <summary>Where the service listens, its limits and its batching. Every limit is enforced with a JSON error naming it.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Address to bind; the loopback address by default so nothing is exposed unless asked.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one (see <see cref="KeyEmbedServer.ListeningUri"/>).</summary>
+    public int Port { get; init; } = 8080;
+
+    /// <summary>When set, every route except <c>/health</c> and the page's static files needs <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>Most inputs (texts, candidates) one request may carry.</summary>
+    public int MaxInputs { get; init; } = 256;
+
+    /// <summary>Most characters one input may have.</summary>
+    public int MaxInputChars { get; init; } = 20_000;
+
+    /// <summary>Largest request body in bytes; larger bodies get 413.</summary>
+    public long MaxBodyBytes { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>Token budget of one model batch: requests are merged until their tokens would exceed it.</summary>
+    public int MaxBatchTokens { get; init; } = 8192;
+
+    /// <summary>How long the batcher waits for more requests after the first one arrives.</summary>
+    public TimeSpan MaxBatchWait { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Most requests waiting for the model; beyond it the service answers 503 with <c>Retry-After</c>.</summary>
+    public int MaxQueuedRequests { get; init; } = 1024;
+
+    /// <summary>Seconds suggested in <c>Retry-After</c> when the queue is full or the model is still loading.</summary>
+    public int RetryAfterSeconds { get; init; } = 1;
+
+    /// <summary>Checks the values; a bad one is a <see cref="KeyEmbedException"/> naming the option.</summary>
+    public void Validate()
+    {
+        static void Positive(long value, string option)
+        {
+            if (value <= 0) throw new KeyEmbedException(ErrorKind.InvalidInput, $"{option} must be positive (got {value}).");
+        }
+        if (Port is < 0 or > 65535) throw new KeyEmbedException(ErrorKind.InvalidInput, $"--port must be between 0 and 65535 (got {Port}).");
+        if (string.IsNullOrWhiteSpace(Host)) throw new KeyEmbedException(ErrorKind.InvalidInput, "--host must not be empty.");
+        if (ApiKey is { Length: 0 }) throw new KeyEmbedException(ErrorKind.InvalidInput, "--api-key must not be empty; leave it out to run without a key.");
+        Positive(MaxInputs, "--max-inputs");
+        Positive(MaxInputChars, "--max-input-chars");
+        Positive(MaxBodyBytes, "--max-body-bytes");
+        Positive(MaxBatchTokens, "--max-batch-tokens");
+        Positive(MaxQueuedRequests, "--max-queue");
+        Positive(RetryAfterSeconds, "retry-after seconds");
+        if (MaxBatchWait < TimeSpan.Zero) throw new KeyEmbedException(ErrorKind.InvalidInput, $"--max-wait-ms must not be negative (got {MaxBatchWait.TotalMilliseconds}).");
+    }
+}

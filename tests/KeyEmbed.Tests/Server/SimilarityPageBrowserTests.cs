@@ -1,0 +1,105 @@
+using KeyEmbed.Embedding;
+using System.Globalization;
+using KeyEmbed.Server;
+using Microsoft.Playwright;
+
+namespace KeyEmbed.Tests.Server;
+
+/// <summary>Drives the page at <c>/</c> in Debian's headless Chromium (no browser download; .ci/run installs it).</summary>
+public sealed class SimilarityPageBrowserTests
+{
+    private static string ChromiumPath => Environment.GetEnvironmentVariable("KEYEMBED_CHROMIUM") ?? "/usr/bin/chromium";
+
+    [Fact]
+    [Trait("Resource", "chromium")]
+    public async Task Page_draws_the_heatmap_with_the_backends_cosines_the_set_scores_and_neighbours()
+    {
+        if (!File.Exists(ChromiumPath))
+            Assert.Fail($"Chromium is not installed at {ChromiumPath}: run `apt-get install -y chromium` (.ci/run does) " +
+                        "or set KEYEMBED_CHROMIUM to a Chromium binary. This browser test must not be skipped.");
+        var backend = new FakeBackend();
+        await using var server = await RunningServer.StartAsync(backend);
+        string[] keywords = ["king", "queen", "royal palace", "apple", "green apple", "Paris", "巴黎"];
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 } });
+        await page.GotoAsync(server.Address.ToString());
+        // The layer picker is filled from GET /info once the page has loaded.
+        await page.WaitForSelectorAsync("#layer option[value='2']", new() { State = WaitForSelectorState.Attached });
+        await page.FillAsync("#keywords", string.Join("\n", keywords) + "\n\n");
+        await page.SelectOptionAsync("#layer", "2");
+        await page.SelectOptionAsync("#pooling", "max");
+        await page.FillAsync("#top-k", "2");
+        await page.ClickAsync("#compare");
+        await page.WaitForSelectorAsync("#heatmap td");
+
+        var options = new EmbeddingOptions { Layers = [2], Pooling = PoolingMode.Max };
+        var vectors = keywords.Select(k => backend.Embed(k, options)).ToArray();
+        var cells = await page.EvalOnSelectorAllAsync<string[]>("#heatmap td", "cells => cells.map(c => `${c.dataset.row},${c.dataset.col},${c.textContent}`)");
+        Assert.Equal(keywords.Length * keywords.Length, cells.Length);
+        foreach (var cell in cells)
+        {
+            var parts = cell.Split(',');
+            var (row, col) = (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+            var shown = double.Parse(parts[2], CultureInfo.InvariantCulture);
+            Assert.True(Math.Abs(shown - FakeBackend.Cosine(vectors[row], vectors[col])) <= 0.0005 + 1e-6,
+                $"cell ({keywords[row]}, {keywords[col]}) shows {parts[2]}, the backend's cosine is {FakeBackend.Cosine(vectors[row], vectors[col]):F4}");
+        }
+        var headers = await page.EvalOnSelectorAllAsync<string[]>("#heatmap tbody th", "ths => ths.map(t => t.textContent)");
+        Assert.Equal(keywords, headers);
+
+        var centroid = Enumerable.Range(0, vectors[0].Length).Select(d => vectors.Sum(v => v[d] / Math.Sqrt(v.Sum(x => (double)x * x)))).Select(x => (float)x).ToArray();
+        var setScores = await page.EvalOnSelectorAllAsync<string[]>("#to-set td.score", "tds => tds.map(t => `${t.dataset.index},${t.textContent}`)");
+        Assert.Equal(keywords.Length, setScores.Length);
+        foreach (var score in setScores)
+        {
+            var parts = score.Split(',');
+            var index = int.Parse(parts[0], CultureInfo.InvariantCulture);
+            Assert.True(Math.Abs(double.Parse(parts[1], CultureInfo.InvariantCulture) - FakeBackend.Cosine(vectors[index], centroid)) <= 0.0005 + 1e-6);
+        }
+
+        var neighbourRows = await page.EvalOnSelectorAllAsync<string[]>("#neighbours tr", "trs => trs.map(t => t.cells[1].textContent)");
+        var nearestToKing = Enumerable.Range(1, keywords.Length - 1).OrderByDescending(j => FakeBackend.Cosine(vectors[0], vectors[j])).First();
+        Assert.StartsWith(keywords[nearestToKing] + " (", neighbourRows[0]);
+        Assert.Equal(2, neighbourRows[0].Split("), ").Length);
+        Assert.NotEqual("error", await page.EvalOnSelectorAsync<string>("#status", "s => s.className"));
+
+        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(artifacts);
+        var screenshot = Path.Combine(artifacts, "similarity-page.png");
+        await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
+        Assert.True(new FileInfo(screenshot).Length > 10_000);
+    }
+
+    [Fact]
+    [Trait("Resource", "chromium")]
+    public async Task Page_shows_the_servers_error_message_when_a_request_is_refused()
+    {
+        if (!File.Exists(ChromiumPath))
+            Assert.Fail($"Chromium is not installed at {ChromiumPath}: run `apt-get install -y chromium` (.ci/run does).");
+        await using var server = await RunningServer.StartAsync(new FakeBackend(), new ServerOptions { MaxInputs = 2 });
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(server.Address.ToString());
+        await page.FillAsync("#keywords", "one\ntwo\nthree");
+        await page.ClickAsync("#compare");
+        await page.WaitForSelectorAsync("#status.error");
+
+        var status = await page.TextContentAsync("#status");
+        Assert.StartsWith("422:", status);
+        Assert.Contains("--max-inputs", status);
+    }
+}
