@@ -2,6 +2,7 @@ using System.Globalization;
 using Google.Protobuf;
 using KeyEmbed.Architectures;
 using KeyEmbed.Architectures.Bert;
+using KeyEmbed.Architectures.XLNet;
 using KeyEmbed.Checkpoints;
 using KeyEmbed.Checkpoints.Onnx;
 using KeyEmbed.Checkpoints.PyTorch;
@@ -33,15 +34,20 @@ internal sealed class LoadedModel : IDisposable
     public IEncoderArchitecture Architecture { get; }
 
     /// <summary>Locates and opens a <c>--model</c> value (folder, .onnx file, built-in name; null = the default model).</summary>
-    public static LoadedModel Open(string? model) => Open(ModelLocator.Locate(model));
+    /// <param name="model">The <c>--model</c> value.</param>
+    /// <param name="xlnet">XLNet run-setting overrides (attn_type, mem_len, clamp_len, memory inputs); an input error for other models.</param>
+    public static LoadedModel Open(string? model, XLNetRunOverrides? xlnet = null) => Open(ModelLocator.Locate(model), xlnet);
 
     /// <summary>Opens the weight reader the format needs and creates the architecture over it.</summary>
-    public static LoadedModel Open(ModelFiles files)
+    public static LoadedModel Open(ModelFiles files, XLNetRunOverrides? xlnet = null)
     {
+        if (xlnet is { Any: true } && files.Architecture != "xlnet")
+            throw KeyEmbedException.Input(
+                $"{files.Source} is a {files.Architecture} model; --attn-type, --mem-len, --clamp-len and mems.k inputs apply to XLNet models only");
         var weights = OpenWeights(files);
         try
         {
-            return new LoadedModel(files, weights, CreateArchitecture(files, weights));
+            return new LoadedModel(files, weights, CreateArchitecture(files, weights, xlnet));
         }
         catch
         {
@@ -84,7 +90,6 @@ internal sealed class LoadedModel : IDisposable
         var ids = inputs["input_ids"];
         if (Architecture.MaxSequenceLength is { } max && ids.Shape[^1] > max)
             throw KeyEmbedException.Input($"{origin}: sequences of {ids.Shape[^1]} tokens are longer than this model's {max} positions; truncate them");
-        if (Architecture is not BertGraph bert) return;
         void Range(string name, int limit, string what)
         {
             if (!inputs.TryGetValue(name, out var tensor)) return;
@@ -92,6 +97,12 @@ internal sealed class LoadedModel : IDisposable
                 if ((ulong)tensor.Data[i] >= (ulong)limit)
                     throw KeyEmbedException.Input($"{origin}: {name} holds {tensor.Data[i]} at flat index {i}; {what} is 0..{limit - 1}");
         }
+        if (Architecture is XLNetGraph xlnet)
+        {
+            Range("input_ids", xlnet.Config.VocabSize, "the vocabulary"); // XLNet compares token types only for equality
+            return;
+        }
+        if (Architecture is not BertGraph bert) return;
         Range("input_ids", bert.Config.VocabSize, "the vocabulary");
         Range("token_type_ids", bert.Config.TypeVocabSize, "the token type range");
     }
@@ -105,6 +116,7 @@ internal sealed class LoadedModel : IDisposable
     private int GraphVersion => Architecture switch
     {
         BertGraph => BertGraph.GraphVersion,
+        XLNetGraph => XLNetGraph.GraphVersion,
         _ => 1,
     };
 
@@ -119,7 +131,7 @@ internal sealed class LoadedModel : IDisposable
         var other => throw new ArgumentOutOfRangeException(nameof(files), other, "unhandled checkpoint format"),
     };
 
-    private static IEncoderArchitecture CreateArchitecture(ModelFiles files, ITensorSource weights)
+    private static IEncoderArchitecture CreateArchitecture(ModelFiles files, ITensorSource weights, XLNetRunOverrides? xlnet)
     {
         switch (files.Architecture)
         {
@@ -129,6 +141,11 @@ internal sealed class LoadedModel : IDisposable
                     : weights is OnnxInitializerReader onnx ? BertConfigInference.FromOnnx(onnx)
                     : throw KeyEmbedException.Checkpoint(files.WeightsPath, "no config file beside the weights; add the model's config.json");
                 return new BertGraph(config, weights);
+            case "xlnet":
+                // Either config style (xlnet_config.json or config.json); a tokenizer file is not needed to run ids.
+                var xlnetConfig = XLNetConfig.Load(files.ConfigPath
+                    ?? throw KeyEmbedException.Checkpoint(files.WeightsPath, "no config file beside the XLNet weights; add xlnet_config.json or config.json"));
+                return XLNetGraph.Load(weights, xlnetConfig, (xlnet ?? new XLNetRunOverrides()).Apply(xlnetConfig.DefaultRunSettings));
             default:
                 throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
                     $"{files.ConfigPath ?? files.WeightsPath}: architecture '{files.Architecture}' is recognised but this build of KeyEmbed cannot run it");

@@ -185,6 +185,29 @@ internal sealed class GraphBuilder
         return Mul(Mul(x, Scalar(0.5f)), Add(Scalar(1f), Tanh(inner)));
     }
 
+    // ---- generic helpers for index arithmetic and masks (added for relative-position models) ----
+    public string Range(string start, string limit, string delta) => Node("Range", [start, limit, delta]);
+    public string Expand(string x, string shape) => Node("Expand", [x, shape]);
+    public string Less(string a, string b) => Node("Less", [a, b]);
+    public string Greater(string a, string b) => Node("Greater", [a, b]);
+    public string And(string a, string b) => Node("And", [a, b]);
+    public string Or(string a, string b) => Node("Or", [a, b]);
+
+    /// <summary>Clamps <paramref name="x"/> to [<paramref name="min"/>, <paramref name="max"/>] (value names of 0-D tensors).</summary>
+    public string Clip(string x, string min, string max) => Node("Clip", [x, min, max]);
+
+    /// <summary>A tensor of the runtime shape <paramref name="shape"/> (int64 1-D value) filled with an int64 value.</summary>
+    public string ConstantOfShape(string shape, long value)
+    {
+        var fill = new TensorProto { DataType = (int)ElementType.Int64 };
+        fill.Dims.Add(1);
+        fill.Int64Data.Add(value);
+        return Node("ConstantOfShape", [shape], new Dictionary<string, object> { ["value"] = fill });
+    }
+
+    /// <summary>Dimension <paramref name="axis"/> of <paramref name="x"/> at run time, as a 1-D int64 tensor of one element.</summary>
+    public string Dim(string x, long axis) => Slice(Shape(x), Int64s(axis), Int64s(axis + 1), Int64s(0));
+
     /// <summary>Builds the model. Call once.</summary>
     public ModelProto Build(string producer = "KeyEmbed")
     {
@@ -242,6 +265,7 @@ internal sealed class GraphBuilder
             case string s: attribute.Type = AttributeProto.Types.AttributeType.String; attribute.S = ByteString.CopyFromUtf8(s); break;
             case long[] ls: attribute.Type = AttributeProto.Types.AttributeType.Ints; attribute.Ints.AddRange(ls); break;
             case float[] fs: attribute.Type = AttributeProto.Types.AttributeType.Floats; attribute.Floats.AddRange(fs); break;
+            case TensorProto t: attribute.Type = AttributeProto.Types.AttributeType.Tensor; attribute.T = t; break;
             default: throw new ArgumentException($"attribute '{name}': unsupported type {value.GetType().Name}");
         }
         return attribute;

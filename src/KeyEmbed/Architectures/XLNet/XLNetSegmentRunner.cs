@@ -1,0 +1,91 @@
+using Google.Protobuf;
+using KeyEmbed.Runtime;
+
+namespace KeyEmbed.Architectures.XLNet;
+
+/// <summary>Hidden states of a whole long text and the memory left after its last segment.</summary>
+/// <param name="HiddenStates">hidden_states.k for k = 0..HighestLayer, each [1, total length, d_model].</param>
+/// <param name="Memories">new_mems.k after the last segment, k = 0..HighestLayer-1, each [≤ mem_len, 1, d_model].</param>
+/// <param name="SegmentCount">How many segments the text was cut into.</param>
+internal sealed record XLNetSegmentResult(
+    IReadOnlyList<DenseTensor<float>> HiddenStates, IReadOnlyList<DenseTensor<float>> Memories, int SegmentCount);
+
+/// <summary>
+/// Transformer-XL segment recurrence (XLNet paper §2.5; Dai et al. 2019 §3.2): a token sequence longer than the window
+/// runs as consecutive segments of <see cref="SegmentLength"/> tokens; every layer of a segment also attends to
+/// the memory the previous segments left (their <c>new_mems.k</c> fed back as <c>mems.k</c>), so context flows forward
+/// across segment borders. Runs one sequence (batch of one, no padding); ids are taken as given, special tokens included.
+/// </summary>
+internal sealed class XLNetSegmentRunner : IDisposable
+{
+    private readonly EncoderSession _session;
+    private readonly string[] _outputs;
+
+    /// <param name="graph">The loaded model; its attention type and clamp are kept.</param>
+    /// <param name="segmentLength">Tokens per segment (the window), &gt; 0.</param>
+    /// <param name="highestLayer">Highest layer computed; null = all.</param>
+    /// <param name="sessionSettings">ONNX Runtime settings.</param>
+    /// <remarks>Memory length: the graph's mem_len, or <paramref name="segmentLength"/> when the model has none.</remarks>
+    public XLNetSegmentRunner(XLNetGraph graph, int segmentLength, int? highestLayer = null, SessionSettings? sessionSettings = null)
+    {
+        if (segmentLength <= 0) throw KeyEmbedException.Input($"segment length must be positive, got {segmentLength}");
+        HighestLayer = highestLayer ?? graph.LayerCount;
+        if (HighestLayer < 0 || HighestLayer > graph.LayerCount)
+            throw KeyEmbedException.Input($"layer {HighestLayer} does not exist: this XLNet model has layers 0..{graph.LayerCount}");
+        SegmentLength = segmentLength;
+        int memoryLength = graph.Settings.MemoryLength > 0 ? graph.Settings.MemoryLength : segmentLength;
+        Graph = graph.WithSettings(graph.Settings with { MemoryLength = memoryLength, MemoryInputs = true });
+        _outputs =
+        [
+            .. Enumerable.Range(0, HighestLayer + 1).Select(k => $"hidden_states.{k}"),
+            .. Enumerable.Range(0, HighestLayer).Select(k => $"new_mems.{k}"),
+        ];
+        _session = new EncoderSession(Graph.BuildGraph(new GraphRequest(HighestLayer)).ToByteArray(), sessionSettings);
+    }
+
+    /// <summary>The model as this runner runs it: memory inputs on, mem_len set.</summary>
+    public XLNetGraph Graph { get; }
+
+    public int SegmentLength { get; }
+
+    public int MemoryLength => Graph.Settings.MemoryLength;
+
+    public int HighestLayer { get; }
+
+    /// <summary>
+    /// Runs <paramref name="ids"/> segment by segment. <paramref name="typeIds"/> (segment ids, same length) default to 0;
+    /// memory positions count as segment 0, as in the reference.
+    /// </summary>
+    public XLNetSegmentResult Run(IReadOnlyList<long> ids, IReadOnlyList<long>? typeIds = null)
+    {
+        if (ids.Count == 0) throw KeyEmbedException.Input("segment recurrence needs at least one token id");
+        if (typeIds is not null && typeIds.Count != ids.Count)
+            throw KeyEmbedException.Input($"token type ids have {typeIds.Count} entries but there are {ids.Count} token ids");
+        int width = Graph.HiddenSize;
+        var states = Enumerable.Range(0, HighestLayer + 1).Select(_ => new float[ids.Count * width]).ToArray();
+        var memories = Enumerable.Range(0, HighestLayer)
+            .Select(_ => new DenseTensor<float>([], [0, 1, width])).ToArray();
+        int segments = 0;
+        for (int start = 0; start < ids.Count; start += SegmentLength, segments++)
+        {
+            int length = Math.Min(SegmentLength, ids.Count - start);
+            long[] shape = [1, length];
+            var intInputs = new Dictionary<string, DenseTensor<long>>
+            {
+                ["input_ids"] = new([.. ids.Skip(start).Take(length)], shape),
+                ["attention_mask"] = new([.. Enumerable.Repeat(1L, length)], shape),
+                ["token_type_ids"] = new(typeIds is null ? new long[length] : [.. typeIds.Skip(start).Take(length)], shape),
+            };
+            var floatInputs = new Dictionary<string, DenseTensor<float>>();
+            for (int k = 0; k < HighestLayer; k++) floatInputs[$"mems.{k}"] = memories[k];
+            var results = _session.Run(intInputs, _outputs, floatInputs);
+            for (int k = 0; k <= HighestLayer; k++)
+                results[$"hidden_states.{k}"].Data.CopyTo(states[k], start * width);
+            for (int k = 0; k < HighestLayer; k++) memories[k] = results[$"new_mems.{k}"];
+        }
+        return new XLNetSegmentResult(
+            [.. states.Select(s => new DenseTensor<float>(s, [1, ids.Count, width]))], memories, segments);
+    }
+
+    public void Dispose() => _session.Dispose();
+}
