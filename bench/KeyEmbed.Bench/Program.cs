@@ -51,7 +51,7 @@ log.WriteLine($"MatMul ceiling {shapeBefore}: {ceilingBefore:F0} GFLOP/s");
 using var baselines = new OrtBaselines(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), tokenize, threads);
 log.WriteLine($"original graph: {baselines.Describe()}");
 var engines = new List<Engine> { baselines.SortedBatches(), baselines.PadTo128() };
-if (Candidate.Create(threads) is { } candidate) engines.Add(candidate);
+engines.Add(Candidate.Create(threads));
 
 var harness = new Harness(engines, settings, log);
 var throughput = harness.MeasureThroughput(workloads);
