@@ -13,7 +13,8 @@ internal static class Candidate
     public static Engine Create(int threads, KeyEmbedModelOptions? options = null, string name = Name)
     {
         // The model lives as long as the benchmark process; the harness holds the engine to the end.
-        var model = KeyEmbedModel.Load("minilm", (options ?? new KeyEmbedModelOptions()) with { Threads = threads });
+        // No embedding cache: every repetition must compute every vector, as the peers do.
+        var model = KeyEmbedModel.Load("minilm", (options ?? new KeyEmbedModelOptions()) with { Threads = threads, CacheBytes = 0 });
         return new Engine(name, texts => model.Embed(texts).Vectors);
     }
 }

@@ -4,6 +4,11 @@ using KeyEmbed.Models;
 using Microsoft.ML.OnnxRuntime;
 
 // dotnet run -c Release --project bench/KeyEmbed.Bench -- [--quick] [--write-docs] [--threads N] [--data FILE]
+if (args is ["graph-ops"])
+{
+    KeyEmbed.Bench.GraphOps.Print(Console.Out);
+    return 0;
+}
 const string Usage = "usage: dotnet run -c Release --project bench/KeyEmbed.Bench -- [--quick] [--write-docs] [--threads N] [--data sts-test.csv]";
 for (int i = 0; i < args.Length; i++)
 {

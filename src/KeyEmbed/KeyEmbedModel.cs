@@ -28,6 +28,19 @@ public sealed record KeyEmbedModelOptions
 
     /// <summary>Most texts in one model run.</summary>
     public int MaxBatchSize { get; init; } = 64;
+
+    /// <summary>
+    /// Arithmetic of the encoder's linear layers (BERT models). <see cref="Architectures.ComputePrecision.Int8"/> is
+    /// opt-in: faster, with vectors at cosine ≥ 0.99 to the float32 ones (see docs/benchmarks.md).
+    /// </summary>
+    public Architectures.ComputePrecision ComputePrecision { get; init; } = Architectures.ComputePrecision.Float32;
+
+    /// <summary>
+    /// Bound in bytes of the cache of recent embeddings keyed by (options, text) that <see cref="KeyEmbedModel.Embed"/>
+    /// consults first (least recently used entries go first; a 384-wide vector costs about 1.8 KB); 0 turns it off.
+    /// Default 32 MiB.
+    /// </summary>
+    public long CacheBytes { get; init; } = 32L << 20;
 }
 
 /// <summary>Facts about a loaded model.</summary>
@@ -73,6 +86,7 @@ public sealed class KeyEmbedModel : IDisposable
     private readonly LoadedModel _model;
     private readonly Lazy<TextEncoder> _encoder;
     private readonly Lazy<EmbeddingPipeline> _pipeline;
+    private readonly EmbeddingCache? _cache;
 
     private KeyEmbedModel(LoadedModel model, KeyEmbedModelOptions options, string name)
     {
@@ -87,8 +101,9 @@ public sealed class KeyEmbedModel : IDisposable
         _encoder = new Lazy<TextEncoder>(() => TokenizerFiles.ForModel(model.Files, options.Lowercase).WithMaxLength(maxTokens));
         var settings = new SessionSettings { Threads = options.Threads };
         var cache = options.UseGraphCache ? new GraphCache() : null;
+        _cache = options.CacheBytes > 0 ? new EmbeddingCache(options.CacheBytes) : null;
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
-            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize)));
+            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize), options.ComputePrecision));
     }
 
     /// <summary>
@@ -100,6 +115,7 @@ public sealed class KeyEmbedModel : IDisposable
         options ??= new KeyEmbedModelOptions();
         if (options.TokenBudget < 1) throw KeyEmbedException.Input($"token budget must be at least 1 (got {options.TokenBudget})");
         if (options.MaxBatchSize < 1) throw KeyEmbedException.Input($"batch size must be at least 1 (got {options.MaxBatchSize})");
+        if (options.CacheBytes < 0) throw KeyEmbedException.Input($"cache size must be 0 (off) or more bytes (got {options.CacheBytes})");
         var loaded = LoadedModel.Open(model);
         try { return new KeyEmbedModel(loaded, options, model ?? BuiltInModels.Default); }
         catch { loaded.Dispose(); throw; }
@@ -130,9 +146,43 @@ public sealed class KeyEmbedModel : IDisposable
         if (plan.Pooling == PoolingMode.None)
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
         if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
-        var vectors = _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation);
+        var vectors = _cache is null
+            ? _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation)
+            : EmbedThroughCache(_cache, texts, plan, progress, cancellation);
         return new EmbeddingResult([.. vectors.Select(v => v.Vector)], [.. vectors.Select(v => v.Tokens)], [.. vectors.Select(v => v.Windows)], plan);
     }
+
+    // Texts seen recently under the same options come from the cache; only the others reach the model.
+    private PipelineVector[] EmbedThroughCache(EmbeddingCache cache, IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan,
+        IProgress<int>? progress, CancellationToken cancellation)
+    {
+        string key = EmbeddingCache.OptionsKey(plan);
+        var result = new PipelineVector[texts.Count];
+        var missing = new List<int>();
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (texts[i] is null) throw KeyEmbedException.Input($"text {i} is null");
+            if (cache.TryGet(key, texts[i], out var hit)) result[i] = new PipelineVector(hit.Vector, hit.Tokens, hit.Windows);
+            else missing.Add(i);
+        }
+        int hits = texts.Count - missing.Count;
+        if (missing.Count > 0)
+        {
+            var computed = _pipeline.Value.Embed([.. missing.Select(i => texts[i])], plan,
+                progress is null ? null : done => progress.Report(hits + done), cancellation);
+            for (int k = 0; k < missing.Count; k++)
+            {
+                result[missing[k]] = computed[k];
+                cache.Add(key, texts[missing[k]], new CachedEmbedding(computed[k].Vector, computed[k].Tokens, computed[k].Windows));
+            }
+        }
+        progress?.Report(texts.Count);
+        return result;
+    }
+
+    /// <summary>Entries and estimated bytes in the embedding cache (zeros when it is off).</summary>
+    internal (int Entries, long Bytes, long Hits, long Misses) CacheStatistics =>
+        _cache is null ? (0, 0, 0, 0) : (_cache.Count, _cache.Bytes, _cache.Hits, _cache.Misses);
 
     /// <summary>Token-level vectors of one text with tokens and character offsets (cut to the model's window).</summary>
     public TokenLevelEmbeddings EmbedTokens(string text, EmbeddingOptions? options = null)
@@ -173,6 +223,8 @@ public sealed class KeyEmbedModel : IDisposable
     }
 
     internal LoadedModel Loaded => _model;
+
+    internal EmbeddingPipeline Pipeline => _pipeline.Value;
 
     /// <inheritdoc />
     public void Dispose()

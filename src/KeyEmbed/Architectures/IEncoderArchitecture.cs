@@ -17,7 +17,50 @@ public enum PaddingSide
 /// </summary>
 /// <param name="HighestLayer">Highest layer computed, 0..L.</param>
 /// <param name="HiddenStateOutputs">Layers exposed as outputs; null = every layer 0..HighestLayer.</param>
-public sealed record GraphRequest(int HighestLayer, IReadOnlyList<int>? HiddenStateOutputs = null);
+public sealed record GraphRequest(int HighestLayer, IReadOnlyList<int>? HiddenStateOutputs = null)
+{
+    /// <summary>
+    /// <see cref="GraphPooling.MaskedMean"/>: each requested layer comes out pooled inside the graph as
+    /// <c>pooled_mean.k</c> [batch, hidden] (mean over the tokens the attention mask keeps) instead of the
+    /// [batch, sequence, hidden] <c>hidden_states.k</c>, so only the vectors leave ONNX Runtime.
+    /// </summary>
+    public GraphPooling Pooling { get; init; }
+
+    /// <summary>Arithmetic of the linear layers: float32, or int8 weights with dynamically quantized activations.</summary>
+    public ComputePrecision Precision { get; init; }
+
+    /// <summary>Emit ONNX Runtime's fused contrib operators (Attention, SkipLayerNormalization, BiasGelu) where they apply. On by default; off gives the plain ONNX graph the fused one is checked against.</summary>
+    public bool FusedOperators { get; init; } = true;
+
+    /// <summary>Graph output name of the pooled vector of hidden state <paramref name="layer"/>.</summary>
+    public static string PooledOutputName(int layer) => "pooled_mean." + layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The request as text for cache keys (every field that changes the graph).</summary>
+    internal string CacheKey =>
+        $"highest {HighestLayer}; outputs {(HiddenStateOutputs is null ? "all" : string.Join(",", HiddenStateOutputs))}; pooling {Pooling}; precision {Precision}; fused {FusedOperators}";
+}
+
+/// <summary>Pooling done inside the graph (see <see cref="GraphRequest.Pooling"/>).</summary>
+public enum GraphPooling
+{
+    /// <summary>None: token-level hidden states come out.</summary>
+    None,
+    /// <summary>Mean over the tokens whose attention mask is 1 (sentence-transformers' mean pooling).</summary>
+    MaskedMean,
+}
+
+/// <summary>The arithmetic the encoder's linear layers run in.</summary>
+public enum ComputePrecision
+{
+    /// <summary>32-bit floats: the reference answers.</summary>
+    Float32,
+    /// <summary>
+    /// int8: each linear layer's weights quantized per output channel (symmetric, scale = max |w| / 127) when the
+    /// graph is built, activations quantized per batch at run time (ONNX Runtime's DynamicQuantizeMatMul). Faster,
+    /// slightly different answers (see docs/benchmarks.md).
+    /// </summary>
+    Int8,
+}
 
 /// <summary>
 /// One loaded encoder model (BERT, XLNet): its facts and the ability to build an ONNX graph from its weights.
@@ -49,6 +92,9 @@ internal interface IEncoderArchitecture
 
     /// <summary>Number of parameters the encoder uses.</summary>
     long ParameterCount { get; }
+
+    /// <summary>Whether <see cref="BuildGraph"/> honours <see cref="GraphRequest.Pooling"/> and <see cref="ComputePrecision.Int8"/>.</summary>
+    bool SupportsGraphPoolingAndInt8 => false;
 
     /// <summary>Builds the graph for a request.</summary>
     ModelProto BuildGraph(GraphRequest request);

@@ -31,10 +31,13 @@ internal sealed class EmbeddingPipeline : IDisposable
     private readonly SessionSettings _settings;
     private readonly GraphCache? _cache;
     private readonly BatchLimits _limits;
+    private readonly ComputePrecision _precision;
     private readonly ConcurrentDictionary<string, Lazy<EncoderSession>> _sessions = new(StringComparer.Ordinal);
 
-    public EmbeddingPipeline(LoadedModel model, TextEncoder encoder, SessionSettings settings, GraphCache? cache, BatchLimits limits)
+    public EmbeddingPipeline(LoadedModel model, TextEncoder encoder, SessionSettings settings, GraphCache? cache, BatchLimits limits,
+        ComputePrecision precision = ComputePrecision.Float32)
     {
+        _precision = precision;
         _model = model;
         _encoder = encoder;
         _settings = settings;
@@ -70,9 +73,12 @@ internal sealed class EmbeddingPipeline : IDisposable
 
         var heads = plans.Select(p => new EmbeddingHead(p)).ToArray();
         var layers = plans.SelectMany(p => p.Layers).Distinct().Order().ToArray();
-        var outputNames = layers.Select(LayerSelection.OutputName).ToArray();
+        // Mean pooling over the attention mask is done inside the graph when every plan wants it: only [B, H]
+        // vectors leave ONNX Runtime, not [B, T, H] hidden states.
+        bool poolInGraph = _model.Architecture.SupportsGraphPoolingAndInt8 && plans.All(p => p.Pooling == PoolingMode.Mean && !p.ExcludeSpecialTokens);
+        var outputNames = layers.Select(k => poolInGraph ? GraphRequest.PooledOutputName(k) : LayerSelection.OutputName(k)).ToArray();
         bool needSpecialMask = plans.Any(p => p.ExcludeSpecialTokens);
-        var session = Session(layers);
+        var session = Session(layers, poolInGraph ? GraphPooling.MaskedMean : GraphPooling.None);
         var rowVectors = new float[plans.Count][][];
         for (int p = 0; p < plans.Count; p++) rowVectors[p] = new float[rows.Count][];
         var batchPlan = BatchPlanner.Plan([.. rows.Select(r => r.Length)], _limits.TokenBudget, _limits.MaxBatchSize);
@@ -83,9 +89,11 @@ internal sealed class EmbeddingPipeline : IDisposable
             var encoded = _encoder.Pad([.. batch.Indexes.Select(i => rows[i])]);
             var outputs = session.Run(encoded.ToModelInputs(), outputNames);
             var specialMask = needSpecialMask ? SpecialMask(encoded) : null;
+            var attentionMask = encoded.AttentionMask;
+            if (poolInGraph) (outputs, attentionMask) = AsSingleTokenRows(outputs, layers, batch.Indexes.Length);
             for (int p = 0; p < plans.Count; p++)
             {
-                var vectors = heads[p].Vectors(outputs, encoded.AttentionMask, plans[p].ExcludeSpecialTokens ? specialMask : default);
+                var vectors = heads[p].Vectors(outputs, attentionMask, plans[p].ExcludeSpecialTokens ? specialMask : default);
                 for (int k = 0; k < batch.Indexes.Length; k++) rowVectors[p][batch.Indexes[k]] = vectors[k];
             }
             finishedRows += batch.Indexes.Length;
@@ -96,6 +104,22 @@ internal sealed class EmbeddingPipeline : IDisposable
         var results = new PipelineVector[plans.Count][];
         for (int p = 0; p < plans.Count; p++) results[p] = Gather(texts.Count, rows, owner, rowVectors[p], plans[p]);
         return results;
+    }
+
+    // Pooled [B, H] vectors seen as hidden states of one real token per row ([B, 1, H], mask of ones), so the head's
+    // layer combination, truncation and normalization apply unchanged (the mean of one token is that token, exactly).
+    private static (Dictionary<string, DenseTensor<float>> Outputs, long[] Mask) AsSingleTokenRows(
+        Dictionary<string, DenseTensor<float>> pooled, int[] layers, int rows)
+    {
+        var outputs = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
+        foreach (int layer in layers)
+        {
+            var tensor = pooled[GraphRequest.PooledOutputName(layer)];
+            outputs[LayerSelection.OutputName(layer)] = new DenseTensor<float>(tensor.Data, [tensor.Shape[0], 1, tensor.Shape[1]]);
+        }
+        var mask = new long[rows];
+        Array.Fill(mask, 1L);
+        return (outputs, mask);
     }
 
     // Rows of one text are adjacent; a text of several windows gets the token-weighted mean of its windows' vectors.
@@ -155,11 +179,11 @@ internal sealed class EmbeddingPipeline : IDisposable
     }
 
     // One session per distinct set of layers: the graph is cut after the highest layer a request needs.
-    private EncoderSession Session(int[] layers)
+    private EncoderSession Session(int[] layers, GraphPooling pooling = GraphPooling.None)
     {
-        string key = string.Join(",", layers);
+        string key = string.Join(",", layers) + "/" + pooling;
         return _sessions.GetOrAdd(key, _ => new Lazy<EncoderSession>(
-            () => _model.CreateSession(new GraphRequest(layers.Max(), layers), _settings, _cache))).Value;
+            () => _model.CreateSession(new GraphRequest(layers.Max(), layers) { Pooling = pooling, Precision = _precision }, _settings, _cache))).Value;
     }
 
     public void Dispose()

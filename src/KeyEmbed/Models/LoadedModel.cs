@@ -59,6 +59,8 @@ internal sealed class LoadedModel : IDisposable
     /// <summary>The graph for <paramref name="request"/> as ONNX bytes, from the cache when an intact entry exists.</summary>
     public byte[] GraphBytes(GraphRequest request, GraphCache? cache, out bool cacheHit)
     {
+        if ((request.Pooling != GraphPooling.None || request.Precision != ComputePrecision.Float32) && !Architecture.SupportsGraphPoolingAndInt8)
+            throw KeyEmbedException.Input($"int8 compute and in-graph pooling are available for BERT models; {Files.Source} is a {Architecture.Name} model (use float32)");
         if (cache?.Directory is null)
         {
             cacheHit = false;
@@ -70,8 +72,7 @@ internal sealed class LoadedModel : IDisposable
             Architecture.GetType().FullName!,
             _weightsHash,
             string.Join("; ", Architecture.Facts.Where(f => f.Key != "config").Select(f => f.Key + "=" + f.Value)),
-            "highest " + request.HighestLayer.ToString(CultureInfo.InvariantCulture),
-            "outputs " + (request.HiddenStateOutputs is null ? "all" : string.Join(",", request.HiddenStateOutputs)));
+            request.CacheKey);
         return cache.GetOrBuild(key, () => Architecture.BuildGraph(request).ToByteArray(), out cacheHit);
     }
 

@@ -7,6 +7,7 @@ namespace KeyEmbed.Onnx;
 internal enum ElementType
 {
     Float = 1,
+    Int8 = 3,
     Int32 = 6,
     Int64 = 7,
     Bool = 9,
@@ -73,6 +74,17 @@ internal sealed class GraphBuilder
     {
         CheckElementCount(name, data.Length, shape);
         var tensor = new TensorProto { Name = UniqueName(name), DataType = (int)ElementType.Int64 };
+        tensor.Dims.AddRange(shape);
+        tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
+        _graph.Initializer.Add(tensor);
+        return tensor.Name;
+    }
+
+    /// <summary>Adds an int8 initializer (quantized weights).</summary>
+    public string Initializer(string name, ReadOnlySpan<sbyte> data, params long[] shape)
+    {
+        CheckElementCount(name, data.Length, shape);
+        var tensor = new TensorProto { Name = UniqueName(name), DataType = (int)ElementType.Int8 };
         tensor.Dims.AddRange(shape);
         tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
         _graph.Initializer.Add(tensor);
@@ -207,6 +219,47 @@ internal sealed class GraphBuilder
 
     /// <summary>Dimension <paramref name="axis"/> of <paramref name="x"/> at run time, as a 1-D int64 tensor of one element.</summary>
     public string Dim(string x, long axis) => Slice(Shape(x), Int64s(axis), Int64s(axis + 1), Int64s(0));
+
+    // ---- ONNX Runtime contrib operators (domain com.microsoft; docs/ContribOperators.md in microsoft/onnxruntime) ----
+    private const string Microsoft = "com.microsoft";
+
+    /// <summary>Bidirectional multi-head self-attention with the Q/K/V projections merged: weights [in, 3·hidden], bias [3·hidden], mask int32 [B, T] (1 = attend).</summary>
+    public string FusedAttention(string x, string weights, string bias, string maskInt32, int heads) =>
+        Node("Attention", [x, weights, bias, maskInt32], new Dictionary<string, object> { ["num_heads"] = (long)heads }, domain: Microsoft);
+
+    /// <summary>Multi-head attention over already projected query, key and value [B, T, hidden]; mask int32 [B, T] (1 = attend).</summary>
+    public string MultiHeadAttention(string query, string key, string value, string maskInt32, int heads) =>
+        Node("MultiHeadAttention", [query, key, value, "", maskInt32], new Dictionary<string, object> { ["num_heads"] = (long)heads }, domain: Microsoft);
+
+    /// <summary>LayerNorm(x + skip + bias) over the last axis in one kernel.</summary>
+    public string SkipLayerNorm(string x, string skip, string scale, string shift, string? bias, float epsilon) =>
+        Node("SkipLayerNormalization", bias is null ? [x, skip, scale, shift] : [x, skip, scale, shift, bias],
+            new Dictionary<string, object> { ["epsilon"] = epsilon }, domain: Microsoft);
+
+    /// <summary>GELU (erf form) of x + bias in one kernel.</summary>
+    public string BiasGelu(string x, string bias) => Node("BiasGelu", [x, bias], domain: Microsoft);
+
+    /// <summary>GELU (tanh approximation) of x + bias in one kernel.</summary>
+    public string FastGelu(string x, string bias) => Node("FastGelu", [x, bias], domain: Microsoft);
+
+    /// <summary>x · dequantized W (+ bias): activations quantized per call to uint8, W int8 [in, out] with one scale per output column.</summary>
+    public string DynamicQuantizeMatMul(string x, string weightsInt8, string columnScales, string? bias) =>
+        Node("DynamicQuantizeMatMul", bias is null ? [x, weightsInt8, columnScales] : [x, weightsInt8, columnScales, "", bias], domain: Microsoft);
+
+    /// <summary>Splits <paramref name="x"/> along <paramref name="axis"/> into parts of the given sizes.</summary>
+    public string[] Split(string x, long axis, params long[] sizes) =>
+        NodeMulti("Split", [x, Int64s(sizes)], sizes.Length, new Dictionary<string, object> { ["axis"] = axis });
+
+    /// <summary>
+    /// Mean of <paramref name="states"/> [B, T, H] over the positions where <paramref name="maskFloat"/> [B, T] is 1
+    /// (sum over kept tokens ÷ max(count, 1e-9), as sentence-transformers pools) → [B, H].
+    /// </summary>
+    public string MaskedMean(string states, string maskFloat)
+    {
+        string summed = Squeeze(MatMul(Unsqueeze(maskFloat, 1), states), 1);
+        string count = Node("Max", [ReduceSum(maskFloat, [1]), Scalar(1e-9f)]);
+        return Div(summed, count);
+    }
 
     /// <summary>Builds the model. Call once.</summary>
     public ModelProto Build(string producer = "KeyEmbed")

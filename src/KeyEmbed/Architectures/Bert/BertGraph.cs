@@ -14,7 +14,7 @@ namespace KeyEmbed.Architectures.Bert;
 internal sealed class BertGraph : IEncoderArchitecture
 {
     /// <summary>Bumped whenever the emitted graph changes, so cached graphs of older versions are not reused.</summary>
-    public const int GraphVersion = 1;
+    public const int GraphVersion = 2;
 
     // BERT's additive mask value for padding keys (modeling_bert's extended attention mask, Google's -10000.0).
     private const float MaskedScore = -10000f;
@@ -46,6 +46,8 @@ internal sealed class BertGraph : IEncoderArchitecture
 
     public PaddingSide PaddingSide => PaddingSide.Right;
 
+    public bool SupportsGraphPoolingAndInt8 => true;
+
     public IReadOnlyList<KeyValuePair<string, string>> Facts =>
     [
         new("architecture", Name),
@@ -68,23 +70,28 @@ internal sealed class BertGraph : IEncoderArchitecture
     public ModelProto BuildGraph(GraphRequest request)
     {
         var outputs = ValidateRequest(request);
-        var c = Config;
         var b = new GraphBuilder("keyembed_bert");
         string inputIds = b.Input("input_ids", ElementType.Int64, "batch", "sequence");
         string attentionMask = b.Input("attention_mask", ElementType.Int64, "batch", "sequence");
         string tokenTypeIds = b.Input("token_type_ids", ElementType.Int64, "batch", "sequence");
 
+        var layerSettings = new LayerSettings(request.FusedOperators, request.Precision);
         string hidden = Embeddings(b, inputIds, tokenTypeIds);
-        if (outputs.Contains(0)) Output(b, 0, hidden);
-        string mask = AdditiveMask(b, attentionMask);
+        string? poolingMask = request.Pooling == GraphPooling.MaskedMean ? b.Cast(attentionMask, ElementType.Float) : null;
+        if (outputs.Contains(0)) Output(b, 0, hidden, poolingMask);
+        // The contrib attention kernels take the raw 0/1 mask (int32) and apply BERT's -10000 themselves.
+        bool contribAttention = request.FusedOperators;
+        string mask = contribAttention ? b.Cast(attentionMask, ElementType.Int32) : AdditiveMask(b, attentionMask);
         for (int layer = 1; layer <= request.HighestLayer; layer++)
         {
             using (b.Scope($"layer_{layer - 1}"))
-                hidden = EncoderLayer(b, _weights.Prefix($"encoder.layer.{layer - 1}"), hidden, mask);
-            if (outputs.Contains(layer)) Output(b, layer, hidden);
+                hidden = EncoderLayer(b, _weights.Prefix($"encoder.layer.{layer - 1}"), hidden, mask, layerSettings);
+            if (outputs.Contains(layer)) Output(b, layer, hidden, poolingMask);
         }
         return b.Build();
     }
+
+    private sealed record LayerSettings(bool Fused, ComputePrecision Precision);
 
     // BertEmbeddings.forward: word + absolute position (0..T-1) + token type, then LayerNorm.
     private string Embeddings(GraphBuilder b, string inputIds, string tokenTypeIds)
@@ -110,23 +117,65 @@ internal sealed class BertGraph : IEncoderArchitecture
     }
 
     // BertLayer: self-attention → dense + residual + LayerNorm → intermediate (activation) → dense + residual + LayerNorm.
-    private string EncoderLayer(GraphBuilder b, WeightScope w, string x, string mask)
+    private string EncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, LayerSettings settings)
+    {
+        if (!settings.Fused) return PlainEncoderLayer(b, w, x, mask, settings.Precision);
+        var c = Config;
+        var p = settings.Precision;
+        // Same layer with ONNX Runtime's fused kernels: Q/K/V in one projection + attention, bias + residual +
+        // LayerNorm in one pass, bias + GELU in one pass.
+        string attention = FusedSelfAttention(b, w.Prefix("attention.self"), x, mask, p);
+        var ao = w.Prefix("attention.output");
+        string attentionOutput = b.SkipLayerNorm(Project(b, ao, "dense", attention, c.HiddenSize, c.HiddenSize, p, withBias: false), x,
+            NormScale(b, ao, "LayerNorm"), NormShift(b, ao, "LayerNorm"), Bias(b, ao, "dense", c.HiddenSize), (float)Config.LayerNormEps);
+        var im = w.Prefix("intermediate");
+        string up = Project(b, im, "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p, withBias: false);
+        string upBias = Bias(b, im, "dense", c.IntermediateSize);
+        string intermediate = Config.Activation switch
+        {
+            BertActivation.GeluErf => b.BiasGelu(up, upBias),
+            BertActivation.GeluTanh => b.FastGelu(up, upBias),
+            _ => Activation(b, b.Add(up, upBias)),
+        };
+        var o = w.Prefix("output");
+        return b.SkipLayerNorm(Project(b, o, "dense", intermediate, c.IntermediateSize, c.HiddenSize, p, withBias: false), attentionOutput,
+            NormScale(b, o, "LayerNorm"), NormShift(b, o, "LayerNorm"), Bias(b, o, "dense", c.HiddenSize), (float)Config.LayerNormEps);
+    }
+
+    private string PlainEncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p)
     {
         var c = Config;
-        string attention = SelfAttention(b, w.Prefix("attention.self"), x, mask);
+        string attention = SelfAttention(b, w.Prefix("attention.self"), x, mask, p);
         string attentionOutput = LayerNorm(b, w.Prefix("attention.output"), "LayerNorm",
-            b.Add(Linear(b, w.Prefix("attention.output"), "dense", attention, c.HiddenSize, c.HiddenSize), x));
-        string intermediate = Activation(b, Linear(b, w.Prefix("intermediate"), "dense", attentionOutput, c.HiddenSize, c.IntermediateSize));
+            b.Add(Project(b, w.Prefix("attention.output"), "dense", attention, c.HiddenSize, c.HiddenSize, p), x));
+        string intermediate = Activation(b, Project(b, w.Prefix("intermediate"), "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p));
         return LayerNorm(b, w.Prefix("output"), "LayerNorm",
-            b.Add(Linear(b, w.Prefix("output"), "dense", intermediate, c.IntermediateSize, c.HiddenSize), attentionOutput));
+            b.Add(Project(b, w.Prefix("output"), "dense", intermediate, c.IntermediateSize, c.HiddenSize, p), attentionOutput));
+    }
+
+    // BertSelfAttention with the three projections merged into one [H, 3H] kernel: ORT's Attention (float32), or one
+    // int8 projection split into Q, K, V for MultiHeadAttention.
+    private string FusedSelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p)
+    {
+        var c = Config;
+        int h = c.HiddenSize;
+        string[] parts = ["query", "key", "value"];
+        var kernel = ConcatColumns(h, [.. parts.Select(n => Kernel(w, n, h, h))]);
+        var bias = parts.SelectMany(n => w.Tensor($"{n}.bias", h).ToArray()).ToArray();
+        string biasName = b.Initializer("qkv.bias", bias, 3 * h);
+        if (p == ComputePrecision.Float32)
+            return b.FusedAttention(x, b.Initializer("qkv.kernel", kernel, h, 3 * h), biasName, mask, c.HeadCount);
+        string qkv = QuantizedMatMul(b, "qkv", x, kernel, h, 3 * h, biasName);
+        var qkvParts = b.Split(qkv, -1, h, h, h);
+        return b.MultiHeadAttention(qkvParts[0], qkvParts[1], qkvParts[2], mask, c.HeadCount);
     }
 
     // BertSelfAttention: softmax(Q·Kᵀ/√d + mask)·V per head, heads concatenated back to [B, T, H].
-    private string SelfAttention(GraphBuilder b, WeightScope w, string x, string mask)
+    private string SelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p)
     {
         var c = Config;
         string Heads(string name, params long[] perm) =>
-            b.Transpose(b.Reshape(Linear(b, w, name, x, c.HiddenSize, c.HiddenSize), 0, 0, c.HeadCount, c.HeadSize), perm);
+            b.Transpose(b.Reshape(Project(b, w, name, x, c.HiddenSize, c.HiddenSize, p), 0, 0, c.HeadCount, c.HeadSize), perm);
         string query = Heads("query", 0, 2, 1, 3);   // [B, h, T, d]
         string keyT = Heads("key", 0, 2, 3, 1);      // [B, h, d, T]
         string value = Heads("value", 0, 2, 1, 3);   // [B, h, T, d]
@@ -136,13 +185,48 @@ internal sealed class BertGraph : IEncoderArchitecture
         return b.Reshape(context, 0, 0, c.HiddenSize);
     }
 
-    private static string Linear(GraphBuilder b, WeightScope w, string name, string x, int inputs, int outputs)
+    // nn.Linear: x·Wᵀ (+ b), W stored [out, in] in the checkpoint and [in, out] in the graph; int8 per output channel on request.
+    private static string Project(GraphBuilder b, WeightScope w, string name, string x, int inputs, int outputs, ComputePrecision p, bool withBias = true)
     {
-        var weight = WeightScope.Transpose(w.Tensor($"{name}.weight", outputs, inputs), outputs, inputs);
-        string kernel = b.Initializer($"{name}.kernel", weight, inputs, outputs);
-        string bias = b.Initializer($"{name}.bias", w.Tensor($"{name}.bias", outputs), outputs);
-        return b.Linear(x, kernel, bias);
+        string? bias = withBias ? Bias(b, w, name, outputs) : null;
+        var kernel = Kernel(w, name, inputs, outputs);
+        if (p == ComputePrecision.Int8) return QuantizedMatMul(b, name, x, kernel, inputs, outputs, bias);
+        return b.Linear(x, b.Initializer($"{name}.kernel", kernel, inputs, outputs), bias);
     }
+
+    private static string QuantizedMatMul(GraphBuilder b, string name, string x, float[] kernel, int inputs, int outputs, string? bias)
+    {
+        var (values, scales) = WeightQuantization.PerColumnInt8(kernel, inputs, outputs);
+        return b.DynamicQuantizeMatMul(x, b.Initializer($"{name}.kernel_int8", values, inputs, outputs),
+            b.Initializer($"{name}.kernel_scale", scales, outputs), bias);
+    }
+
+    private static float[] Kernel(WeightScope w, string name, int inputs, int outputs) =>
+        WeightScope.Transpose(w.Tensor($"{name}.weight", outputs, inputs), outputs, inputs);
+
+    private static string Bias(GraphBuilder b, WeightScope w, string name, int outputs) =>
+        b.Initializer($"{name}.bias", w.Tensor($"{name}.bias", outputs), outputs);
+
+    // [rows, a] ‖ [rows, b] ‖ … → [rows, a + b + …]
+    private static float[] ConcatColumns(int rows, float[][] parts)
+    {
+        int width = parts.Sum(p => p.Length / rows);
+        var result = new float[rows * width];
+        int offset = 0;
+        foreach (var part in parts)
+        {
+            int columns = part.Length / rows;
+            for (int r = 0; r < rows; r++) part.AsSpan(r * columns, columns).CopyTo(result.AsSpan(r * width + offset, columns));
+            offset += columns;
+        }
+        return result;
+    }
+
+    private string NormScale(GraphBuilder b, WeightScope w, string name) =>
+        b.Initializer($"{name}.weight", w.Tensor($"{name}.weight", Config.HiddenSize), Config.HiddenSize);
+
+    private string NormShift(GraphBuilder b, WeightScope w, string name) =>
+        b.Initializer($"{name}.bias", w.Tensor($"{name}.bias", Config.HiddenSize), Config.HiddenSize);
 
     private string LayerNorm(GraphBuilder b, WeightScope w, string name, string x)
     {
@@ -160,8 +244,13 @@ internal sealed class BertGraph : IEncoderArchitecture
         _ => throw new InvalidOperationException($"unhandled activation {Config.Activation}"),
     };
 
-    private void Output(GraphBuilder b, int layer, string value) =>
-        b.Output($"hidden_states.{layer}", value, ElementType.Float, "batch", "sequence", (long)Config.HiddenSize);
+    private void Output(GraphBuilder b, int layer, string value, string? poolingMask)
+    {
+        if (poolingMask is null)
+            b.Output($"hidden_states.{layer}", value, ElementType.Float, "batch", "sequence", (long)Config.HiddenSize);
+        else
+            b.Output(GraphRequest.PooledOutputName(layer), b.MaskedMean(value, poolingMask), ElementType.Float, "batch", (long)Config.HiddenSize);
+    }
 
     private HashSet<int> ValidateRequest(GraphRequest request)
     {

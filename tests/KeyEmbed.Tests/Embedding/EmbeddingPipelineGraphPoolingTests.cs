@@ -1,0 +1,21 @@
+using KeyEmbed.Embedding;
+
+namespace KeyEmbed.Tests.Embedding;
+
+public sealed class EmbeddingPipelineGraphPoolingTests
+{
+    [Fact]
+    public void Pipeline_pooling_in_the_graph_gives_the_vectors_of_pooling_in_CSharp()
+    {
+        using var model = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 0 });
+        string[] texts = ["a", "The quick brown fox jumps over the lazy dog.", "keyword embeddings", "naïve bayes"];
+        var mean = model.Resolve(new EmbeddingOptions { Layers = [-1, 3], LayerMode = LayerMode.Mean });
+        var max = model.Resolve(new EmbeddingOptions { Pooling = PoolingMode.Max });
+        var pipeline = model.Pipeline;
+        var inGraph = pipeline.Embed(texts, mean);                // mean only: pooled inside the graph
+        var inCSharp = pipeline.Embed(texts, [mean, max])[0];     // a max plan too: hidden states come out, pooled in C#
+        for (int i = 0; i < texts.Length; i++)
+            for (int d = 0; d < inGraph[i].Vector.Length; d++)
+                Assert.True(Math.Abs(inGraph[i].Vector[d] - inCSharp[i].Vector[d]) <= 1e-5f, $"text {i} dim {d}");
+    }
+}
