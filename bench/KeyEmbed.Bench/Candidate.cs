@@ -8,6 +8,7 @@ namespace KeyEmbed.Bench;
 internal static class Candidate
 {
     public const string Name = "KeyEmbed";
+    public const string Int8Name = "KeyEmbed int8";
 
     /// <summary>An engine over a freshly loaded built-in model with the given options.</summary>
     public static Engine Create(int threads, KeyEmbedModelOptions? options = null, string name = Name)

@@ -9,6 +9,18 @@ if (args is ["graph-ops"])
     KeyEmbed.Bench.GraphOps.Print(Console.Out);
     return 0;
 }
+if (args is ["settings"])
+{
+    string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+    SettingsSweep.Run(sts, 2, Console.Out, Console.Error);
+    return 0;
+}
+if (args is ["memory", var countText])
+{
+    string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+    MemoryProbe.Run(Workloads.DistinctSentences(sts), int.Parse(countText, System.Globalization.CultureInfo.InvariantCulture), 2, Console.Out);
+    return 0;
+}
 const string Usage = "usage: dotnet run -c Release --project bench/KeyEmbed.Bench -- [--quick] [--write-docs] [--threads N] [--data sts-test.csv]";
 for (int i = 0; i < args.Length; i++)
 {
@@ -57,6 +69,7 @@ using var baselines = new OrtBaselines(BuiltInModels.ReadMiniLmResource(BuiltInM
 log.WriteLine($"original graph: {baselines.Describe()}");
 var engines = new List<Engine> { baselines.SortedBatches(), baselines.PadTo128() };
 engines.Add(Candidate.Create(threads));
+engines.Add(Candidate.Create(threads, new KeyEmbed.KeyEmbedModelOptions { ComputePrecision = KeyEmbed.Architectures.ComputePrecision.Int8 }, Candidate.Int8Name));
 
 var harness = new Harness(engines, settings, log);
 var throughput = harness.MeasureThroughput(workloads);
@@ -88,13 +101,38 @@ if (pairs.All(p => sentenceVectors.ContainsKey(Collapse(p.Sentence1)) && sentenc
     var sts = KeyEmbed.Evaluation.StsBenchmark.Evaluate(pairs, texts => [.. texts.Select(t => sentenceVectors[Collapse(t)])]);
     stsLine = $"STS Benchmark test Spearman × 100 from the {engines[0].Name} sentence vectors: {sts.Spearman * 100:F2} over {sts.Pairs} pairs (published for all-MiniLM-L6-v2: 82.03, MTEB).";
 }
+// int8 against float32 on the same sentences: STS Spearman of each KeyEmbed engine and the cosine between them.
+var spearman = new Dictionary<string, double>();
+foreach (var name in new[] { Candidate.Name, Candidate.Int8Name })
+{
+    var byText = workloads[1].Texts.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => harness.LastVectors[(name, "sentences")][p.i]);
+    if (!pairs.All(p => byText.ContainsKey(Collapse(p.Sentence1)) && byText.ContainsKey(Collapse(p.Sentence2)))) continue;
+    var sts = KeyEmbed.Evaluation.StsBenchmark.Evaluate(pairs, texts => [.. texts.Select(t => byText[Collapse(t)])]);
+    spearman[name] = sts.Spearman;
+    stsLine = (stsLine ?? "") + $"\nSTS Benchmark test Spearman × 100 from the {name} sentence vectors: {sts.Spearman * 100:F2}.";
+}
+(double Mean, double Lowest) int8Cosine;
+{
+    var fp32 = harness.LastVectors[(Candidate.Name, "sentences")];
+    var int8 = harness.LastVectors[(Candidate.Int8Name, "sentences")];
+    var cosines = fp32.Select((v, i) => KeyEmbed.Evaluation.StsBenchmark.Cosine(v, int8[i])).ToArray();
+    stsLine = (stsLine ?? "") + $"\nint8 vs float32 sentence vectors ({cosines.Length} sentences): mean cosine {cosines.Average():F4}, lowest {cosines.Min():F4}, " +
+        $"{cosines.Count(c => c >= 0.99) * 100.0 / cosines.Length:F1}% at or above 0.99.";
+    int8Cosine = (cosines.Average(), cosines.Min());
+}
 string table = Report.Markdown(facts, throughput, latency, goldenCheck, [.. engines.Select(e => e.Name)]);
 if (stsLine != null) table += "\n" + stsLine + "\n";
+table += "\n" + Report.Targets(throughput, latency, [.. engines.Select(e => e.Name)], int8Cosine,
+    spearman.Count == 2 ? (spearman[Candidate.Name], spearman[Candidate.Int8Name]) : null);
 Console.WriteLine(table);
 if (writeDocs)
 {
     string docs = Path.Combine(repoRoot, "docs", "benchmarks.md");
     Directory.CreateDirectory(Path.GetDirectoryName(docs)!);
+    string chart = Path.Combine(repoRoot, "docs", "benchmarks.png");
+    Chart.Write(chart, throughput, [.. engines.Select(e => e.Name)], [.. workloads.Select(w => w.Name)],
+        $"all-MiniLM-L6-v2, {threads} threads, {facts.Machine}, {DateTime.UtcNow:yyyy-MM-dd}{(quick ? " (quick run)" : "")}");
+    log.WriteLine($"wrote {chart}");
     File.WriteAllText(docs, Report.Docs(facts, table, "dotnet run -c Release --project bench/KeyEmbed.Bench -- " + string.Join(' ', args)));
     log.WriteLine($"wrote {docs}");
 }

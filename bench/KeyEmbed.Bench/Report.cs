@@ -40,18 +40,18 @@ internal static class Report
                 sb.Append(' ').Append(Find(engine, w) is { } t ? t.TextsPerSecond.ToString("N0", inv) : "n/a").Append(" |");
             sb.AppendLine(Lat(engine) is { } l ? $" {l.P50Ms.ToString("F2", inv)} / {l.P99Ms.ToString("F2", inv)} |" : " n/a |");
         }
-        bool hasCandidate = engineNames.Contains(Candidate.Name);
-        if (hasCandidate)
+        // One ratio row per KeyEmbed engine (float32, int8) against the best peer of each column.
+        var peers = engineNames.Where(e => !e.StartsWith(Candidate.Name, StringComparison.Ordinal)).ToList();
+        foreach (var candidate in engineNames.Where(e => e.StartsWith(Candidate.Name, StringComparison.Ordinal)))
         {
-            var peers = engineNames.Where(e => e != Candidate.Name).ToList();
-            sb.Append($"| {Candidate.Name} ÷ best peer |");
+            sb.Append($"| {candidate} ÷ best peer |");
             foreach (var w in workloads)
             {
                 double best = peers.Max(p => Find(p, w)?.TextsPerSecond ?? 0);
-                sb.Append(' ').Append((Find(Candidate.Name, w)!.TextsPerSecond / best).ToString("F2", inv)).Append("× |");
+                sb.Append(' ').Append((Find(candidate, w)!.TextsPerSecond / best).ToString("F2", inv)).Append("× |");
             }
             double bestLatency = peers.Min(p => Lat(p)?.P50Ms ?? double.MaxValue);
-            sb.AppendLine($" {(bestLatency / Lat(Candidate.Name)!.P50Ms).ToString("F2", inv)}× (p50) |");
+            sb.AppendLine($" {(bestLatency / Lat(candidate)!.P50Ms).ToString("F2", inv)}× (p50) |");
         }
         sb.AppendLine();
 
@@ -77,11 +77,44 @@ internal static class Report
         return sb.ToString();
     }
 
+    /// <summary>The issue's targets, each marked met or with the measured gap (ratios from this one run).</summary>
+    public static string Targets(IReadOnlyList<Throughput> throughput, IReadOnlyList<Latency> latency, IReadOnlyList<string> engineNames,
+        (double Mean, double Lowest)? int8Cosine, (double Fp32, double Int8)? stsSpearman)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var peers = engineNames.Where(e => !e.StartsWith(Candidate.Name, StringComparison.Ordinal)).ToList();
+        double Ratio(string engine, string workload)
+        {
+            double best = peers.Max(p => throughput.FirstOrDefault(t => t.Engine == p && t.Workload == workload)?.TextsPerSecond ?? 0);
+            return (throughput.FirstOrDefault(t => t.Engine == engine && t.Workload == workload)?.TextsPerSecond ?? double.NaN) / best;
+        }
+        string Verdict(bool met, string gap) => met ? "**met**" : $"not met ({gap})";
+        var sb = new StringBuilder();
+        sb.AppendLine("| target | measured | verdict |");
+        sb.AppendLine("| --- | ---: | --- |");
+        foreach (var (workload, goal) in new[] { ("keywords", 1.5), ("sentences", 1.15), ("paragraphs", 1.15) })
+        {
+            double r = Ratio(Candidate.Name, workload);
+            sb.AppendLine($"| fp32 {workload} ≥ {goal.ToString("F2", inv)}× best peer | {r.ToString("F2", inv)}× | {Verdict(r >= goal, $"{((goal / r - 1) * 100).ToString("F0", inv)}% short")} |");
+        }
+        if (latency.FirstOrDefault(l => l.Engine == Candidate.Name) is { } lat)
+            sb.AppendLine($"| fp32 one keyword p50 ≤ 1.0 ms | {lat.P50Ms.ToString("F2", inv)} ms | {Verdict(lat.P50Ms <= 1.0, $"{(lat.P50Ms - 1).ToString("F2", inv)} ms over")} |");
+        double int8Sentences = Ratio(Candidate.Int8Name, "sentences");
+        if (!double.IsNaN(int8Sentences))
+            sb.AppendLine($"| int8 sentences ≥ 2.5× best fp32 peer | {int8Sentences.ToString("F2", inv)}× | {Verdict(int8Sentences >= 2.5, $"{((2.5 / int8Sentences - 1) * 100).ToString("F0", inv)}% short")} |");
+        if (int8Cosine is { } c)
+            sb.AppendLine($"| int8 cosine ≥ 0.99 to fp32 vectors | mean {c.Mean.ToString("F4", inv)}, lowest {c.Lowest.ToString("F4", inv)} | " +
+                $"{(c.Lowest >= 0.99 ? "**met** for every vector" : c.Mean >= 0.99 ? "**met** on average; not for every vector (lowest " + c.Lowest.ToString("F4", inv) + ")" : "not met")} |");
+        if (stsSpearman is { } sts)
+            sb.AppendLine($"| int8 STS Spearman within 0.5 of fp32 | {(sts.Int8 * 100).ToString("F2", inv)} vs {(sts.Fp32 * 100).ToString("F2", inv)} | {Verdict(Math.Abs(sts.Int8 - sts.Fp32) * 100 <= 0.5, $"{(Math.Abs(sts.Int8 - sts.Fp32) * 100).ToString("F2", inv)} apart")} |");
+        return sb.ToString();
+    }
+
     public static string Docs(RunFacts facts, string table, string command) =>
         "# Benchmarks\n\n" +
         $"Run on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC with `{command}` (peers and KeyEmbed alternate within one run on one machine;\n" +
         "figures from different machines or days are not comparable).\n\n" +
-        table;
+        table + "\n![texts per second per workload and engine](benchmarks.png)\n";
 
     /// <summary>The CPU's model name as <c>lscpu</c> prints it.</summary>
     public static string MachineName()

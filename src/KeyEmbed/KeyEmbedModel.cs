@@ -41,6 +41,16 @@ public sealed record KeyEmbedModelOptions
     /// Default 32 MiB.
     /// </summary>
     public long CacheBytes { get; init; } = 32L << 20;
+
+    /// <summary>Whether idle ONNX Runtime threads spin briefly before sleeping (lower latency, more CPU). On by default.</summary>
+    public bool AllowSpinning { get; init; } = true;
+
+    // Which graph form runs (null = the measured default, see docs/performance.md: float32 runs the plain ONNX
+    // graph, which ORT's own optimizer fuses and which measured fastest on 2 cores; int8 runs the contrib kernels
+    // with fused attention).
+    internal bool? FusedOperators { get; init; }
+
+    internal bool? FusedAttention { get; init; }
 }
 
 /// <summary>Facts about a loaded model.</summary>
@@ -99,11 +109,13 @@ public sealed class KeyEmbedModel : IDisposable
             model.Files.Format.ToString().ToLowerInvariant());
         Defaults = ReadDefaults(model.Files, architecture);
         _encoder = new Lazy<TextEncoder>(() => TokenizerFiles.ForModel(model.Files, options.Lowercase).WithMaxLength(maxTokens));
-        var settings = new SessionSettings { Threads = options.Threads };
+        var settings = new SessionSettings { Threads = options.Threads, AllowSpinning = options.AllowSpinning };
         var cache = options.UseGraphCache ? new GraphCache() : null;
         _cache = options.CacheBytes > 0 ? new EmbeddingCache(options.CacheBytes) : null;
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
-            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize), options.ComputePrecision));
+            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize), options.ComputePrecision,
+            options.FusedOperators ?? options.ComputePrecision == ComputePrecision.Int8,
+            options.FusedAttention ?? options.ComputePrecision == ComputePrecision.Int8));
     }
 
     /// <summary>

@@ -32,12 +32,19 @@ public sealed record GraphRequest(int HighestLayer, IReadOnlyList<int>? HiddenSt
     /// <summary>Emit ONNX Runtime's fused contrib operators (Attention, SkipLayerNormalization, BiasGelu) where they apply. On by default; off gives the plain ONNX graph the fused one is checked against.</summary>
     public bool FusedOperators { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="FusedOperators"/>: also ORT's fused self-attention kernel (com.microsoft Attention, or
+    /// MultiHeadAttention after one merged Q/K/V projection for int8). Off by default: on 2 cores it measured slower
+    /// than the plain MatMul/Softmax attention for short texts (docs/performance.md).
+    /// </summary>
+    public bool FusedAttention { get; init; }
+
     /// <summary>Graph output name of the pooled vector of hidden state <paramref name="layer"/>.</summary>
     public static string PooledOutputName(int layer) => "pooled_mean." + layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The request as text for cache keys (every field that changes the graph).</summary>
     internal string CacheKey =>
-        $"highest {HighestLayer}; outputs {(HiddenStateOutputs is null ? "all" : string.Join(",", HiddenStateOutputs))}; pooling {Pooling}; precision {Precision}; fused {FusedOperators}";
+        $"highest {HighestLayer}; outputs {(HiddenStateOutputs is null ? "all" : string.Join(",", HiddenStateOutputs))}; pooling {Pooling}; precision {Precision}; fused {FusedOperators}; fused attention {FusedAttention}";
 }
 
 /// <summary>Pooling done inside the graph (see <see cref="GraphRequest.Pooling"/>).</summary>

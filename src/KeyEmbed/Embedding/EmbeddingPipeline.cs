@@ -32,12 +32,16 @@ internal sealed class EmbeddingPipeline : IDisposable
     private readonly GraphCache? _cache;
     private readonly BatchLimits _limits;
     private readonly ComputePrecision _precision;
+    private readonly bool _fused;
+    private readonly bool _fusedAttention;
     private readonly ConcurrentDictionary<string, Lazy<EncoderSession>> _sessions = new(StringComparer.Ordinal);
 
     public EmbeddingPipeline(LoadedModel model, TextEncoder encoder, SessionSettings settings, GraphCache? cache, BatchLimits limits,
-        ComputePrecision precision = ComputePrecision.Float32)
+        ComputePrecision precision = ComputePrecision.Float32, bool fusedOperators = true, bool fusedAttention = false)
     {
+        _fusedAttention = fusedAttention;
         _precision = precision;
+        _fused = fusedOperators;
         _model = model;
         _encoder = encoder;
         _settings = settings;
@@ -183,7 +187,7 @@ internal sealed class EmbeddingPipeline : IDisposable
     {
         string key = string.Join(",", layers) + "/" + pooling;
         return _sessions.GetOrAdd(key, _ => new Lazy<EncoderSession>(
-            () => _model.CreateSession(new GraphRequest(layers.Max(), layers) { Pooling = pooling, Precision = _precision }, _settings, _cache))).Value;
+            () => _model.CreateSession(new GraphRequest(layers.Max(), layers) { Pooling = pooling, Precision = _precision, FusedOperators = _fused, FusedAttention = _fusedAttention }, _settings, _cache))).Value;
     }
 
     public void Dispose()

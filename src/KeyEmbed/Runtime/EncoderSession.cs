@@ -17,6 +17,9 @@ public sealed record SessionSettings
 
     /// <summary>Whether ONNX Runtime may rewrite the graph (fusions). On by default.</summary>
     public bool Optimize { get; init; } = true;
+
+    /// <summary>Whether idle intra-op threads spin before sleeping (ORT's <c>session.intra_op.allow_spinning</c>). On by default, as in ONNX Runtime.</summary>
+    public bool AllowSpinning { get; init; } = true;
 }
 
 /// <summary>One ONNX Runtime session over one built graph: runs batches and returns the requested outputs.</summary>
@@ -35,6 +38,7 @@ internal sealed class EncoderSession : IDisposable
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
             GraphOptimizationLevel = settings.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
         };
+        if (!settings.AllowSpinning) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         try { _session = new InferenceSession(model, options); }
         catch (OnnxRuntimeException e)
         { throw new KeyEmbedException(ErrorKind.Runtime, $"ONNX Runtime could not load the built graph: {e.Message}", e); }

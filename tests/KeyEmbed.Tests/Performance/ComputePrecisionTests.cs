@@ -46,11 +46,27 @@ public sealed class ComputePrecisionTests
     }
 
     [Fact]
+    public void Int8_with_fused_attention_gives_the_int8_answers_of_plain_attention()
+    {
+        using var model = KeyEmbed.Models.LoadedModel.Open("minilm");
+        var inputs = KeyEmbed.Tests.Architectures.Bert.BertGolden.Inputs("bert-minilm");
+        float[] Run(GraphRequest request)
+        {
+            using var session = new KeyEmbed.Runtime.EncoderSession(Google.Protobuf.MessageExtensions.ToByteArray(model.Architecture.BuildGraph(request)));
+            return session.Run(inputs, [GraphRequest.PooledOutputName(6)])[GraphRequest.PooledOutputName(6)].Data;
+        }
+        var plain = Run(new GraphRequest(6, [6]) { Precision = ComputePrecision.Int8, Pooling = GraphPooling.MaskedMean });
+        var fused = Run(new GraphRequest(6, [6]) { Precision = ComputePrecision.Int8, Pooling = GraphPooling.MaskedMean, FusedAttention = true });
+        for (int row = 0; row < 4; row++)
+            Assert.True(StsBenchmark.Cosine(plain.AsSpan(row * 384, 384).ToArray(), fused.AsSpan(row * 384, 384).ToArray()) >= 0.999, $"row {row}");
+    }
+
+    [Fact]
     public void Int8_graph_quantizes_every_linear_layer()
     {
         using var model = KeyEmbed.Models.LoadedModel.Open("minilm");
         var nodes = model.Architecture.BuildGraph(new GraphRequest(6, [6]) { Precision = ComputePrecision.Int8 }).Graph.Node;
-        Assert.Equal(6 * 4, nodes.Count(n => n.OpType == "DynamicQuantizeMatMul"));
+        Assert.Equal(6 * 6, nodes.Count(n => n.OpType == "DynamicQuantizeMatMul")); // query, key, value, attention output, up, down
         Assert.DoesNotContain(nodes, n => n.OpType == "MatMul" && n.Input.Any(i => i.EndsWith(".kernel", StringComparison.Ordinal)));
     }
 

@@ -75,12 +75,12 @@ internal sealed class BertGraph : IEncoderArchitecture
         string attentionMask = b.Input("attention_mask", ElementType.Int64, "batch", "sequence");
         string tokenTypeIds = b.Input("token_type_ids", ElementType.Int64, "batch", "sequence");
 
-        var layerSettings = new LayerSettings(request.FusedOperators, request.Precision);
+        var layerSettings = new LayerSettings(request.FusedOperators, request.Precision, request.FusedOperators && request.FusedAttention);
         string hidden = Embeddings(b, inputIds, tokenTypeIds);
         string? poolingMask = request.Pooling == GraphPooling.MaskedMean ? b.Cast(attentionMask, ElementType.Float) : null;
         if (outputs.Contains(0)) Output(b, 0, hidden, poolingMask);
         // The contrib attention kernels take the raw 0/1 mask (int32) and apply BERT's -10000 themselves.
-        bool contribAttention = request.FusedOperators;
+        bool contribAttention = layerSettings.FusedAttention;
         string mask = contribAttention ? b.Cast(attentionMask, ElementType.Int32) : AdditiveMask(b, attentionMask);
         for (int layer = 1; layer <= request.HighestLayer; layer++)
         {
@@ -91,7 +91,7 @@ internal sealed class BertGraph : IEncoderArchitecture
         return b.Build();
     }
 
-    private sealed record LayerSettings(bool Fused, ComputePrecision Precision);
+    private sealed record LayerSettings(bool Fused, ComputePrecision Precision, bool FusedAttention);
 
     // BertEmbeddings.forward: word + absolute position (0..T-1) + token type, then LayerNorm.
     private string Embeddings(GraphBuilder b, string inputIds, string tokenTypeIds)
@@ -122,9 +122,11 @@ internal sealed class BertGraph : IEncoderArchitecture
         if (!settings.Fused) return PlainEncoderLayer(b, w, x, mask, settings.Precision);
         var c = Config;
         var p = settings.Precision;
-        // Same layer with ONNX Runtime's fused kernels: Q/K/V in one projection + attention, bias + residual +
-        // LayerNorm in one pass, bias + GELU in one pass.
-        string attention = FusedSelfAttention(b, w.Prefix("attention.self"), x, mask, p);
+        // Same layer with ONNX Runtime's fused kernels: bias + residual + LayerNorm in one pass, bias + GELU in one
+        // pass, optionally Q/K/V in one projection + attention in one kernel.
+        string attention = settings.FusedAttention
+            ? FusedSelfAttention(b, w.Prefix("attention.self"), x, mask, p)
+            : SelfAttention(b, w.Prefix("attention.self"), x, mask, p);
         var ao = w.Prefix("attention.output");
         string attentionOutput = b.SkipLayerNorm(Project(b, ao, "dense", attention, c.HiddenSize, c.HiddenSize, p, withBias: false), x,
             NormScale(b, ao, "LayerNorm"), NormShift(b, ao, "LayerNorm"), Bias(b, ao, "dense", c.HiddenSize), (float)Config.LayerNormEps);

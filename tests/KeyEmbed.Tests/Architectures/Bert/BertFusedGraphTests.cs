@@ -33,26 +33,33 @@ public sealed class BertFusedGraphTests
         using var loaded = LoadedModel.Open(ModelPath(model));
         int layers = loaded.Architecture.LayerCount;
         var names = Enumerable.Range(0, layers + 1).Select(LayerSelection.OutputName).ToList();
-        var fused = Run(loaded, new GraphRequest(layers) { FusedOperators = true }, names, goldenCase);
         var plain = Run(loaded, new GraphRequest(layers) { FusedOperators = false }, names, goldenCase);
-        foreach (var name in names)
-        {
-            Assert.Equal(plain[name].Shape, fused[name].Shape);
-            float worst = MaxAbsDifference(plain[name].Data, fused[name].Data);
-            Assert.True(worst <= BertGolden.Tolerance, $"{goldenCase} {name}: fused vs plain max abs difference {worst:E3}");
-        }
-        BertGolden.AssertMatches(goldenCase, fused);
         BertGolden.AssertMatches(goldenCase, plain);
+        foreach (var request in new[] { new GraphRequest(layers), new GraphRequest(layers) { FusedAttention = true } })
+        {
+            var fused = Run(loaded, request, names, goldenCase);
+            foreach (var name in names)
+            {
+                Assert.Equal(plain[name].Shape, fused[name].Shape);
+                float worst = MaxAbsDifference(plain[name].Data, fused[name].Data);
+                Assert.True(worst <= BertGolden.Tolerance, $"{goldenCase} {name} (fused attention {request.FusedAttention}): fused vs plain max abs difference {worst:E3}");
+            }
+            BertGolden.AssertMatches(goldenCase, fused);
+        }
     }
 
     [Fact]
     public void Fused_request_emits_contrib_operators_and_plain_request_does_not()
     {
         using var loaded = LoadedModel.Open(SharedData.Golden("bert-tiny-random"));
-        var fusedOps = loaded.Architecture.BuildGraph(new GraphRequest(2)).Graph.Node.Select(n => n.OpType).ToHashSet();
-        var plainOps = loaded.Architecture.BuildGraph(new GraphRequest(2) { FusedOperators = false }).Graph.Node.Select(n => n.OpType).ToHashSet();
-        Assert.Subset(fusedOps, new HashSet<string> { "Attention", "SkipLayerNormalization", "BiasGelu" });
-        Assert.DoesNotContain("Softmax", fusedOps);
+        HashSet<string> Ops(GraphRequest request) => loaded.Architecture.BuildGraph(request).Graph.Node.Select(n => n.OpType).ToHashSet();
+        var fusedOps = Ops(new GraphRequest(2));
+        var attentionOps = Ops(new GraphRequest(2) { FusedAttention = true });
+        var plainOps = Ops(new GraphRequest(2) { FusedOperators = false });
+        Assert.Subset(fusedOps, new HashSet<string> { "SkipLayerNormalization", "BiasGelu", "Softmax" });
+        Assert.DoesNotContain("Attention", fusedOps);
+        Assert.Subset(attentionOps, new HashSet<string> { "Attention", "SkipLayerNormalization", "BiasGelu" });
+        Assert.DoesNotContain("Softmax", attentionOps);
         Assert.Empty(plainOps.Intersect(["Attention", "SkipLayerNormalization", "BiasGelu", "MultiHeadAttention"]));
     }
 

@@ -1,0 +1,45 @@
+using KeyEmbed.Models;
+
+namespace KeyEmbed.Bench;
+
+/// <summary>
+/// <c>-- settings</c>: KeyEmbed under different settings (fused or plain graph, spinning, token budget, batch size)
+/// against the sorted-batch peer, alternating in one run, on a cut of each workload.
+/// </summary>
+internal static class SettingsSweep
+{
+    public static void Run(string stsPath, int threads, TextWriter output, TextWriter log)
+    {
+        var tokenizer = new FastBertTokenizer.BertTokenizer();
+        using (var vocab = new StringReader(System.Text.Encoding.UTF8.GetString(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmVocabResource))))
+            tokenizer.LoadVocabulary(vocab, convertInputToLowercase: true);
+        Func<string, long[]> tokenize = text => tokenizer.Encode(text, maximumTokens: 512).InputIds.ToArray();
+        var sentences = Workloads.DistinctSentences(stsPath);
+        var workloads = new List<Workload>
+        {
+            Workloads.Keywords(sentences, tokenize),
+            Workloads.Sentences(sentences, tokenize).Take(1200),
+            Workloads.Paragraphs(sentences, tokenize).Take(24),
+        };
+        using var baselines = new OrtBaselines(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), tokenize, threads);
+        var defaults = new KeyEmbedModelOptions();
+        var engines = new List<Engine>
+        {
+            baselines.SortedBatches(),
+            Candidate.Create(threads, defaults, "KeyEmbed (budget 8192, batch 64)"),
+            Candidate.Create(threads, defaults with { FusedOperators = true, FusedAttention = false }, "fused graph, plain attention"),
+            Candidate.Create(threads, defaults with { FusedOperators = true, FusedAttention = true }, "fused graph and attention"),
+            Candidate.Create(threads, defaults with { MaxBatchSize = 32, TokenBudget = 4096 }, "budget 4096, batch 32"),
+            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8 }, "int8 (fused graph and attention)"),
+            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8, FusedAttention = false }, "int8, plain attention"),
+        };
+        var harness = new Harness(engines, new HarnessSettings(1, 3, 100, 10, null), log);
+        var throughput = harness.MeasureThroughput(workloads);
+        var latency = harness.MeasureSingleKeyword(workloads[0]);
+        output.WriteLine("| settings | " + string.Join(" | ", workloads.Select(w => $"{w.Name} ({w.Texts.Count}) texts/s")) + " | one keyword p50 ms |");
+        output.WriteLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", workloads.Count + 1)));
+        foreach (var engine in engines)
+            output.WriteLine($"| {engine.Name} | " + string.Join(" | ", workloads.Select(w => throughput.First(t => t.Engine == engine.Name && t.Workload == w.Name).TextsPerSecond.ToString("N0"))) +
+                $" | {latency.First(l => l.Engine == engine.Name).P50Ms:F2} |");
+    }
+}
