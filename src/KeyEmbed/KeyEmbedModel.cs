@@ -73,6 +73,7 @@ public sealed class KeyEmbedModel : IDisposable
     private readonly LoadedModel _model;
     private readonly Lazy<TextEncoder> _encoder;
     private readonly Lazy<EmbeddingPipeline> _pipeline;
+    private volatile bool _disposed;
 
     private KeyEmbedModel(LoadedModel model, KeyEmbedModelOptions options, string name)
     {
@@ -126,6 +127,8 @@ public sealed class KeyEmbedModel : IDisposable
     public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        // A disposed ONNX Runtime session would crash the process, not throw.
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve(options);
         if (plan.Pooling == PoolingMode.None)
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
@@ -138,6 +141,7 @@ public sealed class KeyEmbedModel : IDisposable
     public TokenLevelEmbeddings EmbedTokens(string text, EmbeddingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve((options ?? EmbeddingOptions.Default) with { Pooling = PoolingMode.None });
         var (encoded, indexes, vectors) = _pipeline.Value.EmbedTokens(text, plan);
         var tokens = new TokenEmbedding[indexes.Length];
@@ -177,6 +181,8 @@ public sealed class KeyEmbedModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (_pipeline.IsValueCreated) _pipeline.Value.Dispose();
         _model.Dispose();
     }
