@@ -177,6 +177,8 @@ public sealed class EmbeddingCliTests
         Assert.Equal(["deep learning", "", "banana bread"], rows.Select(r => r.GetProperty("text").GetString()));
         Assert.Equal([0, 1, 2], rows.Select(r => r.GetProperty("index").GetInt32()));
         Assert.All(rows, r => Assert.Equal(384, r.GetProperty("embedding").GetArrayLength()));
+        // A short input shows no progress.
+        Assert.DoesNotContain("progress", error);
         Assert.Equal("mean", json.RootElement.GetProperty("pooling").GetString());
     }
 
@@ -253,6 +255,10 @@ public sealed class EmbeddingCliTests
     {
         var (code, _, error) = Run("embed", "--format", "npy", "x");
         AssertOneErrorLine(code, error, "--output");
+        (code, _, error) = Run("embed", "--format", "npy", "--output", "/no/such/folder/v.npy", "x");
+        AssertOneErrorLine(code, error, "--output", "/no/such/folder/v.npy");
+        (code, _, error) = Run("embed", "--input", "/no/such/file.txt");
+        AssertOneErrorLine(code, error, "--input", "/no/such/file.txt");
 
         (code, var output, error) = Run("embed", "--pooling", "none", "A man is playing a guitar.");
         Assert.True(code == 0, error);
