@@ -107,6 +107,20 @@ public sealed class EvalCommandTests
     }
 
     [Fact]
+    public void Constant_cosines_give_an_undefined_correlation_printed_as_null_and_n_a()
+    {
+        // At hidden state 0 the first token is [CLS] at position 0 for every text: one vector, cosine 1 for every pair.
+        using var dir = new TempDir();
+        string data = WriteTinyStsFile(dir);
+        var (code, output, error) = Run("eval", "sts", "--data", data, "--model", TinyModel, "--layers", "0", "--pooling", "cls", "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal($"{{\"pairs\": {TinyPairs.Length}, \"spearman\": null, \"pearson\": null}}", output.TrimEnd());
+        (code, output, error) = Run("eval", "sts", "--data", data, "--model", TinyModel, "--layers", "0", "--pooling", "cls");
+        Assert.True(code == 0, error);
+        Assert.Contains("spearman: n/a", output);
+    }
+
+    [Fact]
     public void Eval_sweep_writes_table_csv_and_chart_with_a_row_per_layer_choice_and_pooling()
     {
         using var dir = new TempDir();
