@@ -176,6 +176,23 @@ public sealed class KeyEmbedModel : IDisposable
         return new KeywordExtractor(texts => Embed(texts, options).Vectors).Extract(document, keywordOptions);
     }
 
+    /// <summary>
+    /// Embeds <paramref name="texts"/> under several option sets with one model run per batch (every layer any set
+    /// needs comes from the same run); result[i][t] is text t's vector under options[i]. Used by <c>eval sweep</c>.
+    /// </summary>
+    internal float[][][] EmbedUnderEach(IReadOnlyList<string> texts, IReadOnlyList<EmbeddingOptions> options, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(options);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var plans = options.Select(o => Resolve(o)).ToArray();
+        if (plans.Any(p => p.Pooling == PoolingMode.None))
+            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; a sweep needs one vector per text");
+        if (plans.Length == 0 || texts.Count == 0) return [.. plans.Select(_ => Array.Empty<float[]>())];
+        var vectors = _pipeline.Value.Embed(texts, plans, progress is null ? null : progress.Report, cancellation);
+        return [.. vectors.Select(perPlan => perPlan.Select(v => v.Vector).ToArray())];
+    }
+
     internal LoadedModel Loaded => _model;
 
     /// <inheritdoc />
