@@ -97,6 +97,7 @@ public sealed class KeyEmbedModel : IDisposable
     private readonly Lazy<TextEncoder> _encoder;
     private readonly Lazy<EmbeddingPipeline> _pipeline;
     private readonly EmbeddingCache? _cache;
+    private volatile bool _disposed;
 
     private KeyEmbedModel(LoadedModel model, KeyEmbedModelOptions options, string name)
     {
@@ -154,6 +155,8 @@ public sealed class KeyEmbedModel : IDisposable
     public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        // A disposed ONNX Runtime session would crash the process, not throw.
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve(options);
         if (plan.Pooling == PoolingMode.None)
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
@@ -200,6 +203,7 @@ public sealed class KeyEmbedModel : IDisposable
     public TokenLevelEmbeddings EmbedTokens(string text, EmbeddingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve((options ?? EmbeddingOptions.Default) with { Pooling = PoolingMode.None });
         var (encoded, indexes, vectors) = _pipeline.Value.EmbedTokens(text, plan);
         var tokens = new TokenEmbedding[indexes.Length];
@@ -234,6 +238,23 @@ public sealed class KeyEmbedModel : IDisposable
         return new KeywordExtractor(texts => Embed(texts, options).Vectors).Extract(document, keywordOptions);
     }
 
+    /// <summary>
+    /// Embeds <paramref name="texts"/> under several option sets with one model run per batch (every layer any set
+    /// needs comes from the same run); result[i][t] is text t's vector under options[i]. Used by <c>eval sweep</c>.
+    /// </summary>
+    internal float[][][] EmbedUnderEach(IReadOnlyList<string> texts, IReadOnlyList<EmbeddingOptions> options, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(options);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var plans = options.Select(o => Resolve(o)).ToArray();
+        if (plans.Any(p => p.Pooling == PoolingMode.None))
+            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; a sweep needs one vector per text");
+        if (plans.Length == 0 || texts.Count == 0) return [.. plans.Select(_ => Array.Empty<float[]>())];
+        var vectors = _pipeline.Value.Embed(texts, plans, progress is null ? null : progress.Report, cancellation);
+        return [.. vectors.Select(perPlan => perPlan.Select(v => v.Vector).ToArray())];
+    }
+
     internal LoadedModel Loaded => _model;
 
     internal EmbeddingPipeline Pipeline => _pipeline.Value;
@@ -241,6 +262,8 @@ public sealed class KeyEmbedModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (_pipeline.IsValueCreated) _pipeline.Value.Dispose();
         _model.Dispose();
     }
