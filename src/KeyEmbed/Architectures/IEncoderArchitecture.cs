@@ -29,8 +29,13 @@ public sealed record GraphRequest(int HighestLayer, IReadOnlyList<int>? HiddenSt
     /// <summary>Arithmetic of the linear layers: float32, or int8 weights with dynamically quantized activations.</summary>
     public ComputePrecision Precision { get; init; }
 
-    /// <summary>Emit ONNX Runtime's fused contrib operators (Attention, SkipLayerNormalization, BiasGelu) where they apply. On by default; off gives the plain ONNX graph the fused one is checked against.</summary>
-    public bool FusedOperators { get; init; } = true;
+    /// <summary>
+    /// Emit ONNX Runtime's fused contrib operators (SkipLayerNormalization, BiasGelu/FastGelu, with
+    /// <see cref="FusedAttention"/> also Attention) where they apply. Off by default: the plain ONNX graph, which ORT's own
+    /// optimizer fuses in part, measured faster in float32 on 2 cores (docs/performance.md); the embedding pipeline
+    /// turns it on for int8.
+    /// </summary>
+    public bool FusedOperators { get; init; }
 
     /// <summary>
     /// With <see cref="FusedOperators"/>: also ORT's fused self-attention kernel (com.microsoft Attention, or

@@ -35,7 +35,7 @@ public sealed class BertFusedGraphTests
         var names = Enumerable.Range(0, layers + 1).Select(LayerSelection.OutputName).ToList();
         var plain = Run(loaded, new GraphRequest(layers) { FusedOperators = false }, names, goldenCase);
         BertGolden.AssertMatches(goldenCase, plain);
-        foreach (var request in new[] { new GraphRequest(layers), new GraphRequest(layers) { FusedAttention = true } })
+        foreach (var request in new[] { new GraphRequest(layers) { FusedOperators = true }, new GraphRequest(layers) { FusedOperators = true, FusedAttention = true } })
         {
             var fused = Run(loaded, request, names, goldenCase);
             foreach (var name in names)
@@ -53,9 +53,9 @@ public sealed class BertFusedGraphTests
     {
         using var loaded = LoadedModel.Open(SharedData.Golden("bert-tiny-random"));
         HashSet<string> Ops(GraphRequest request) => loaded.Architecture.BuildGraph(request).Graph.Node.Select(n => n.OpType).ToHashSet();
-        var fusedOps = Ops(new GraphRequest(2));
-        var attentionOps = Ops(new GraphRequest(2) { FusedAttention = true });
-        var plainOps = Ops(new GraphRequest(2) { FusedOperators = false });
+        var fusedOps = Ops(new GraphRequest(2) { FusedOperators = true });
+        var attentionOps = Ops(new GraphRequest(2) { FusedOperators = true, FusedAttention = true });
+        var plainOps = Ops(new GraphRequest(2));
         Assert.Subset(fusedOps, new HashSet<string> { "SkipLayerNormalization", "BiasGelu", "Softmax" });
         Assert.DoesNotContain("Attention", fusedOps);
         Assert.Subset(attentionOps, new HashSet<string> { "Attention", "SkipLayerNormalization", "BiasGelu" });
