@@ -15,8 +15,11 @@ internal static class GraphOps
     public static void Print(TextWriter output)
     {
         using var model = LoadedModel.Open("minilm");
-        var ours = model.Architecture.BuildGraph(new GraphRequest(model.Architecture.LayerCount, [model.Architecture.LayerCount])).ToByteArray();
-        Describe(output, "KeyEmbed graph", ours);
+        int last = model.Architecture.LayerCount;
+        Describe(output, "KeyEmbed plain graph", model.Architecture.BuildGraph(new GraphRequest(last, [last])).ToByteArray());
+        Describe(output, "KeyEmbed fused graph", model.Architecture.BuildGraph(new GraphRequest(last, [last]) { FusedOperators = true, FusedAttention = true }).ToByteArray());
+        Describe(output, "KeyEmbed int8 graph, pooled", model.Architecture.BuildGraph(new GraphRequest(last, [last])
+            { FusedOperators = true, FusedAttention = true, Precision = ComputePrecision.Int8, Pooling = GraphPooling.MaskedMean }).ToByteArray());
         Describe(output, "original all-MiniLM-L6-v2 graph", BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource));
     }
 

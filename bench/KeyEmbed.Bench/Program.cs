@@ -15,6 +15,12 @@ if (args is ["settings"])
     SettingsSweep.Run(sts, 2, Console.Out, Console.Error);
     return 0;
 }
+if (args is ["latency"])
+{
+    string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+    SettingsSweep.Latency(sts, 2, Console.Out, Console.Error);
+    return 0;
+}
 if (args is ["memory", var countText])
 {
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));

@@ -8,6 +8,27 @@ namespace KeyEmbed.Bench;
 /// </summary>
 internal static class SettingsSweep
 {
+    /// <summary><c>-- latency</c>: one keyword per call only, few engines (each idle session's spinning threads disturb the others).</summary>
+    public static void Latency(string stsPath, int threads, TextWriter output, TextWriter log)
+    {
+        var tokenizer = new FastBertTokenizer.BertTokenizer();
+        using (var vocab = new StringReader(System.Text.Encoding.UTF8.GetString(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmVocabResource))))
+            tokenizer.LoadVocabulary(vocab, convertInputToLowercase: true);
+        Func<string, long[]> tokenize = text => tokenizer.Encode(text, maximumTokens: 512).InputIds.ToArray();
+        var keywords = Workloads.Keywords(Workloads.DistinctSentences(stsPath), tokenize);
+        using var baselines = new OrtBaselines(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), tokenize, threads);
+        var defaults = new KeyEmbedModelOptions();
+        var engines = new List<Engine>
+        {
+            baselines.SortedBatches(),
+            Candidate.Create(threads, defaults),
+            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8 }, Candidate.Int8Name),
+            Candidate.Create(1, defaults, "KeyEmbed, 1 thread"),
+        };
+        var latency = new Harness(engines, new HarnessSettings(0, 0, 400, 40, null), log).MeasureSingleKeyword(keywords);
+        foreach (var l in latency) output.WriteLine($"| {l.Engine} | {l.P50Ms:F2} / {l.P99Ms:F2} |");
+    }
+
     public static void Run(string stsPath, int threads, TextWriter output, TextWriter log)
     {
         var tokenizer = new FastBertTokenizer.BertTokenizer();
