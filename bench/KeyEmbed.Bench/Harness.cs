@@ -73,23 +73,31 @@ internal sealed class Harness(IReadOnlyList<Engine> engines, HarnessSettings set
         return results;
     }
 
-    /// <summary>One keyword per call; engines alternate keyword by keyword.</summary>
+    /// <summary>
+    /// One keyword per call; engines alternate in blocks of <see cref="LatencyBlock"/> keywords, and the first
+    /// <see cref="LatencyBlockWarmUps"/> calls of each block are not counted: an engine that just ran leaves its
+    /// ONNX Runtime threads spinning for a while, which would otherwise be measured as the next engine's latency.
+    /// </summary>
     public List<Latency> MeasureSingleKeyword(Workload keywords)
     {
+        const int LatencyBlock = 25, LatencyBlockWarmUps = 3;
         var samples = engines.ToDictionary(e => e.Name, _ => new List<double>());
         int total = settings.LatencyWarmUps + settings.LatencyKeywords;
-        for (int i = 0; i < total; i++)
-        {
-            string keyword = keywords.Texts[i % keywords.Texts.Count];
+        int countedPerBlock = LatencyBlock - LatencyBlockWarmUps;
+        for (int block = 0; block * countedPerBlock < total; block++)
             for (int k = 0; k < engines.Count; k++)
             {
-                var engine = engines[(k + i) % engines.Count];
-                long start = Stopwatch.GetTimestamp();
-                engine.Embed([keyword]);
-                double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                if (i >= settings.LatencyWarmUps) samples[engine.Name].Add(ms);
+                var engine = engines[(k + block) % engines.Count];
+                for (int j = 0; j < LatencyBlock; j++)
+                {
+                    int index = block * countedPerBlock + j - LatencyBlockWarmUps;
+                    string keyword = keywords.Texts[Math.Max(index, 0) % keywords.Texts.Count];
+                    long start = Stopwatch.GetTimestamp();
+                    engine.Embed([keyword]);
+                    double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    if (j >= LatencyBlockWarmUps && index >= settings.LatencyWarmUps && index < total) samples[engine.Name].Add(ms);
+                }
             }
-        }
         return [.. engines.Select(e => new Latency(e.Name, Stats.Percentile(samples[e.Name], 50), Stats.Percentile(samples[e.Name], 99), samples[e.Name].Count))];
     }
 

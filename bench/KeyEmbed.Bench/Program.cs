@@ -15,10 +15,10 @@ if (args is ["settings"])
     SettingsSweep.Run(sts, 2, Console.Out, Console.Error);
     return 0;
 }
-if (args is ["latency"])
+if (args is ["latency", ..])
 {
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
-    SettingsSweep.Latency(sts, 2, Console.Out, Console.Error);
+    SettingsSweep.Latency(sts, 2, Console.Out, Console.Error, args.Length > 1 ? args[1] : null);
     return 0;
 }
 if (args is ["memory", var countText])

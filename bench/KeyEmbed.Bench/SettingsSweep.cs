@@ -9,7 +9,7 @@ namespace KeyEmbed.Bench;
 internal static class SettingsSweep
 {
     /// <summary><c>-- latency</c>: one keyword per call only, few engines (each idle session's spinning threads disturb the others).</summary>
-    public static void Latency(string stsPath, int threads, TextWriter output, TextWriter log)
+    public static void Latency(string stsPath, int threads, TextWriter output, TextWriter log, string? only = null)
     {
         var tokenizer = new FastBertTokenizer.BertTokenizer();
         using (var vocab = new StringReader(System.Text.Encoding.UTF8.GetString(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmVocabResource))))
@@ -23,8 +23,10 @@ internal static class SettingsSweep
             baselines.SortedBatches(),
             Candidate.Create(threads, defaults),
             Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8 }, Candidate.Int8Name),
-            Candidate.Create(1, defaults, "KeyEmbed, 1 thread"),
+            Candidate.Create(threads, defaults with { FusedOperators = true, FusedAttention = true }, "KeyEmbed fused graph and attention"),
+            Candidate.Create(threads, defaults with { FusedOperators = true }, "KeyEmbed fused graph"),
         };
+        if (only != null) engines = [.. engines.Where(e => e.Name == only)];
         var latency = new Harness(engines, new HarnessSettings(0, 0, 400, 40, null), log).MeasureSingleKeyword(keywords);
         foreach (var l in latency) output.WriteLine($"| {l.Engine} | {l.P50Ms:F2} / {l.P99Ms:F2} |");
     }
@@ -47,9 +49,8 @@ internal static class SettingsSweep
         var engines = new List<Engine>
         {
             baselines.SortedBatches(),
-            Candidate.Create(threads, defaults, "KeyEmbed (budget 8192, batch 64)"),
-            Candidate.Create(threads, defaults with { FusedOperators = true, FusedAttention = false }, "fused graph, plain attention"),
-            Candidate.Create(threads, defaults with { FusedOperators = true, FusedAttention = true }, "fused graph and attention"),
+            Candidate.Create(threads, defaults, "KeyEmbed (plain graph, budget 8192, batch 64)"),
+            Candidate.Create(threads, defaults with { AllowSpinning = false }, "no spinning"),
             Candidate.Create(threads, defaults with { MaxBatchSize = 32, TokenBudget = 4096 }, "budget 4096, batch 32"),
             Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8 }, "int8 (fused graph and attention)"),
             Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8, FusedAttention = false }, "int8, plain attention"),

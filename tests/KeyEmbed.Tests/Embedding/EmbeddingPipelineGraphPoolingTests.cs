@@ -18,4 +18,17 @@ public sealed class EmbeddingPipelineGraphPoolingTests
             for (int d = 0; d < inGraph[i].Vector.Length; d++)
                 Assert.True(Math.Abs(inGraph[i].Vector[d] - inCSharp[i].Vector[d]) <= 1e-5f, $"text {i} dim {d}");
     }
+
+    [Fact]
+    public void Session_settings_change_speed_not_answers()
+    {
+        string[] texts = ["machine learning", "A man is playing a guitar."];
+        using var reference = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 0 });
+        using var tuned = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions
+            { UseGraphCache = false, CacheBytes = 0, AllowSpinning = false, Threads = 1, TokenBudget = 16, MaxBatchSize = 1 });
+        var expected = reference.Embed(texts).Vectors;
+        var actual = tuned.Embed(texts).Vectors;
+        for (int i = 0; i < texts.Length; i++)
+            Assert.True(KeyEmbed.Evaluation.StsBenchmark.Cosine(expected[i], actual[i]) >= 0.99999, $"text {i}");
+    }
 }
