@@ -45,9 +45,8 @@ public sealed record KeyEmbedModelOptions
     /// <summary>Whether idle ONNX Runtime threads spin briefly before sleeping (lower latency, more CPU). On by default.</summary>
     public bool AllowSpinning { get; init; } = true;
 
-    // Which graph form runs (null = the measured default, see docs/performance.md: float32 runs the plain ONNX
-    // graph, which ORT's own optimizer fuses and which measured fastest on 2 cores; int8 runs the contrib kernels
-    // with fused attention).
+    // Which graph form runs (null = the measured default, see docs/performance.md: the plain ONNX graph, which ORT's
+    // own optimizer fuses in part and which measured fastest on 2 cores, in float32 and in int8).
     internal bool? FusedOperators { get; init; }
 
     internal bool? FusedAttention { get; init; }
@@ -115,8 +114,8 @@ public sealed class KeyEmbedModel : IDisposable
         _cache = options.CacheBytes > 0 ? new EmbeddingCache(options.CacheBytes) : null;
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
             model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize), options.ComputePrecision,
-            options.FusedOperators ?? options.ComputePrecision == ComputePrecision.Int8,
-            options.FusedAttention ?? options.ComputePrecision == ComputePrecision.Int8));
+            options.FusedOperators ?? false,
+            options.FusedAttention ?? false));
     }
 
     /// <summary>

@@ -32,15 +32,14 @@ public sealed record GraphRequest(int HighestLayer, IReadOnlyList<int>? HiddenSt
     /// <summary>
     /// Emit ONNX Runtime's fused contrib operators (SkipLayerNormalization, BiasGelu/FastGelu, with
     /// <see cref="FusedAttention"/> also Attention) where they apply. Off by default: the plain ONNX graph, which ORT's own
-    /// optimizer fuses in part, measured faster in float32 on 2 cores (docs/performance.md); the embedding pipeline
-    /// turns it on for int8.
+    /// optimizer fuses in part, measured faster on 2 cores (docs/performance.md: ORT's SkipLayerNormalization kernel
+    /// was the slow part).
     /// </summary>
     public bool FusedOperators { get; init; }
 
     /// <summary>
-    /// With <see cref="FusedOperators"/>: also ORT's fused self-attention kernel (com.microsoft Attention, or
-    /// MultiHeadAttention after one merged Q/K/V projection for int8). Off by default: on 2 cores it measured slower
-    /// than the plain MatMul/Softmax attention for short texts (docs/performance.md).
+    /// ORT's fused self-attention kernel (com.microsoft Attention, or MultiHeadAttention after one merged Q/K/V
+    /// projection for int8), with or without <see cref="FusedOperators"/>. Off by default (measured no faster).
     /// </summary>
     public bool FusedAttention { get; init; }
 

@@ -75,7 +75,7 @@ internal sealed class BertGraph : IEncoderArchitecture
         string attentionMask = b.Input("attention_mask", ElementType.Int64, "batch", "sequence");
         string tokenTypeIds = b.Input("token_type_ids", ElementType.Int64, "batch", "sequence");
 
-        var layerSettings = new LayerSettings(request.FusedOperators, request.Precision, request.FusedOperators && request.FusedAttention);
+        var layerSettings = new LayerSettings(request.FusedOperators, request.Precision, request.FusedAttention);
         string hidden = Embeddings(b, inputIds, tokenTypeIds);
         string? poolingMask = request.Pooling == GraphPooling.MaskedMean ? b.Cast(attentionMask, ElementType.Float) : null;
         if (outputs.Contains(0)) Output(b, 0, hidden, poolingMask);
@@ -119,14 +119,12 @@ internal sealed class BertGraph : IEncoderArchitecture
     // BertLayer: self-attention → dense + residual + LayerNorm → intermediate (activation) → dense + residual + LayerNorm.
     private string EncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, LayerSettings settings)
     {
-        if (!settings.Fused) return PlainEncoderLayer(b, w, x, mask, settings.Precision);
+        if (!settings.Fused) return PlainEncoderLayer(b, w, x, mask, settings.Precision, settings.FusedAttention);
         var c = Config;
         var p = settings.Precision;
         // Same layer with ONNX Runtime's fused kernels: bias + residual + LayerNorm in one pass, bias + GELU in one
         // pass, optionally Q/K/V in one projection + attention in one kernel.
-        string attention = settings.FusedAttention
-            ? FusedSelfAttention(b, w.Prefix("attention.self"), x, mask, p)
-            : SelfAttention(b, w.Prefix("attention.self"), x, mask, p);
+        string attention = FusedAttention(b, w.Prefix("attention.self"), x, mask, p, settings.FusedAttention);
         var ao = w.Prefix("attention.output");
         string attentionOutput = b.SkipLayerNorm(Project(b, ao, "dense", attention, c.HiddenSize, c.HiddenSize, p, withBias: false), x,
             NormScale(b, ao, "LayerNorm"), NormShift(b, ao, "LayerNorm"), Bias(b, ao, "dense", c.HiddenSize), (float)Config.LayerNormEps);
@@ -144,10 +142,13 @@ internal sealed class BertGraph : IEncoderArchitecture
             NormScale(b, o, "LayerNorm"), NormShift(b, o, "LayerNorm"), Bias(b, o, "dense", c.HiddenSize), (float)Config.LayerNormEps);
     }
 
-    private string PlainEncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p)
+    private string FusedAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, bool fused) =>
+        fused ? FusedSelfAttention(b, w, x, mask, p) : SelfAttention(b, w, x, mask, p);
+
+    private string PlainEncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, bool fusedAttention)
     {
         var c = Config;
-        string attention = SelfAttention(b, w.Prefix("attention.self"), x, mask, p);
+        string attention = FusedAttention(b, w.Prefix("attention.self"), x, mask, p, fusedAttention);
         string attentionOutput = LayerNorm(b, w.Prefix("attention.output"), "LayerNorm",
             b.Add(Project(b, w.Prefix("attention.output"), "dense", attention, c.HiddenSize, c.HiddenSize, p), x));
         string intermediate = Activation(b, Project(b, w.Prefix("intermediate"), "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p));

@@ -35,14 +35,19 @@ public sealed class BertFusedGraphTests
         var names = Enumerable.Range(0, layers + 1).Select(LayerSelection.OutputName).ToList();
         var plain = Run(loaded, new GraphRequest(layers) { FusedOperators = false }, names, goldenCase);
         BertGolden.AssertMatches(goldenCase, plain);
-        foreach (var request in new[] { new GraphRequest(layers) { FusedOperators = true }, new GraphRequest(layers) { FusedOperators = true, FusedAttention = true } })
+        foreach (var request in new[]
+        {
+            new GraphRequest(layers) { FusedOperators = true },
+            new GraphRequest(layers) { FusedOperators = true, FusedAttention = true },
+            new GraphRequest(layers) { FusedAttention = true },
+        })
         {
             var fused = Run(loaded, request, names, goldenCase);
             foreach (var name in names)
             {
                 Assert.Equal(plain[name].Shape, fused[name].Shape);
                 float worst = MaxAbsDifference(plain[name].Data, fused[name].Data);
-                Assert.True(worst <= BertGolden.Tolerance, $"{goldenCase} {name} (fused attention {request.FusedAttention}): fused vs plain max abs difference {worst:E3}");
+                Assert.True(worst <= BertGolden.Tolerance, $"{goldenCase} {name} (fused operators {request.FusedOperators}, fused attention {request.FusedAttention}): fused vs plain max abs difference {worst:E3}");
             }
             BertGolden.AssertMatches(goldenCase, fused);
         }

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Google.Protobuf;
+using KeyEmbed.Architectures;
+using KeyEmbed.Models;
+using KeyEmbed.Tokenization;
+using Microsoft.ML.OnnxRuntime;
+
+namespace KeyEmbed.Bench;
+
+/// <summary>
+/// <c>-- profile float32|int8</c>: ONNX Runtime's own profiler over the sentences workload in KeyEmbed's batches;
+/// prints the share of run time per operator type (where the time goes).
+/// </summary>
+internal static class Profile
+{
+    public static void Run(List<string> sentences, ComputePrecision precision, int threads, TextWriter output)
+    {
+        using var model = LoadedModel.Open("minilm");
+        var request = new GraphRequest(6, [6]) { Pooling = GraphPooling.MaskedMean, Precision = precision,
+            FusedOperators = Environment.GetEnvironmentVariable("KEYEMBED_FUSED") == "1", FusedAttention = Environment.GetEnvironmentVariable("KEYEMBED_FUSED") == "1" };
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, EnableProfiling = true,
+            ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "keyembed-profile"), GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new InferenceSession(model.Architecture.BuildGraph(request).ToByteArray(), options);
+        var encoder = TextEncoder.Load("minilm");
+        var rows = sentences.Select(s => encoder.Encode(s)).OrderByDescending(e => e.Length).ToList();
+        for (int start = 0; start < rows.Count; start += 64)
+        {
+            var batch = encoder.Pad(rows.GetRange(start, Math.Min(64, rows.Count - start)));
+            var inputs = batch.ToModelInputs();
+            var values = inputs.ToDictionary(p => p.Key, p => OrtValue.CreateTensorValueFromMemory(p.Value.Data, p.Value.Shape));
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, [.. values.Keys], [.. values.Values], [GraphRequest.PooledOutputName(6)]);
+            foreach (var v in values.Values) v.Dispose();
+        }
+        string file = session.EndProfiling();
+        using var doc = JsonDocument.Parse(File.ReadAllText(file));
+        var byOp = new Dictionary<string, double>();
+        foreach (var e in doc.RootElement.EnumerateArray())
+            if (e.TryGetProperty("cat", out var cat) && cat.GetString() == "Node" && e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var op)
+                && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+                byOp[op.GetString()!] = byOp.GetValueOrDefault(op.GetString()!) + e.GetProperty("dur").GetDouble();
+        File.Delete(file);
+        double total = byOp.Values.Sum();
+        output.WriteLine($"{precision}: {total / 1e6:F2} s in kernels");
+        foreach (var (op, us) in byOp.OrderByDescending(p => p.Value))
+            output.WriteLine($"  {op,-28} {us / 1e6,7:F3} s {100 * us / total,5:F1}%");
+    }
+}
