@@ -17,7 +17,10 @@ public sealed record KeyEmbedModelOptions
     /// <summary>Override the tokenizer's lower-casing (null = what the model's files say).</summary>
     public bool? Lowercase { get; init; }
 
-    /// <summary>Longest window in tokens, special tokens included (null = the model's maximum; 512 for XLNet).</summary>
+    /// <summary>
+    /// Longest window in tokens, special tokens included (null = the model's maximum; 512 for XLNet). A longer BERT text
+    /// is embedded by windows of this length; a longer XLNet text runs as segments of this length with memory.
+    /// </summary>
     public int? MaxSequenceLength { get; init; }
 
     /// <summary>Cache built graphs on disk (see docs/cache.md). On by default.</summary>
@@ -42,11 +45,14 @@ public sealed record ModelInfo(string Name, string Architecture, int Layers, int
 /// <summary>Vectors for a list of texts, in the caller's order.</summary>
 /// <param name="Vectors">One float32 vector per text (before any quantization).</param>
 /// <param name="Tokens">Tokens the model saw per text, special tokens included.</param>
-/// <param name="Windows">Windows per text: 1 when it fit, more when a long text was embedded by windows and averaged.</param>
+/// <param name="Windows">
+/// Windows per text: 1 when it fit the model's window; more when a long text was longer: BERT embeds it by windows
+/// and averages them, XLNet runs it as that many segments with memory (segment recurrence) and pools over all its tokens.
+/// </param>
 /// <param name="Options">The concrete options used (layers, pooling, normalization, width).</param>
 public sealed record EmbeddingResult(float[][] Vectors, int[] Tokens, int[] Windows, ResolvedEmbeddingOptions Options)
 {
-    /// <summary>How many texts were longer than the model's window (embedded by windows).</summary>
+    /// <summary>How many texts were longer than the model's window (embedded by windows or segments).</summary>
     public int WindowedCount => Windows.Count(w => w > 1);
 }
 
@@ -120,8 +126,9 @@ public sealed class KeyEmbedModel : IDisposable
 
     /// <summary>
     /// Embeds texts (one vector each, in the caller's order). Sorting by length and batching happen inside;
-    /// <paramref name="progress"/> receives the number of texts done. A text longer than the model's window is cut
-    /// into windows whose vectors are averaged (see <see cref="EmbeddingResult.Windows"/>).
+    /// <paramref name="progress"/> receives the number of texts done. A BERT text longer than the model's window is cut
+    /// into windows whose vectors are averaged; an XLNet text longer than the window runs as consecutive segments, each
+    /// attending to the memory of the ones before, and is pooled over all its tokens (see <see cref="EmbeddingResult.Windows"/>).
     /// </summary>
     public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
