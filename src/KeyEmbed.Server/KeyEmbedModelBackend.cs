@@ -30,7 +30,7 @@ public sealed class KeyEmbedModelBackend : IEmbeddingBackend, IDisposable
     }
 
     /// <inheritdoc />
-    public int CountTokens(string text) => _model.Tokenizer.EncodeWindows(text).Sum(w => w.Length);
+    public int CountTokens(string text) => _model.CountTokens(text);
 
     /// <inheritdoc />
     public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options) => _model.Embed(texts, options).Vectors;

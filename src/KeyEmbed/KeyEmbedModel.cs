@@ -179,6 +179,9 @@ public sealed class KeyEmbedModel : IDisposable
         return new KeywordExtractor(texts => Embed(texts, options).Vectors).Extract(document, keywordOptions);
     }
 
+    /// <summary>Tokens <see cref="Embed"/> would report for <paramref name="text"/> (all windows or segments), without running the model.</summary>
+    internal int CountTokens(string text) => _pipeline.Value.CountTokens(text);
+
     internal LoadedModel Loaded => _model;
 
     /// <inheritdoc />

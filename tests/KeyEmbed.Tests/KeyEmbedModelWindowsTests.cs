@@ -38,6 +38,7 @@ public sealed class KeyEmbedModelWindowsTests
         Assert.Equal([1, windowTexts.Length], result.Windows);
         Assert.Equal(1, result.WindowedCount);
         Assert.Equal(Words.Length + 2 * windowTexts.Length, result.Tokens[1]);
+        Assert.Equal(result.Tokens[1], model.CountTokens(text));
         double difference = expected.Zip(result.Vectors[1], (a, b) => Math.Abs((double)a - b)).Max();
         Assert.True(difference <= 1e-5, $"largest difference {difference:G3}");
         Assert.Equal(1.0, Math.Sqrt(result.Vectors[1].Sum(x => (double)x * x)), 5);

@@ -121,6 +121,7 @@ public sealed class KeyEmbedModelXLNetTests
         Assert.Equal([1, segments, 1], batch.Windows);
         Assert.Equal(1, batch.WindowedCount);
         Assert.Equal(whole.Length, batch.Tokens[1]);
+        Assert.Equal(whole.Length, model.CountTokens(LongText));
         AssertClose(Mean(layer2), batch.Vectors[1], "mean over every segment's tokens");
         Assert.Equal("<cls>", whole.Tokens[^1]);
         AssertClose(layer2[^1], cls.Vectors[0], "cls = the last token of the last segment");

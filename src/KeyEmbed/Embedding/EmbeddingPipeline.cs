@@ -163,6 +163,11 @@ internal sealed class EmbeddingPipeline : IDisposable
         return result;
     }
 
+    /// <summary>Tokens the model sees for <paramref name="text"/> (<see cref="PipelineVector.Tokens"/>), without running it.</summary>
+    public int CountTokens(string text) => UsesSegmentRecurrence
+        ? _encoder.Encode(text, maxLength: int.MaxValue).Length
+        : _encoder.EncodeWindows(text).Sum(w => w.Length);
+
     /// <summary>Token-level vectors of one text (cut to the model's window, flagged), with tokens and offsets.</summary>
     public (EncodedText Encoded, int[] TokenIndexes, float[][] Vectors) EmbedTokens(string text, ResolvedEmbeddingOptions plan)
     {
