@@ -130,14 +130,24 @@ public sealed class KeyEmbedModel : IDisposable
     /// into windows whose vectors are averaged; an XLNet text longer than the window runs as consecutive segments, each
     /// attending to the memory of the ones before, and is pooled over all its tokens (see <see cref="EmbeddingResult.Windows"/>).
     /// </summary>
-    public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default) =>
+        EmbedCore(texts, options, progress, cancellation, truncate: false);
+
+    /// <summary>
+    /// Like <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/>, but a text
+    /// longer than the window is cut to it (the HTTP service's documented contract) instead of windows or segments.
+    /// </summary>
+    internal EmbeddingResult EmbedTruncated(IReadOnlyList<string> texts, EmbeddingOptions? options = null) =>
+        EmbedCore(texts, options, null, default, truncate: true);
+
+    private EmbeddingResult EmbedCore(IReadOnlyList<string> texts, EmbeddingOptions? options, IProgress<int>? progress, CancellationToken cancellation, bool truncate)
     {
         ArgumentNullException.ThrowIfNull(texts);
         var plan = Resolve(options);
         if (plan.Pooling == PoolingMode.None)
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
         if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
-        var vectors = _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation);
+        var vectors = _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation, truncate);
         return new EmbeddingResult([.. vectors.Select(v => v.Vector)], [.. vectors.Select(v => v.Tokens)], [.. vectors.Select(v => v.Windows)], plan);
     }
 

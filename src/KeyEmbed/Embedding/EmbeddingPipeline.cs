@@ -44,15 +44,21 @@ internal sealed class EmbeddingPipeline : IDisposable
         _limits = limits;
     }
 
-    /// <summary>Embeds <paramref name="texts"/> under a resolved plan; <paramref name="onProgress"/> gets the number of texts finished so far.</summary>
-    public PipelineVector[] Embed(IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan, Action<int>? onProgress = null, CancellationToken cancellation = default) =>
-        Embed(texts, [plan], onProgress, cancellation)[0];
+    /// <summary>
+    /// Embeds <paramref name="texts"/> under a resolved plan; <paramref name="onProgress"/> gets the number of texts finished so far.
+    /// With <paramref name="truncate"/> a text longer than the window is cut to it (the service's contract) instead of
+    /// running by windows or segments.
+    /// </summary>
+    public PipelineVector[] Embed(IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan, Action<int>? onProgress = null, CancellationToken cancellation = default,
+        bool truncate = false) =>
+        Embed(texts, [plan], onProgress, cancellation, truncate)[0];
 
     /// <summary>
     /// Embeds <paramref name="texts"/> under several plans at once: the model runs once per batch with every layer any
     /// plan needs, and each plan's head reads its layers from that run (how <c>eval sweep</c> compares layers cheaply).
     /// </summary>
-    public PipelineVector[][] Embed(IReadOnlyList<string> texts, IReadOnlyList<ResolvedEmbeddingOptions> plans, Action<int>? onProgress = null, CancellationToken cancellation = default)
+    public PipelineVector[][] Embed(IReadOnlyList<string> texts, IReadOnlyList<ResolvedEmbeddingOptions> plans, Action<int>? onProgress = null, CancellationToken cancellation = default,
+        bool truncate = false)
     {
         if (plans.Any(p => p.Pooling == PoolingMode.None))
             throw new ArgumentException("token-level plans go through EmbedTokens", nameof(plans));
@@ -65,6 +71,12 @@ internal sealed class EmbeddingPipeline : IDisposable
         for (int t = 0; t < texts.Count; t++)
         {
             if (texts[t] is null) throw KeyEmbedException.Input($"text {t} is null");
+            if (truncate)
+            {
+                rows.Add(_encoder.Encode(texts[t]));
+                owner.Add(t);
+                continue;
+            }
             if (UsesSegmentRecurrence)
             {
                 var whole = _encoder.Encode(texts[t], maxLength: int.MaxValue);

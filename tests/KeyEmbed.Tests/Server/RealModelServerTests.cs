@@ -118,6 +118,27 @@ public sealed class RealModelServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_text_over_the_window_is_truncated_to_it_as_the_service_documents()
+    {
+        var text = string.Concat(Enumerable.Repeat("The cat sat on the mat and looked at the birds. ", 60));
+        Assert.True(_model.Tokenizer.Encode(text, maxLength: int.MaxValue).Length > 600);
+        var response = await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text } }));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.JsonAsync();
+        Assert.Equal(512, body.GetProperty("tokens")[0].GetInt32());
+
+        // By hand: the first 512 tokens' last-layer vectors, mean-pooled and normalized.
+        var tokens = _model.EmbedTokens(text, new EmbeddingOptions { Normalize = false }).Tokens;
+        Assert.Equal(512, tokens.Count);
+        var mean = Enumerable.Range(0, 384).Select(d => tokens.Average(t => (double)t.Vector[d])).ToArray();
+        var norm = Math.Sqrt(mean.Sum(x => x * x));
+        AssertClose([.. mean.Select(x => (float)(x / norm))], body.GetProperty("embeddings")[0].Floats(), "truncated text");
+
+        var refused = await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text }, truncate = false }));
+        Assert.Equal(422, (int)refused.StatusCode);
+    }
+
+    [Fact]
     public async Task Info_describes_the_built_in_model()
     {
         var model = (await (await _client.GetAsync("/info")).JsonAsync()).GetProperty("model");
