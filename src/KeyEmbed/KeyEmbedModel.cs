@@ -192,6 +192,22 @@ public sealed class KeyEmbedModel : IDisposable
     /// <summary>Tokens <see cref="Embed"/> would report for <paramref name="text"/> (all windows or segments), without running the model.</summary>
     internal int CountTokens(string text) => _pipeline.Value.CountTokens(text);
 
+    /// <summary>
+    /// Embeds <paramref name="texts"/> under several option sets with one model run per batch (every layer any set
+    /// needs comes from the same run); result[i][t] is text t's vector under options[i]. Used by <c>eval sweep</c>.
+    /// </summary>
+    internal float[][][] EmbedUnderEach(IReadOnlyList<string> texts, IReadOnlyList<EmbeddingOptions> options, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(options);
+        var plans = options.Select(o => Resolve(o)).ToArray();
+        if (plans.Any(p => p.Pooling == PoolingMode.None))
+            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; a sweep needs one vector per text");
+        if (plans.Length == 0 || texts.Count == 0) return [.. plans.Select(_ => Array.Empty<float[]>())];
+        var vectors = _pipeline.Value.Embed(texts, plans, progress is null ? null : progress.Report, cancellation);
+        return [.. vectors.Select(perPlan => perPlan.Select(v => v.Vector).ToArray())];
+    }
+
     internal LoadedModel Loaded => _model;
 
     /// <inheritdoc />

@@ -11,5 +11,6 @@ internal static class CommandCatalog
         yield return InspectCommand.Create(context);
         yield return HiddenStatesCommand.Create(context);
         yield return ServeCommand.Create(context);
+        yield return EvalCommand.Create(context);
     }
 }

@@ -82,26 +82,40 @@ public static class StsBenchmark
     /// <param name="embed">Maps texts to one vector each, in the same order.</param>
     public static StsResult Evaluate(IReadOnlyList<StsPair> pairs, Func<IReadOnlyList<string>, float[][]> embed)
     {
-        ArgumentNullException.ThrowIfNull(pairs);
         ArgumentNullException.ThrowIfNull(embed);
+        return EvaluateMany(pairs, texts => [embed(texts)])[0];
+    }
+
+    /// <summary>
+    /// Scores several embedding configurations at once: <paramref name="embedUnderEach"/> receives every distinct
+    /// sentence once and returns one vector list per configuration (each in the order of the texts); the result has
+    /// one <see cref="StsResult"/> per configuration, in the same order. This is how a layer/pooling sweep scores
+    /// many configurations from one model run.
+    /// </summary>
+    /// <param name="pairs">The pairs to score (at least two).</param>
+    /// <param name="embedUnderEach">Maps texts to one vector list per configuration.</param>
+    public static IReadOnlyList<StsResult> EvaluateMany(IReadOnlyList<StsPair> pairs, Func<IReadOnlyList<string>, IReadOnlyList<float[][]>> embedUnderEach)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        ArgumentNullException.ThrowIfNull(embedUnderEach);
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         var texts = new List<string>();
         foreach (var pair in pairs)
             foreach (var sentence in (ReadOnlySpan<string>)[pair.Sentence1, pair.Sentence2])
                 if (index.TryAdd(sentence, texts.Count)) texts.Add(sentence);
 
-        float[][] vectors = embed(texts);
-        if (vectors.Length != texts.Count)
-            throw new InvalidOperationException($"the embedding function returned {vectors.Length} vectors for {texts.Count} texts");
-
-        var cosines = new double[pairs.Count];
-        var scores = new double[pairs.Count];
-        for (int i = 0; i < pairs.Count; i++)
+        var scores = pairs.Select(p => p.Score).ToArray();
+        var results = new List<StsResult>();
+        foreach (var vectors in embedUnderEach(texts))
         {
-            cosines[i] = Cosine(vectors[index[pairs[i].Sentence1]], vectors[index[pairs[i].Sentence2]]);
-            scores[i] = pairs[i].Score;
+            if (vectors.Length != texts.Count)
+                throw new InvalidOperationException($"the embedding function returned {vectors.Length} vectors for {texts.Count} texts");
+            var cosines = new double[pairs.Count];
+            for (int i = 0; i < pairs.Count; i++)
+                cosines[i] = Cosine(vectors[index[pairs[i].Sentence1]], vectors[index[pairs[i].Sentence2]]);
+            results.Add(new StsResult(pairs.Count, Correlation.Spearman(cosines, scores), Correlation.Pearson(cosines, scores)));
         }
-        return new StsResult(pairs.Count, Correlation.Spearman(cosines, scores), Correlation.Pearson(cosines, scores));
+        return results;
     }
 
     /// <summary>Cosine similarity in double precision; 0 when either vector is all zeros.</summary>

@@ -88,46 +88,67 @@ public sealed class SweepReport
     }
 
     /// <summary>
-    /// Draws the chart and writes it as PNG: layer specifications on x (in order), Spearman × 100 on y, one line
-    /// with markers per pooling, legend, axis labels and the report's title. Undefined values leave a gap.
+    /// Draws the chart and writes it as PNG: layer specifications on x (in order), Spearman × 100 on y, one colour per
+    /// pooling, legend to the right of the plot (it never covers a line), axis labels and the report's title. Points of
+    /// consecutive single-layer labels (plain integers) are joined by a line; other labels (layer combinations) are
+    /// separate choices, drawn as markers only behind a dashed divider. Undefined values leave a gap.
     /// </summary>
     /// <exception cref="KeyEmbedException">The file cannot be written (the message names it).</exception>
-    public void WriteChart(string pngPath, int width = 1000, int height = 600)
+    public void WriteChart(string pngPath, int width = 1200, int height = 650)
     {
         var plot = new ScottPlot.Plot();
+        plot.Font.Set(SansFont());
         double[] positions = [.. Enumerable.Range(0, Layers.Count).Select(i => (double)i)];
-        foreach (var pooling in Poolings)
+        bool[] isSingleLayer = [.. Layers.Select(l => int.TryParse(l, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))];
+        for (int p = 0; p < Poolings.Count; p++)
         {
+            string pooling = Poolings[p];
+            var color = plot.Add.Palette.GetColor(p);
             var points = Layers
                 .Select((layers, i) => (X: (double)i, Entry: Find(layers, pooling)))
-                .Where(p => p.Entry is not null && !double.IsNaN(p.Entry.Spearman))
+                .Where(point => point.Entry is not null && !double.IsNaN(point.Entry.Spearman))
                 .ToList();
-            // A line may not bridge an undefined value, so each run of consecutive layers is its own segment.
+            // A line may not bridge an undefined value or join a layer combination, so each run of consecutive
+            // single-layer points is its own segment and every other point stands alone.
             bool first = true;
-            foreach (var segment in ConsecutiveRuns(points))
+            foreach (var segment in Segments(points, isSingleLayer))
             {
                 var scatter = plot.Add.Scatter(
-                    segment.Select(p => p.X).ToArray(),
-                    segment.Select(p => p.Entry!.Spearman * 100).ToArray(),
-                    plot.Add.Palette.GetColor(Poolings.ToList().IndexOf(pooling)));
-                scatter.LineWidth = 2;
-                scatter.MarkerSize = 8;
+                    segment.Select(point => point.X).ToArray(),
+                    segment.Select(point => point.Entry!.Spearman * 100).ToArray(),
+                    color);
+                scatter.LineWidth = segment.Count > 1 ? 2.5f : 0;
+                scatter.MarkerSize = 9;
                 if (first) scatter.LegendText = pooling;
                 first = false;
             }
         }
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. Layers]);
-        if (Layers.Any(l => l.Length > 4))
+        int firstCombination = Array.FindIndex(isSingleLayer, single => !single);
+        if (firstCombination > 0 && isSingleLayer.Take(firstCombination).All(single => single))
         {
-            plot.Axes.Bottom.TickLabelStyle.Rotation = -35;
-            plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.MiddleRight;
-            plot.Axes.Bottom.MinimumSize = 90;
+            var divider = plot.Add.VerticalLine(firstCombination - 0.5);
+            divider.LineColor = ScottPlot.Colors.Gray;
+            divider.LinePattern = ScottPlot.LinePattern.Dashed;
+            divider.LineWidth = 1.5f;
+        }
+
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. Layers]);
+        plot.Axes.Bottom.TickLabelStyle.FontSize = 15;
+        plot.Axes.Left.TickLabelStyle.FontSize = 15;
+        // Rotate the labels only when they would not fit side by side (about 0.6 em per character).
+        double labelWidth = Layers.Max(l => l.Length) * 15 * 0.6 + 12;
+        if (labelWidth * Layers.Count > width * 0.75)
+        {
+            plot.Axes.Bottom.TickLabelStyle.Rotation = -40;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = ScottPlot.Alignment.UpperRight;
+            plot.Axes.Bottom.MinimumSize = (float)(labelWidth * 0.7 + 40);
         }
         plot.Axes.SetLimitsX(-0.5, Layers.Count - 0.5);
-        plot.Title(Title);
-        plot.XLabel("layers");
-        plot.YLabel("Spearman × 100 (STS)");
-        plot.ShowLegend(ScottPlot.Alignment.LowerRight);
+        plot.Title(Title, 20);
+        plot.XLabel("hidden state (0 = embedding output) or layer combination", 16);
+        plot.YLabel("Spearman × 100", 16);
+        plot.Legend.FontSize = 15;
+        plot.ShowLegend(ScottPlot.Edge.Right);
         try
         {
             string? directory = Path.GetDirectoryName(Path.GetFullPath(pngPath));
@@ -140,15 +161,26 @@ public sealed class SweepReport
         }
     }
 
+    // ScottPlot's own sans choice can resolve to a serif face where its preferred font is missing (Linux), so the
+    // first common sans family the system has wins.
+    private static string SansFont()
+    {
+        foreach (var family in (string[])["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica", "Segoe UI", "Noto Sans"])
+            using (var typeface = SkiaSharp.SKFontManager.Default.MatchFamily(family))
+                if (typeface is not null && string.Equals(typeface.FamilyName, family, StringComparison.OrdinalIgnoreCase)) return family;
+        return ScottPlot.Fonts.Sans;
+    }
+
     private SweepEntry? Find(string layers, string pooling) =>
         Entries.FirstOrDefault(e => e.Layers == layers && e.Pooling == pooling);
 
-    private static IEnumerable<List<(double X, SweepEntry? Entry)>> ConsecutiveRuns(List<(double X, SweepEntry? Entry)> points)
+    private static IEnumerable<List<(double X, SweepEntry? Entry)>> Segments(List<(double X, SweepEntry? Entry)> points, bool[] joinable)
     {
         var run = new List<(double X, SweepEntry? Entry)>();
         foreach (var p in points)
         {
-            if (run.Count > 0 && p.X != run[^1].X + 1) { yield return run; run = []; }
+            bool continues = run.Count > 0 && p.X == run[^1].X + 1 && joinable[(int)p.X] && joinable[(int)run[^1].X];
+            if (run.Count > 0 && !continues) { yield return run; run = []; }
             run.Add(p);
         }
         if (run.Count > 0) yield return run;
