@@ -15,12 +15,31 @@ internal static class CliApp
     /// <summary>Exit code for a failure inside ONNX Runtime or the machine.</summary>
     public const int RuntimeError = 3;
 
+    /// <summary>Exit code for a command line System.CommandLine cannot parse (unknown option, a value of the wrong type).</summary>
+    public const int ParseError = 1;
+
+    // System.CommandLine names CLR types ("System.Nullable`1[System.Int32]"); a user wants "an integer".
+    private static string ReadableParseError(string message) => System.Text.RegularExpressions.Regex.Replace(
+        message, @"as expected type '(System\.Nullable`1\[)?System\.(\w+)\]?'", m => m.Groups[2].Value switch
+        {
+            "Int32" or "Int64" => "as an integer",
+            "Double" or "Single" => "as a number",
+            "Boolean" => "as true or false",
+            var other => $"as {other}",
+        });
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var context = new CliContext(stdout, stderr);
         var root = new RootCommand("KeyEmbed: keyword, sentence and document embeddings from BERT and XLNet checkpoints, compared by cosine similarity.");
         foreach (var command in CommandCatalog.All(context)) root.Subcommands.Add(command);
         var parsed = root.Parse(args);
+        // A parse error is one line per problem and exit code 1, not the help page (`--help` still shows it).
+        if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+        {
+            foreach (var error in parsed.Errors) stderr.WriteLine($"error: {ReadableParseError(error.Message)}");
+            return ParseError;
+        }
         var configuration = new InvocationConfiguration { Output = stdout, Error = stderr };
         return parsed.Invoke(configuration);
     }

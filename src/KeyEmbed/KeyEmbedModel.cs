@@ -79,6 +79,7 @@ public sealed class KeyEmbedModel : IDisposable
     private readonly LoadedModel _model;
     private readonly Lazy<TextEncoder> _encoder;
     private readonly Lazy<EmbeddingPipeline> _pipeline;
+    private volatile bool _disposed;
 
     private KeyEmbedModel(LoadedModel model, KeyEmbedModelOptions options, string name)
     {
@@ -143,6 +144,8 @@ public sealed class KeyEmbedModel : IDisposable
     private EmbeddingResult EmbedCore(IReadOnlyList<string> texts, EmbeddingOptions? options, IProgress<int>? progress, CancellationToken cancellation, bool truncate)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        // A disposed ONNX Runtime session would crash the process, not throw.
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve(options);
         if (plan.Pooling == PoolingMode.None)
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
@@ -155,6 +158,7 @@ public sealed class KeyEmbedModel : IDisposable
     public TokenLevelEmbeddings EmbedTokens(string text, EmbeddingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve((options ?? EmbeddingOptions.Default) with { Pooling = PoolingMode.None });
         var (encoded, indexes, vectors) = _pipeline.Value.EmbedTokens(text, plan);
         var tokens = new TokenEmbedding[indexes.Length];
@@ -200,6 +204,7 @@ public sealed class KeyEmbedModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentNullException.ThrowIfNull(options);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var plans = options.Select(o => Resolve(o)).ToArray();
         if (plans.Any(p => p.Pooling == PoolingMode.None))
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; a sweep needs one vector per text");
@@ -213,6 +218,8 @@ public sealed class KeyEmbedModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (_pipeline.IsValueCreated) _pipeline.Value.Dispose();
         _model.Dispose();
     }

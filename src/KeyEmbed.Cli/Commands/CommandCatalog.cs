@@ -7,6 +7,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
+        yield return SimilarityCommand.Create(context);
+        yield return EmbedCommand.Create(context);
+        yield return KeywordsCommand.Create(context);
         yield return TokenizeCommand.Create(context);
         yield return InspectCommand.Create(context);
         yield return HiddenStatesCommand.Create(context);

@@ -46,7 +46,8 @@ public sealed class SimilarityMatrix
             matrix[i][i] = VectorMath.Norm(unit[i]) > 0 ? 1f : 0f;
             for (int j = i + 1; j < n; j++)
             {
-                float c = Math.Clamp(Dot(unit[i], unit[j]), -1f, 1f);
+                // Duplicates (identical vectors) score exactly 1, as the diagonal does, whatever the rounding of the dot product.
+                float c = matrix[i][i] == 1f && unit[i].AsSpan().SequenceEqual(unit[j]) ? 1f : Math.Clamp(Dot(unit[i], unit[j]), -1f, 1f);
                 matrix[i][j] = c;
                 matrix[j][i] = c;
             }

@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using KeyEmbed.Embedding;
+
+namespace KeyEmbed.Cli.Commands;
+
+/// <summary>
+/// The options <c>similarity</c>, <c>embed</c> and <c>keywords</c> share: which model and how it runs
+/// (<see cref="KeyEmbedModelOptions"/>), and what each text becomes (<see cref="EmbeddingOptions"/>). One place, so the
+/// three commands spell and check them the same way (docs/embeddings.md lists them).
+/// </summary>
+internal sealed class EmbeddingOptionSet
+{
+    private readonly Option<string?> _model = new("--model") { Description = "Built-in model name (minilm, the default), a model folder (BERT or XLNet) or an .onnx file." };
+    private readonly Option<string?> _layers = new("--layers") { Description = "Hidden states to use, Python-style, comma-separated: 0 = embedding output, -1 = last layer, -2 = second-to-last (default: the model's; -2 for raw checkpoints, -1 for sentence-transformers models). Write --layers=-2,-1 or --layers -2,-1." };
+    private readonly Option<string?> _layerMode = new("--layer-mode") { Description = "How several layers combine: sum (default), mean or concat." };
+    private readonly Option<string?> _pooling = new("--pooling") { Description = $"How tokens become one vector: {Embedding.EmbeddingOptions.PoolingNames} (default: the model's, mean)." };
+    private readonly Option<bool> _excludeSpecial = new("--exclude-special") { Description = "Leave special tokens ([CLS], [SEP], <sep>, <cls>) out of mean/max pooling and token output." };
+    private readonly Option<bool?> _normalize = new("--normalize") { Description = "L2-normalize vectors: --normalize, --normalize true|false (default: the model's; on for the built-in model)." };
+    private readonly Option<bool> _noNormalize = new("--no-normalize") { Description = "Do not L2-normalize vectors." };
+    private readonly Option<int?> _dimensions = new("--dimensions") { Description = "Keep the first N dimensions (Matryoshka-style; renormalized when normalizing)." };
+    private readonly Option<int?> _maxLength = new("--max-length") { Description = "Longest window in tokens, special tokens included (default: the model's maximum). Longer texts are embedded by windows and averaged." };
+    private readonly Option<int?> _threads = new("--threads") { Description = "ONNX Runtime threads (default: the machine's cores)." };
+    private readonly Option<bool?> _lowercase = new("--lowercase") { Description = "true|false: override the tokenizer's lower-casing (default: the model's files)." };
+
+    /// <summary>Adds every shared option to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _model, _layers, _layerMode, _pooling, _excludeSpecial, _normalize, _noNormalize, _dimensions, _maxLength, _threads, _lowercase })
+            command.Options.Add(option);
+    }
+
+    /// <summary>The model argument (null = the built-in default).</summary>
+    public string? Model(ParseResult parse) => parse.GetValue(_model);
+
+    /// <summary>How the model is loaded and run.</summary>
+    public KeyEmbedModelOptions ModelOptions(ParseResult parse)
+    {
+        int threads = parse.GetValue(_threads) ?? 0;
+        if (threads < 0) throw KeyEmbedException.Input($"--threads must be 0 (all cores) or more (got {threads})");
+        int? maxLength = parse.GetValue(_maxLength);
+        // Two special tokens plus at least one piece of text.
+        if (maxLength is < 3) throw KeyEmbedException.Input($"--max-length must be at least 3 tokens (got {maxLength})");
+        return new KeyEmbedModelOptions { Threads = threads, MaxSequenceLength = maxLength, Lowercase = parse.GetValue(_lowercase) };
+    }
+
+    /// <summary>Loads the model the options name.</summary>
+    public KeyEmbedModel Load(ParseResult parse) => KeyEmbedModel.Load(Model(parse), ModelOptions(parse));
+
+    /// <summary>
+    /// What each text becomes. Names are checked here (a wrong name lists the valid ones); ranges that depend on the
+    /// model (layers, dimensions) are checked by <see cref="KeyEmbedModel.Resolve"/>.
+    /// </summary>
+    public Embedding.EmbeddingOptions EmbeddingOptions(ParseResult parse, VectorPrecision precision = VectorPrecision.Float32)
+    {
+        bool? normalize = parse.GetValue(_normalize);
+        if (parse.GetValue(_noNormalize))
+        {
+            if (normalize == true) throw KeyEmbedException.Input("--normalize and --no-normalize contradict each other; give one");
+            normalize = false;
+        }
+        if (parse.GetValue(_dimensions) is < 1 and var d)
+            throw KeyEmbedException.Input($"--dimensions must be at least 1 (got {d})");
+        return new Embedding.EmbeddingOptions
+        {
+            Layers = parse.GetValue(_layers) is { } layers ? Named("--layers", () => Embedding.EmbeddingOptions.ParseLayers(layers)) : null,
+            LayerMode = parse.GetValue(_layerMode) is { } mode ? Named("--layer-mode", () => Embedding.EmbeddingOptions.ParseLayerMode(mode)) : LayerMode.Sum,
+            Pooling = parse.GetValue(_pooling) is { } pooling ? Named("--pooling", () => Embedding.EmbeddingOptions.ParsePooling(pooling)) : null,
+            ExcludeSpecialTokens = parse.GetValue(_excludeSpecial),
+            Normalize = normalize,
+            Dimensions = parse.GetValue(_dimensions),
+            Precision = precision,
+        };
+    }
+
+    /// <summary>Resolves the options against the loaded model, naming the CLI option when a value is out of range.</summary>
+    public static ResolvedEmbeddingOptions Resolve(KeyEmbedModel model, Embedding.EmbeddingOptions options)
+    {
+        try { return model.Resolve(options); }
+        catch (KeyEmbedException e) when (e.Kind == ErrorKind.InvalidInput)
+        {
+            throw KeyEmbedException.Input(WithOptionName(e.Message));
+        }
+    }
+
+    /// <summary>
+    /// Texts that look like options (<c>--bogus</c>) are almost always a typo: they are an error unless they come after
+    /// <c>--</c>, which marks the rest of the line as texts.
+    /// </summary>
+    public static string[] Texts(ParseResult parse, Argument<string[]> texts)
+    {
+        bool afterDoubleDash = false;
+        foreach (var token in parse.Tokens)
+        {
+            if (token.Type == TokenType.DoubleDash) afterDoubleDash = true;
+            else if (!afterDoubleDash && token.Type == TokenType.Argument && token.Value.StartsWith("--", StringComparison.Ordinal) && token.Value.Length > 2)
+                throw KeyEmbedException.Input($"unknown option '{token.Value}' (see --help); to use it as a text, put it after --");
+        }
+        return parse.GetValue(texts) ?? [];
+    }
+
+    /// <summary>Reads a text file as one text a line (UTF-8), empty lines kept so rows align with lines.</summary>
+    public static IEnumerable<string> ReadLines(string path, string option)
+    {
+        if (!File.Exists(path)) throw KeyEmbedException.Input($"{option}: file '{path}' not found");
+        return File.ReadLines(path);
+    }
+
+    /// <summary>Counts the lines <see cref="ReadLines"/> will return.</summary>
+    public static long CountLines(string path)
+    {
+        long count = 0;
+        foreach (var _ in File.ReadLines(path)) count++;
+        return count;
+    }
+
+    /// <summary>Parses an n-gram range such as <c>1,2</c>, <c>1-3</c> or <c>2</c> (= 2,2).</summary>
+    public static (int Min, int Max) ParseRange(string text, string option)
+    {
+        var parts = text.Split([',', '-', ':'], StringSplitOptions.TrimEntries);
+        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            int min = int.Parse(parts[0], CultureInfo.InvariantCulture);
+            return (min, parts.Length == 2 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : min);
+        }
+        throw KeyEmbedException.Input($"{option}: '{text}' is not a range; give MIN,MAX such as 1,2 (or one number)");
+    }
+
+    // The library's messages name the option by its property ("layers:", "pooling:"); the CLI user typed --layers.
+    private static T Named<T>(string option, Func<T> parse)
+    {
+        try { return parse(); }
+        catch (KeyEmbedException e) when (e.Kind == ErrorKind.InvalidInput)
+        {
+            throw KeyEmbedException.Input(WithOptionName(e.Message, option));
+        }
+    }
+
+    private static string WithOptionName(string message, string? option = null)
+    {
+        foreach (var (prefix, name) in new[] { ("layers: ", "--layers"), ("pooling: ", "--pooling"), ("layer-mode: ", "--layer-mode"), ("dimensions ", "--dimensions "), ("exclude-special-tokens ", "--exclude-special ") })
+            if (message.StartsWith(prefix, StringComparison.Ordinal))
+                return name.EndsWith(' ') ? name + message[prefix.Length..] : $"{name}: {message[prefix.Length..]}";
+        if (option is not null && !message.StartsWith(option, StringComparison.Ordinal)) return $"{option}: {message}";
+        return message.StartsWith("layer ", StringComparison.Ordinal) || message.StartsWith("layers ", StringComparison.Ordinal)
+            ? $"--layers: {message}" : message;
+    }
+}
