@@ -44,6 +44,9 @@ public static class KeyEmbedServer
         options.Validate();
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(KeyEmbedServer).Assembly.GetName().Name });
+        // ASP.NET Core logs every request at Information; with no appsettings.json that would write ~10 console lines
+        // per request (a load test measured the console, not the model). Startup and failures still show.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         if (logging is not null) logging(builder.Logging);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -17,7 +17,10 @@ public sealed record KeyEmbedModelOptions
     /// <summary>Override the tokenizer's lower-casing (null = what the model's files say).</summary>
     public bool? Lowercase { get; init; }
 
-    /// <summary>Longest window in tokens, special tokens included (null = the model's maximum; 512 for XLNet).</summary>
+    /// <summary>
+    /// Longest window in tokens, special tokens included (null = the model's maximum; 512 for XLNet). A longer BERT text
+    /// is embedded by windows of this length; a longer XLNet text runs as segments of this length with memory.
+    /// </summary>
     public int? MaxSequenceLength { get; init; }
 
     /// <summary>Cache built graphs on disk (see docs/cache.md). On by default.</summary>
@@ -64,11 +67,14 @@ public sealed record ModelInfo(string Name, string Architecture, int Layers, int
 /// <summary>Vectors for a list of texts, in the caller's order.</summary>
 /// <param name="Vectors">One float32 vector per text (before any quantization).</param>
 /// <param name="Tokens">Tokens the model saw per text, special tokens included.</param>
-/// <param name="Windows">Windows per text: 1 when it fit, more when a long text was embedded by windows and averaged.</param>
+/// <param name="Windows">
+/// Windows per text: 1 when it fit the model's window; more when a long text was longer: BERT embeds it by windows
+/// and averages them, XLNet runs it as that many segments with memory (segment recurrence) and pools over all its tokens.
+/// </param>
 /// <param name="Options">The concrete options used (layers, pooling, normalization, width).</param>
 public sealed record EmbeddingResult(float[][] Vectors, int[] Tokens, int[] Windows, ResolvedEmbeddingOptions Options)
 {
-    /// <summary>How many texts were longer than the model's window (embedded by windows).</summary>
+    /// <summary>How many texts were longer than the model's window (embedded by windows or segments).</summary>
     public int WindowedCount => Windows.Count(w => w > 1);
 }
 
@@ -148,10 +154,21 @@ public sealed class KeyEmbedModel : IDisposable
 
     /// <summary>
     /// Embeds texts (one vector each, in the caller's order). Sorting by length and batching happen inside;
-    /// <paramref name="progress"/> receives the number of texts done. A text longer than the model's window is cut
-    /// into windows whose vectors are averaged (see <see cref="EmbeddingResult.Windows"/>).
+    /// <paramref name="progress"/> receives the number of texts done. A BERT text longer than the model's window is cut
+    /// into windows whose vectors are averaged; an XLNet text longer than the window runs as consecutive segments, each
+    /// attending to the memory of the ones before, and is pooled over all its tokens (see <see cref="EmbeddingResult.Windows"/>).
     /// </summary>
-    public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default) =>
+        EmbedCore(texts, options, progress, cancellation, truncate: false);
+
+    /// <summary>
+    /// Like <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/>, but a text
+    /// longer than the window is cut to it (the HTTP service's documented contract) instead of windows or segments.
+    /// </summary>
+    internal EmbeddingResult EmbedTruncated(IReadOnlyList<string> texts, EmbeddingOptions? options = null) =>
+        EmbedCore(texts, options, null, default, truncate: true);
+
+    private EmbeddingResult EmbedCore(IReadOnlyList<string> texts, EmbeddingOptions? options, IProgress<int>? progress, CancellationToken cancellation, bool truncate)
     {
         ArgumentNullException.ThrowIfNull(texts);
         // A disposed ONNX Runtime session would crash the process, not throw.
@@ -161,16 +178,17 @@ public sealed class KeyEmbedModel : IDisposable
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
         if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
         var vectors = _cache is null
-            ? _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation)
-            : EmbedThroughCache(_cache, texts, plan, progress, cancellation);
+            ? _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation, truncate)
+            : EmbedThroughCache(_cache, texts, plan, progress, cancellation, truncate);
         return new EmbeddingResult([.. vectors.Select(v => v.Vector)], [.. vectors.Select(v => v.Tokens)], [.. vectors.Select(v => v.Windows)], plan);
     }
 
     // Texts seen recently under the same options come from the cache; only the others reach the model.
     private PipelineVector[] EmbedThroughCache(EmbeddingCache cache, IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan,
-        IProgress<int>? progress, CancellationToken cancellation)
+        IProgress<int>? progress, CancellationToken cancellation, bool truncate)
     {
-        string key = EmbeddingCache.OptionsKey(plan);
+        // A text cut to the window is another answer than the same text by windows: another key.
+        string key = EmbeddingCache.OptionsKey(plan) + (truncate ? "; truncated" : "");
         var result = new PipelineVector[texts.Count];
         var missing = new List<int>();
         for (int i = 0; i < texts.Count; i++)
@@ -183,7 +201,7 @@ public sealed class KeyEmbedModel : IDisposable
         if (missing.Count > 0)
         {
             var computed = _pipeline.Value.Embed([.. missing.Select(i => texts[i])], plan,
-                progress is null ? null : done => progress.Report(hits + done), cancellation);
+                progress is null ? null : done => progress.Report(hits + done), cancellation, truncate);
             for (int k = 0; k < missing.Count; k++)
             {
                 result[missing[k]] = computed[k];
@@ -236,6 +254,9 @@ public sealed class KeyEmbedModel : IDisposable
         keywordOptions.Validate();
         return new KeywordExtractor(texts => Embed(texts, options).Vectors).Extract(document, keywordOptions);
     }
+
+    /// <summary>Tokens <see cref="Embed"/> would report for <paramref name="text"/> (all windows or segments), without running the model.</summary>
+    internal int CountTokens(string text) => _pipeline.Value.CountTokens(text);
 
     /// <summary>
     /// Embeds <paramref name="texts"/> under several option sets with one model run per batch (every layer any set

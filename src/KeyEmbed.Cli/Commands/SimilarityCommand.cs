@@ -82,7 +82,9 @@ internal static class SimilarityCommand
     {
         if (windowed == 0) return;
         ctx.Error.WriteLine($"note: {windowed} text{(windowed == 1 ? " was" : "s were")} longer than the model's {model.Info.MaxTokens}-token window; " +
-            "each was embedded by windows and the windows' vectors averaged");
+            (model.Info.Architecture == "xlnet"
+                ? "each ran as segments with memory (segment recurrence) and was pooled over all its tokens"
+                : "each was embedded by windows and the windows' vectors averaged"));
     }
 
     private static void WriteTable(TextWriter writer, IReadOnlyList<string> texts, SimilarityMatrix similarity, KeyEmbedModel model, ResolvedEmbeddingOptions plan)

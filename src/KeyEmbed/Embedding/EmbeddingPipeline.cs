@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using KeyEmbed.Architectures;
+using KeyEmbed.Architectures.XLNet;
 using KeyEmbed.Models;
 using KeyEmbed.Runtime;
 using KeyEmbed.Tokenization;
@@ -21,8 +22,8 @@ internal readonly record struct PipelineVector(float[] Vector, int Tokens, int W
 /// The Transformer → Pooling → Normalize chain (sentence-transformers' module pipeline) for one model: tokenize,
 /// sort by length and batch by a token budget, run the graph cut after the highest layer the plan needs, select
 /// and combine layers, pool, truncate and normalize, and hand the vectors back in the caller's order.
-/// Texts longer than the model's window are cut into consecutive windows whose vectors are averaged,
-/// weighted by their token counts.
+/// BERT texts longer than the model's window are cut into consecutive windows whose vectors are averaged,
+/// weighted by their token counts; XLNet texts longer than the window run through segment recurrence instead.
 /// </summary>
 internal sealed class EmbeddingPipeline : IDisposable
 {
@@ -35,6 +36,7 @@ internal sealed class EmbeddingPipeline : IDisposable
     private readonly bool _fused;
     private readonly bool _fusedAttention;
     private readonly ConcurrentDictionary<string, Lazy<EncoderSession>> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<int, Lazy<XLNetSegmentRunner>> _runners = new();
 
     public EmbeddingPipeline(LoadedModel model, TextEncoder encoder, SessionSettings settings, GraphCache? cache, BatchLimits limits,
         ComputePrecision precision = ComputePrecision.Float32, bool fusedOperators = true, bool fusedAttention = false)
@@ -49,25 +51,51 @@ internal sealed class EmbeddingPipeline : IDisposable
         _limits = limits;
     }
 
-    /// <summary>Embeds <paramref name="texts"/> under a resolved plan; <paramref name="onProgress"/> gets the number of texts finished so far.</summary>
-    public PipelineVector[] Embed(IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan, Action<int>? onProgress = null, CancellationToken cancellation = default) =>
-        Embed(texts, [plan], onProgress, cancellation)[0];
+    /// <summary>
+    /// Embeds <paramref name="texts"/> under a resolved plan; <paramref name="onProgress"/> gets the number of texts finished so far.
+    /// With <paramref name="truncate"/> a text longer than the window is cut to it (the service's contract) instead of
+    /// running by windows or segments.
+    /// </summary>
+    public PipelineVector[] Embed(IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan, Action<int>? onProgress = null, CancellationToken cancellation = default,
+        bool truncate = false) =>
+        Embed(texts, [plan], onProgress, cancellation, truncate)[0];
 
     /// <summary>
     /// Embeds <paramref name="texts"/> under several plans at once: the model runs once per batch with every layer any
     /// plan needs, and each plan's head reads its layers from that run (how <c>eval sweep</c> compares layers cheaply).
     /// </summary>
-    public PipelineVector[][] Embed(IReadOnlyList<string> texts, IReadOnlyList<ResolvedEmbeddingOptions> plans, Action<int>? onProgress = null, CancellationToken cancellation = default)
+    public PipelineVector[][] Embed(IReadOnlyList<string> texts, IReadOnlyList<ResolvedEmbeddingOptions> plans, Action<int>? onProgress = null, CancellationToken cancellation = default,
+        bool truncate = false)
     {
         if (plans.Any(p => p.Pooling == PoolingMode.None))
             throw new ArgumentException("token-level plans go through EmbedTokens", nameof(plans));
 
-        // Flatten: every window of every text is one row; owner[i] says which text row i belongs to.
+        // Flatten: every window of every text is one row; owner[i] says which text row i belongs to. An XLNet text
+        // longer than the window is not cut into rows: it runs alone through segment recurrence (RunRecurrent).
         var rows = new List<EncodedText>(texts.Count);
         var owner = new List<int>(texts.Count);
+        var recurrent = new List<(int Text, EncodedText Encoded)>();
         for (int t = 0; t < texts.Count; t++)
         {
             if (texts[t] is null) throw KeyEmbedException.Input($"text {t} is null");
+            if (truncate)
+            {
+                rows.Add(_encoder.Encode(texts[t]));
+                owner.Add(t);
+                continue;
+            }
+            if (UsesSegmentRecurrence)
+            {
+                var whole = _encoder.Encode(texts[t], maxLength: int.MaxValue);
+                if (whole.Length > _encoder.MaxLength)
+                {
+                    recurrent.Add((t, whole));
+                    continue;
+                }
+                rows.Add(whole);
+                owner.Add(t);
+                continue;
+            }
             foreach (var window in _encoder.EncodeWindows(texts[t]))
             {
                 rows.Add(window);
@@ -82,11 +110,23 @@ internal sealed class EmbeddingPipeline : IDisposable
         bool poolInGraph = _model.Architecture.SupportsGraphPoolingAndInt8 && plans.All(p => p.Pooling == PoolingMode.Mean && !p.ExcludeSpecialTokens);
         var outputNames = layers.Select(k => poolInGraph ? GraphRequest.PooledOutputName(k) : LayerSelection.OutputName(k)).ToArray();
         bool needSpecialMask = plans.Any(p => p.ExcludeSpecialTokens);
+        var segmented = new PipelineVector?[plans.Count][];
+        for (int p = 0; p < plans.Count; p++) segmented[p] = new PipelineVector?[texts.Count];
+        int totalUnits = rows.Count + recurrent.Count;
+        int finishedUnits = 0;
+        foreach (var (text, encoded) in recurrent)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var vectors = RunRecurrent(encoded, layers, heads, out int segmentCount);
+            for (int p = 0; p < plans.Count; p++) segmented[p][text] = new PipelineVector(vectors[p], encoded.Length, segmentCount);
+            finishedUnits++;
+            onProgress?.Invoke((int)((long)finishedUnits * texts.Count / totalUnits));
+        }
+        if (rows.Count == 0) return [.. segmented.Select(s => s.Select(v => v!.Value).ToArray())];
         var session = Session(layers, poolInGraph ? GraphPooling.MaskedMean : GraphPooling.None);
         var rowVectors = new float[plans.Count][][];
         for (int p = 0; p < plans.Count; p++) rowVectors[p] = new float[rows.Count][];
         var batchPlan = BatchPlanner.Plan([.. rows.Select(r => r.Length)], _limits.TokenBudget, _limits.MaxBatchSize);
-        int finishedRows = 0;
         foreach (var batch in batchPlan.Batches)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -100,13 +140,13 @@ internal sealed class EmbeddingPipeline : IDisposable
                 var vectors = heads[p].Vectors(outputs, attentionMask, plans[p].ExcludeSpecialTokens ? specialMask : default);
                 for (int k = 0; k < batch.Indexes.Length; k++) rowVectors[p][batch.Indexes[k]] = vectors[k];
             }
-            finishedRows += batch.Indexes.Length;
-            // Progress in texts, scaled from rows (a long text has several rows).
-            onProgress?.Invoke((int)((long)finishedRows * texts.Count / Math.Max(rows.Count, 1)));
+            finishedUnits += batch.Indexes.Length;
+            // Progress in texts, scaled from rows (a long BERT text has several rows).
+            onProgress?.Invoke((int)((long)finishedUnits * texts.Count / totalUnits));
         }
 
         var results = new PipelineVector[plans.Count][];
-        for (int p = 0; p < plans.Count; p++) results[p] = Gather(texts.Count, rows, owner, rowVectors[p], plans[p]);
+        for (int p = 0; p < plans.Count; p++) results[p] = Gather(texts.Count, rows, owner, rowVectors[p], plans[p], segmented[p]);
         return results;
     }
 
@@ -127,12 +167,19 @@ internal sealed class EmbeddingPipeline : IDisposable
     }
 
     // Rows of one text are adjacent; a text of several windows gets the token-weighted mean of its windows' vectors.
-    private static PipelineVector[] Gather(int textCount, List<EncodedText> rows, List<int> owner, float[][] rowVectors, ResolvedEmbeddingOptions plan)
+    // Texts that ran through segment recurrence come ready in `segmented` and own no rows.
+    private static PipelineVector[] Gather(int textCount, List<EncodedText> rows, List<int> owner, float[][] rowVectors,
+        ResolvedEmbeddingOptions plan, PipelineVector?[] segmented)
     {
         var result = new PipelineVector[textCount];
         int r = 0;
         for (int t = 0; t < textCount; t++)
         {
+            if (segmented[t] is { } ready)
+            {
+                result[t] = ready;
+                continue;
+            }
             int first = r;
             while (r < rows.Count && owner[r] == t) r++;
             int windows = r - first;
@@ -156,6 +203,11 @@ internal sealed class EmbeddingPipeline : IDisposable
         return result;
     }
 
+    /// <summary>Tokens the model sees for <paramref name="text"/> (<see cref="PipelineVector.Tokens"/>), without running it.</summary>
+    public int CountTokens(string text) => UsesSegmentRecurrence
+        ? _encoder.Encode(text, maxLength: int.MaxValue).Length
+        : _encoder.EncodeWindows(text).Sum(w => w.Length);
+
     /// <summary>Token-level vectors of one text (cut to the model's window, flagged), with tokens and offsets.</summary>
     public (EncodedText Encoded, int[] TokenIndexes, float[][] Vectors) EmbedTokens(string text, ResolvedEmbeddingOptions plan)
     {
@@ -168,6 +220,31 @@ internal sealed class EmbeddingPipeline : IDisposable
         int first = batch.FirstTokenColumn(0);
         return (encoded, [.. row.Positions.Select(p => p - first)], row.Vectors);
     }
+
+    /// <summary>
+    /// XLNet: a text longer than the window runs as consecutive segments of the window's length, each attending to the
+    /// memory of the segments before it (Transformer-XL recurrence, <see cref="XLNetSegmentRunner"/>); every plan then
+    /// pools over all of its tokens at once, so <c>&lt;cls&gt;</c> (the last token) and the mean see the whole text.
+    /// </summary>
+    private bool UsesSegmentRecurrence => _model.Architecture is XLNetGraph;
+
+    private float[][] RunRecurrent(EncodedText encoded, int[] layers, EmbeddingHead[] heads, out int segmentCount)
+    {
+        var runner = SegmentRunner(layers.Max());
+        var result = runner.Run(encoded.Ids.Select(id => (long)id).ToArray(), encoded.TypeIds.Select(id => (long)id).ToArray());
+        segmentCount = result.SegmentCount;
+        var outputs = layers.ToDictionary(LayerSelection.OutputName, k => result.HiddenStates[k]);
+        var attention = new long[encoded.Length];
+        Array.Fill(attention, 1L);
+        var special = encoded.SpecialTokenMask.Select(s => s ? 1L : 0L).ToArray();
+        return [.. heads.Select(h => h.Vectors(outputs, attention, h.Plan.ExcludeSpecialTokens ? special : default)[0])];
+    }
+
+    // One runner per highest layer; its graph (memory inputs on) goes through the graph cache like the others.
+    private XLNetSegmentRunner SegmentRunner(int highestLayer) =>
+        _runners.GetOrAdd(highestLayer, top => new Lazy<XLNetSegmentRunner>(() => new XLNetSegmentRunner(
+            (XLNetGraph)_model.Architecture, _encoder.MaxLength, top, _settings,
+            (graph, request) => _model.CreateSession(graph, request, _settings, _cache)))).Value;
 
     private static long[] SpecialMask(BatchEncoding batch)
     {
@@ -194,5 +271,7 @@ internal sealed class EmbeddingPipeline : IDisposable
     {
         foreach (var session in _sessions.Values)
             if (session.IsValueCreated) session.Value.Dispose();
+        foreach (var runner in _runners.Values)
+            if (runner.IsValueCreated) runner.Value.Dispose();
     }
 }

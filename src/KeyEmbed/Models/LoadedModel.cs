@@ -57,24 +57,35 @@ internal sealed class LoadedModel : IDisposable
     }
 
     /// <summary>The graph for <paramref name="request"/> as ONNX bytes, from the cache when an intact entry exists.</summary>
-    public byte[] GraphBytes(GraphRequest request, GraphCache? cache, out bool cacheHit)
+    public byte[] GraphBytes(GraphRequest request, GraphCache? cache, out bool cacheHit) =>
+        GraphBytes(Architecture, request, cache, out cacheHit);
+
+    /// <summary>
+    /// The graph of <paramref name="variant"/> (this model's weights run with other settings, e.g. XLNet with memory
+    /// inputs) as ONNX bytes; its facts are part of the cache key, so variants never share an entry.
+    /// </summary>
+    public byte[] GraphBytes(IEncoderArchitecture variant, GraphRequest request, GraphCache? cache, out bool cacheHit)
     {
         if ((request.Pooling != GraphPooling.None || request.Precision != ComputePrecision.Float32) && !Architecture.SupportsGraphPoolingAndInt8)
             throw KeyEmbedException.Input($"int8 compute and in-graph pooling are available for BERT models; {Files.Source} is a {Architecture.Name} model (use float32)");
         if (cache?.Directory is null)
         {
             cacheHit = false;
-            return Architecture.BuildGraph(request).ToByteArray();
+            return variant.BuildGraph(request).ToByteArray();
         }
         _weightsHash ??= cache.ContentHash(Files.WeightFiles);
         string key = GraphCache.Key(
             "graph-version " + GraphVersion.ToString(CultureInfo.InvariantCulture),
-            Architecture.GetType().FullName!,
+            variant.GetType().FullName!,
             _weightsHash,
-            string.Join("; ", Architecture.Facts.Where(f => f.Key != "config").Select(f => f.Key + "=" + f.Value)),
+            string.Join("; ", variant.Facts.Where(f => f.Key != "config").Select(f => f.Key + "=" + f.Value)),
             request.CacheKey);
-        return cache.GetOrBuild(key, () => Architecture.BuildGraph(request).ToByteArray(), out cacheHit);
+        return cache.GetOrBuild(key, () => variant.BuildGraph(request).ToByteArray(), out cacheHit);
     }
+
+    /// <summary>Builds or fetches the graph of <paramref name="variant"/> and opens an ONNX Runtime session on it.</summary>
+    public EncoderSession CreateSession(IEncoderArchitecture variant, GraphRequest request, SessionSettings? settings = null, GraphCache? cache = null) =>
+        new(GraphBytes(variant, request, cache, out _), settings);
 
     /// <summary>Builds or fetches the graph and opens an ONNX Runtime session on it.</summary>
     public EncoderSession CreateSession(GraphRequest request, SessionSettings? settings = null, GraphCache? cache = null) =>

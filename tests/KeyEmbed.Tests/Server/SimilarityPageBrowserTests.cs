@@ -102,4 +102,57 @@ public sealed class SimilarityPageBrowserTests
         Assert.StartsWith("422:", status);
         Assert.Contains("--max-inputs", status);
     }
+
+    [Fact]
+    [Trait("Resource", "chromium")]
+    public async Task Page_over_the_built_in_model_shows_the_models_own_cosines()
+    {
+        if (!File.Exists(ChromiumPath))
+            Assert.Fail($"Chromium is not installed at {ChromiumPath}: run `apt-get install -y chromium` (.ci/run does).");
+        string[] keywords = ["machine learning", "deep learning", "neural network", "banana bread", "apple pie", "人工智能"];
+        using var backend = KeyEmbedModelBackend.Load("minilm");
+        await using var server = await RunningServer.StartAsync(backend);
+        using var model = KeyEmbed.KeyEmbedModel.Load("minilm");
+        var expected = model.Similarity(keywords);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 } });
+        await page.GotoAsync(server.Address.ToString());
+        await page.WaitForSelectorAsync("#layer option[value='6']", new() { State = WaitForSelectorState.Attached });
+        await page.FillAsync("#keywords", string.Join("\n", keywords));
+        await page.ClickAsync("#compare"); // model defaults: last layer, mean, normalized
+        await page.WaitForSelectorAsync("#heatmap td");
+
+        var cells = await page.EvalOnSelectorAllAsync<string[]>("#heatmap td", "cells => cells.map(c => `${c.dataset.row},${c.dataset.col},${c.textContent}`)");
+        Assert.Equal(keywords.Length * keywords.Length, cells.Length);
+        foreach (var cell in cells)
+        {
+            var parts = cell.Split(',');
+            var (row, col) = (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+            Assert.True(Math.Abs(double.Parse(parts[2], CultureInfo.InvariantCulture) - expected.Matrix[row][col]) <= 0.0005 + 1e-6,
+                $"cell ({keywords[row]}, {keywords[col]}) shows {parts[2]}, the model's cosine is {expected.Matrix[row][col]:F4}");
+        }
+        var setScores = await page.EvalOnSelectorAllAsync<string[]>("#to-set td.score", "tds => tds.map(t => `${t.dataset.index},${t.textContent}`)");
+        foreach (var score in setScores)
+        {
+            var parts = score.Split(',');
+            var index = int.Parse(parts[0], CultureInfo.InvariantCulture);
+            Assert.True(Math.Abs(double.Parse(parts[1], CultureInfo.InvariantCulture) - expected.ToSet[index]) <= 0.0005 + 1e-6);
+        }
+        // A real model, not a hash: "deep learning" is the nearest neighbour of "machine learning".
+        var neighbourRows = await page.EvalOnSelectorAllAsync<string[]>("#neighbours tr", "trs => trs.map(t => t.cells[1].textContent)");
+        Assert.StartsWith("deep learning (", neighbourRows[0]);
+
+        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(artifacts);
+        var screenshot = Path.Combine(artifacts, "similarity-page-minilm.png");
+        await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
+        Assert.True(new FileInfo(screenshot).Length > 10_000);
+    }
 }

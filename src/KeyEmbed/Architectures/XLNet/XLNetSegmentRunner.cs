@@ -25,8 +25,13 @@ internal sealed class XLNetSegmentRunner : IDisposable
     /// <param name="segmentLength">Tokens per segment (the window), &gt; 0.</param>
     /// <param name="highestLayer">Highest layer computed; null = all.</param>
     /// <param name="sessionSettings">ONNX Runtime settings.</param>
+    /// <param name="openSession">
+    /// Opens the session on the runner's graph (e.g. through <c>LoadedModel.CreateSession</c> and the graph cache);
+    /// null = build the graph here and open it with <paramref name="sessionSettings"/>.
+    /// </param>
     /// <remarks>Memory length: the graph's mem_len, or <paramref name="segmentLength"/> when the model has none.</remarks>
-    public XLNetSegmentRunner(XLNetGraph graph, int segmentLength, int? highestLayer = null, SessionSettings? sessionSettings = null)
+    public XLNetSegmentRunner(XLNetGraph graph, int segmentLength, int? highestLayer = null, SessionSettings? sessionSettings = null,
+        Func<XLNetGraph, GraphRequest, EncoderSession>? openSession = null)
     {
         if (segmentLength <= 0) throw KeyEmbedException.Input($"segment length must be positive, got {segmentLength}");
         HighestLayer = highestLayer ?? graph.LayerCount;
@@ -40,7 +45,10 @@ internal sealed class XLNetSegmentRunner : IDisposable
             .. Enumerable.Range(0, HighestLayer + 1).Select(k => $"hidden_states.{k}"),
             .. Enumerable.Range(0, HighestLayer).Select(k => $"new_mems.{k}"),
         ];
-        _session = new EncoderSession(Graph.BuildGraph(new GraphRequest(HighestLayer)).ToByteArray(), sessionSettings);
+        var request = new GraphRequest(HighestLayer);
+        _session = openSession is null
+            ? new EncoderSession(Graph.BuildGraph(request).ToByteArray(), sessionSettings)
+            : openSession(Graph, request);
     }
 
     /// <summary>The model as this runner runs it: memory inputs on, mem_len set.</summary>
