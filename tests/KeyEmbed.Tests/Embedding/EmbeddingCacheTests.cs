@@ -81,4 +81,19 @@ public sealed class EmbeddingCacheTests
         model.Embed(["red apple"], new EmbeddingOptions { Pooling = PoolingMode.Max });
         Assert.Equal(4, model.CacheStatistics.Entries);
     }
+
+    [Fact]
+    public void A_text_cut_to_the_window_is_cached_apart_from_the_same_text_by_windows()
+    {
+        using var model = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 1 << 20, MaxSequenceLength = 8 });
+        string text = "the quick brown fox jumps over the lazy dog and runs far away into the woods";
+        var windowed = model.Embed([text]);
+        var truncated = model.EmbedTruncated([text]);
+        Assert.True(windowed.Windows[0] > 1);
+        Assert.NotEqual(windowed.Vectors[0], truncated.Vectors[0]);
+        Assert.Equal(2, model.CacheStatistics.Entries);
+        Assert.Equal(windowed.Vectors[0], model.Embed([text]).Vectors[0]);
+        Assert.Equal(truncated.Vectors[0], model.EmbedTruncated([text]).Vectors[0]);
+        Assert.Equal(2, model.CacheStatistics.Hits);
+    }
 }
