@@ -14,7 +14,7 @@ namespace KeyEmbed.Architectures.Bert;
 internal sealed class BertGraph : IEncoderArchitecture
 {
     /// <summary>Bumped whenever the emitted graph changes, so cached graphs of older versions are not reused.</summary>
-    public const int GraphVersion = 2;
+    public const int GraphVersion = 3;
 
     // BERT's additive mask value for padding keys (modeling_bert's extended attention mask, Google's -10000.0).
     private const float MaskedScore = -10000f;
