@@ -22,9 +22,28 @@ internal static class ServeCommand
         public Option<int> MaxQueue { get; } = new("--max-queue") { Description = "Most requests waiting for the model; beyond it: 503 + Retry-After.", DefaultValueFactory = _ => Defaults.MaxQueuedRequests };
         public Option<int> MaxInputs { get; } = new("--max-inputs") { Description = "Most texts per request.", DefaultValueFactory = _ => Defaults.MaxInputs };
         public Option<int> MaxInputChars { get; } = new("--max-input-chars") { Description = "Most characters per text.", DefaultValueFactory = _ => Defaults.MaxInputChars };
+        public Option<string> Precision { get; } = new("--precision") { Description = "Arithmetic of the encoder's linear layers: float32 (default) or int8 (faster, cosine ≈ 0.99 to float32; BERT models).", DefaultValueFactory = _ => "float32" };
+        public Option<int> Threads { get; } = new("--threads") { Description = "ONNX Runtime threads (0 = all cores).", DefaultValueFactory = _ => 0 };
+        public Option<int> CacheMegabytes { get; } = new("--cache-mb") { Description = "Memory for recently computed embeddings, keyed by text and options (0 turns the cache off).", DefaultValueFactory = _ => 32 };
         public Option<long> MaxBodyBytes { get; } = new("--max-body-bytes") { Description = "Largest request body (413 beyond).", DefaultValueFactory = _ => Defaults.MaxBodyBytes };
 
-        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes];
+        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes, Precision, Threads, CacheMegabytes];
+
+        /// <summary>How the model is loaded: compute precision, threads, embedding cache.</summary>
+        public KeyEmbedModelOptions ReadModelOptions(ParseResult parsed)
+        {
+            var precision = parsed.GetValue(Precision)!.Trim().ToLowerInvariant() switch
+            {
+                "float32" or "fp32" => Architectures.ComputePrecision.Float32,
+                "int8" => Architectures.ComputePrecision.Int8,
+                var other => throw KeyEmbedException.Input($"--precision must be float32 or int8 (got '{other}')"),
+            };
+            int threads = parsed.GetValue(Threads);
+            if (threads < 0) throw KeyEmbedException.Input($"--threads must be 0 (all cores) or more (got {threads})");
+            int cache = parsed.GetValue(CacheMegabytes);
+            if (cache < 0) throw KeyEmbedException.Input($"--cache-mb must be 0 (off) or more (got {cache})");
+            return new KeyEmbedModelOptions { ComputePrecision = precision, Threads = threads, CacheBytes = (long)cache << 20 };
+        }
 
         /// <summary>The server options from the command line, the API key falling back to the environment.</summary>
         public ServerOptions Read(ParseResult parsed, Func<string, string?> environment)
@@ -51,7 +70,7 @@ internal static class ServeCommand
     public static Command Create(CliContext context) => Create(context, Environment.GetEnvironmentVariable, ModelBackend.Load, CancellationToken.None);
 
     /// <summary>The command with its environment, model loader and stop signal given (tests pass their own).</summary>
-    internal static Command Create(CliContext context, Func<string, string?> environment, Func<string, IEmbeddingBackend> load, CancellationToken stop)
+    internal static Command Create(CliContext context, Func<string, string?> environment, Func<string, KeyEmbedModelOptions, IEmbeddingBackend> load, CancellationToken stop)
     {
         var options = new Options();
         var command = new Command("serve", "Run the HTTP service (OpenAI-compatible /v1/embeddings, /embed, /similarity, /keywords...) and the similarity page at /.");
@@ -60,7 +79,8 @@ internal static class ServeCommand
         {
             var serverOptions = options.Read(parsed, environment);
             var model = parsed.GetValue(options.Model)!;
-            var loading = Task.Run(() => load(model));
+            var modelOptions = options.ReadModelOptions(parsed);
+            var loading = Task.Run(() => load(model, modelOptions));
             return RunAsync(serverOptions, loading, context, stop).GetAwaiter().GetResult();
         }));
         return command;

@@ -22,7 +22,7 @@ public sealed class ServeCommandTests
         CancellationToken stop, Func<string, string?>? environment = null)
     {
         var (output, error) = (new StringWriter(), new StringWriter());
-        var command = ServeCommand.Create(new CliContext(output, error), environment ?? (_ => null), load, stop);
+        var command = ServeCommand.Create(new CliContext(output, error), environment ?? (_ => null), (model, _) => load(model), stop);
         var exit = Task.Run(() => command.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error }));
         return (exit, output, error);
     }
@@ -83,6 +83,34 @@ public sealed class ServeCommandTests
         Assert.Equal(HttpStatusCode.Unauthorized, without.StatusCode);
         Assert.Equal(HttpStatusCode.OK, with.StatusCode);
         Assert.Equal(0, await exit.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task Serve_loads_the_model_with_the_given_precision_threads_and_cache()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        KeyEmbedModelOptions? received = null;
+        var command = ServeCommand.Create(new CliContext(output, error), _ => null,
+            (_, options) => { received = options; throw new KeyEmbedException(ErrorKind.InvalidCheckpoint, "stop here"); }, CancellationToken.None);
+        var exit = await Task.Run(() => command.Parse(["--port", FreePort().ToString(), "--precision", "int8", "--threads", "1", "--cache-mb", "0"])
+            .Invoke(new InvocationConfiguration { Output = output, Error = error }));
+
+        Assert.Equal(CliApp.UserError, exit);
+        Assert.NotNull(received);
+        Assert.Equal(KeyEmbed.Architectures.ComputePrecision.Int8, received.ComputePrecision);
+        Assert.Equal(1, received.Threads);
+        Assert.Equal(0, received.CacheBytes);
+    }
+
+    [Theory]
+    [InlineData("--precision", "int4", "--precision")]
+    [InlineData("--cache-mb", "-1", "--cache-mb")]
+    public async Task Serve_names_a_bad_model_option(string option, string value, string named)
+    {
+        var (exit, _, error) = Serve(["--port", FreePort().ToString(), option, value], _ => new FakeBackend(), CancellationToken.None);
+
+        Assert.Equal(CliApp.UserError, await exit.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(named, error.ToString());
     }
 
     [Fact]
