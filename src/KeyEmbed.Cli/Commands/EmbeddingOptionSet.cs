@@ -43,14 +43,17 @@ internal sealed class EmbeddingOptionSet
         int? maxLength = parse.GetValue(_maxLength);
         // Two special tokens plus at least one piece of text.
         if (maxLength is < 3) throw KeyEmbedException.Input($"--max-length must be at least 3 tokens (got {maxLength})");
-        var precision = (parse.GetValue(_precision) ?? "float32").Trim().ToLowerInvariant() switch
-        {
-            "float32" or "fp32" => Architectures.ComputePrecision.Float32,
-            "int8" => Architectures.ComputePrecision.Int8,
-            var other => throw KeyEmbedException.Input($"--precision must be float32 or int8 (got '{other}')"),
-        };
+        var precision = ParseComputePrecision(parse.GetValue(_precision) ?? "float32");
         return new KeyEmbedModelOptions { Threads = threads, MaxSequenceLength = maxLength, Lowercase = parse.GetValue(_lowercase), ComputePrecision = precision };
     }
+
+    /// <summary>Reads <c>--precision</c>: the arithmetic of the encoder's linear layers (also used by <c>serve</c>).</summary>
+    public static Architectures.ComputePrecision ParseComputePrecision(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "float32" or "fp32" => Architectures.ComputePrecision.Float32,
+        "int8" => Architectures.ComputePrecision.Int8,
+        var other => throw KeyEmbedException.Input($"--precision must be float32 or int8 (got '{other}')"),
+    };
 
     /// <summary>Loads the model the options name.</summary>
     public KeyEmbedModel Load(ParseResult parse) => KeyEmbedModel.Load(Model(parse), ModelOptions(parse));

@@ -32,12 +32,7 @@ internal static class ServeCommand
         /// <summary>How the model is loaded: compute precision, threads, embedding cache.</summary>
         public KeyEmbedModelOptions ReadModelOptions(ParseResult parsed)
         {
-            var precision = parsed.GetValue(Precision)!.Trim().ToLowerInvariant() switch
-            {
-                "float32" or "fp32" => Architectures.ComputePrecision.Float32,
-                "int8" => Architectures.ComputePrecision.Int8,
-                var other => throw KeyEmbedException.Input($"--precision must be float32 or int8 (got '{other}')"),
-            };
+            var precision = EmbeddingOptionSet.ParseComputePrecision(parsed.GetValue(Precision)!);
             int threads = parsed.GetValue(Threads);
             if (threads < 0) throw KeyEmbedException.Input($"--threads must be 0 (all cores) or more (got {threads})");
             int cache = parsed.GetValue(CacheMegabytes);

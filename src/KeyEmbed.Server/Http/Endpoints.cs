@@ -160,8 +160,8 @@ internal static class Endpoints
             IReadOnlyList<string> all = [query, .. candidates];
             var tokens = RequestValidation.CountTokens(backend, all, truncate, "candidates");
             var vectors = await state.Batcher.EmbedAsync(all, tokens.Sum(), options, context.RequestAborted);
-            var scores = vectors.Skip(1).Select(v => VectorMath.Cosine(vectors[0], v)).ToArray();
-            var ranked = VectorMath.TopK(scores, k).Select(i => new RankedText(i, candidates[i], scores[i])).ToArray();
+            var ranked = NearestNeighbours.TopK(vectors[0], vectors[1..], k)
+                .Select(n => new RankedText(n.Index, candidates[n.Index], n.Similarity)).ToArray();
             return Results.Json(new SimilarityResponse(backend.Model.Name, Query: query, Results: ranked), ServerJsonContext.Default.SimilarityResponse);
         }
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
@@ -171,7 +171,7 @@ internal static class Endpoints
         // The library's numbers, so the service, the page and `keyembed similarity` agree.
         var similarity = SimilarityMatrix.Compute(embedded);
         var nearest = similarity.Matrix.Select((row, i) => (IReadOnlyList<RankedText>)
-            [.. VectorMath.TopK(row, neighbours, exclude: i).Select(j => new RankedText(j, texts[j], row[j]))]).ToArray();
+            [.. NearestNeighbours.TopOfRow(row, neighbours, exclude: i).Select(n => new RankedText(n.Index, texts[n.Index], n.Similarity))]).ToArray();
         return Results.Json(new SimilarityResponse(backend.Model.Name, texts, similarity.Matrix, similarity.ToSet, similarity.MeanPairwise, nearest),
             ServerJsonContext.Default.SimilarityResponse);
     }

@@ -28,4 +28,12 @@ internal static class NearestNeighbours
         // OrderByDescending is stable: ties stay in candidate order.
         return [.. scored.OrderByDescending(n => n.Similarity).Take(k)];
     }
+
+    /// <summary>
+    /// The <paramref name="k"/> best entries of a row of a similarity matrix, best first, leaving out
+    /// <paramref name="exclude"/> (the row's own item); equal scores keep the items' order.
+    /// </summary>
+    public static IReadOnlyList<Neighbour> TopOfRow(IReadOnlyList<float> scores, int k, int exclude = -1) =>
+        [.. scores.Select((score, index) => new Neighbour(index, score)).Where(n => n.Index != exclude)
+            .OrderByDescending(n => n.Similarity).Take(k)];
 }
