@@ -117,6 +117,7 @@ public sealed class KeyEmbedModel : IDisposable
         _encoder = new Lazy<TextEncoder>(() => TokenizerFiles.ForModel(model.Files, options.Lowercase).WithMaxLength(maxTokens));
         var settings = new SessionSettings { Threads = options.Threads, AllowSpinning = options.AllowSpinning };
         var cache = options.UseGraphCache ? new GraphCache() : null;
+        ComputePrecision = options.ComputePrecision;
         _cache = options.CacheBytes > 0 ? new EmbeddingCache(options.CacheBytes) : null;
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
             model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize), options.ComputePrecision,
@@ -141,6 +142,9 @@ public sealed class KeyEmbedModel : IDisposable
 
     /// <summary>Facts about the model.</summary>
     public ModelInfo Info { get; }
+
+    /// <summary>The arithmetic of the encoder's linear layers this model runs with (<see cref="KeyEmbedModelOptions.ComputePrecision"/>).</summary>
+    public Architectures.ComputePrecision ComputePrecision { get; }
 
     /// <summary>What the model declares (sentence-transformers config) or the classic recipe (layer -2, mean).</summary>
     public EmbeddingDefaults Defaults { get; }

@@ -117,7 +117,8 @@ internal static class EmbedCommand
         new("exclude_special", plan.ExcludeSpecialTokens),
         new("normalize", plan.Normalize),
         new("dimensions", plan.Dimensions),
-        new("precision", plan.Precision.ToString().ToLowerInvariant()),
+        new("precision", model.ComputePrecision.ToString().ToLowerInvariant()),
+        new("quantize", plan.Precision.ToString().ToLowerInvariant()),
     ];
 
     // A file is written whole or not at all: a failure midway deletes the partial file.

@@ -43,4 +43,14 @@ public sealed class PrecisionCliTests
         Assert.Contains("--precision", error);
         Assert.Contains("fp16", error);
     }
+
+    [Fact]
+    public void Json_settings_name_the_compute_precision_apart_from_the_stored_form()
+    {
+        var (code, output, error) = Run("embed", "--format", "json", "--precision", "int8", "--quantize", "binary", "machine learning");
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal("int8", json.RootElement.GetProperty("precision").GetString());
+        Assert.Equal("binary", json.RootElement.GetProperty("quantize").GetString());
+    }
 }
