@@ -24,9 +24,7 @@ public sealed class PyTorchZipReader : ITensorSource
     private readonly Dictionary<string, (TensorRef Tensor, TensorInfo Info)> _tensors = new(StringComparer.Ordinal);
     private readonly List<TensorInfo> _order = [];
     private readonly Dictionary<string, long> _storageOffsets = new(StringComparer.Ordinal);
-    private readonly Lock _gate = new();
-    private MemoryMappedFile? _map;
-    private MemoryMappedViewAccessor? _view;
+    private readonly LazyFileMap _file;
     private readonly long _fileLength;
 
     /// <summary>Opens a <c>torch.save</c> checkpoint (zip or pre-1.6 format) and validates every tensor against its storage.</summary>
@@ -34,6 +32,7 @@ public sealed class PyTorchZipReader : ITensorSource
     {
         Path = path;
         if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "file not found");
+        _file = new LazyFileMap(path);
         try
         {
             object? root;
@@ -95,16 +94,7 @@ public sealed class PyTorchZipReader : ITensorSource
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            _view?.Dispose();
-            _map?.Dispose();
-            _view = null;
-            _map = null;
-        }
-    }
+    public void Dispose() => _file.Dispose();
 
     private object? OpenZip(SafeFileHandle file)
     {
@@ -344,19 +334,8 @@ public sealed class PyTorchZipReader : ITensorSource
         return true;
     }
 
-    private MemoryMappedViewAccessor View()
-    {
-        lock (_gate)
-        {
-            if (_view != null) return _view;
-            _map = MemoryMappedFile.CreateFromFile(Path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            // A file that shrank after it was validated would make the storage pointers unsafe.
-            if (_view.Capacity < _fileLength)
-                throw KeyEmbedException.Checkpoint(Path, $"file is {_view.Capacity} bytes but held {_fileLength} when it was opened");
-            return _view;
-        }
-    }
+    // A file that shrank after it was validated would make the storage pointers unsafe: LazyFileMap refuses it.
+    private MemoryMappedViewAccessor View() => _file.View(_fileLength);
 
     private static string Describe(object? value) => value switch
     {

@@ -224,12 +224,10 @@ public sealed partial class TensorBundleReader : ITensorSource
     /// <summary>One data file, mapped on first read and kept mapped until the reader is disposed.</summary>
     private sealed class Shard(string path) : IDisposable
     {
-        private readonly Lock _gate = new();
+        private readonly LazyFileMap _file = new(path);
         private long _length = -1;
-        private MemoryMappedFile? _map;
-        private MemoryMappedViewAccessor? _view;
 
-        public string Path { get; } = path;
+        public string Path => _file.Path;
 
         public long Length(string indexPath)
         {
@@ -239,36 +237,9 @@ public sealed partial class TensorBundleReader : ITensorSource
             return _length = new FileInfo(Path).Length;
         }
 
-        public MemoryMappedViewAccessor View()
-        {
-            lock (_gate)
-            {
-                if (_view != null) return _view;
-                try
-                {
-                    _map = MemoryMappedFile.CreateFromFile(Path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-                    _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-                }
-                catch (IOException e)
-                {
-                    throw KeyEmbedException.Checkpoint(Path, $"cannot map the data shard ({e.Message})", e);
-                }
-                // A shard that shrank after the index was validated would make the pointers above unsafe.
-                if (_view.Capacity < _length)
-                    throw KeyEmbedException.Checkpoint(Path, $"data shard is {_view.Capacity} bytes but held {_length} when the checkpoint was opened");
-                return _view;
-            }
-        }
+        // A shard that shrank after the index was validated would make the pointers unsafe: LazyFileMap refuses it.
+        public MemoryMappedViewAccessor View() => _file.View(_length);
 
-        public void Dispose()
-        {
-            lock (_gate)
-            {
-                _view?.Dispose();
-                _map?.Dispose();
-                _view = null;
-                _map = null;
-            }
-        }
+        public void Dispose() => _file.Dispose();
     }
 }
