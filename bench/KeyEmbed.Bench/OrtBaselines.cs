@@ -73,7 +73,28 @@ internal sealed class OrtBaselines : IDisposable
         return result;
     });
 
-    private void RunBatch(long[][] ids, int length, int[] targets, float[][] result)
+    /// <summary>(c) Experiment: the sorted batches of (b) run by <paramref name="workers"/> threads at once on a session of one intra-op thread.</summary>
+    public Engine SortedBatchesParallel(byte[] model, int workers)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var session = new InferenceSession(model, options);
+        return new($"ORT sorted batches, {workers} workers × 1 thread", texts =>
+        {
+            var ids = texts.Select(_tokenize).ToArray();
+            int[] order = [.. Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length)];
+            var result = new float[texts.Count][];
+            var starts = Enumerable.Range(0, (order.Length + BatchSize - 1) / BatchSize).Select(b => b * BatchSize).Reverse().ToArray();
+            Parallel.ForEach(starts, new ParallelOptions { MaxDegreeOfParallelism = workers }, start =>
+            {
+                int[] batch = order[start..Math.Min(order.Length, start + BatchSize)];
+                var batchIds = batch.Select(i => ids[i]).ToArray();
+                RunBatch(batchIds, batchIds.Max(t => t.Length), batch, result, session);
+            });
+            return result;
+        });
+    }
+
+    private void RunBatch(long[][] ids, int length, int[] targets, float[][] result, InferenceSession? session = null)
     {
         int rows = ids.Length;
         var inputIds = new long[rows * length];
@@ -91,7 +112,7 @@ internal sealed class OrtBaselines : IDisposable
         var values = new List<OrtValue> { idsValue, maskValue };
         if (_hasTokenTypes) { names.Add("token_type_ids"); values.Add(typesValue); }
         using var runOptions = new RunOptions();
-        using var outputs = _session.Run(runOptions, names, values, [_outputName]);
+        using var outputs = (session ?? _session).Run(runOptions, names, values, [_outputName]);
         ReadOnlySpan<float> hidden = outputs[0].GetTensorDataAsSpan<float>();
         for (int r = 0; r < rows; r++)
             result[targets[r]] = MeanPoolNormalized(hidden.Slice(r * length * HiddenSize, length * HiddenSize), ids[r].Length);

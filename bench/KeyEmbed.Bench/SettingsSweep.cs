@@ -49,12 +49,9 @@ internal static class SettingsSweep
         var engines = new List<Engine>
         {
             baselines.SortedBatches(),
+            baselines.SortedBatchesParallel(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), 2),
             Candidate.Create(threads, defaults, "KeyEmbed (plain graph, budget 8192, batch 64)"),
-            Candidate.Create(threads, defaults with { AllowSpinning = false }, "no spinning"),
-            Candidate.Create(threads, defaults with { MaxBatchSize = 32, TokenBudget = 4096 }, "budget 4096, batch 32"),
             Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8, FusedAttention = false }, "int8 (plain graph, the int8 default)"),
-            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8, FusedOperators = true }, "int8, fused graph and attention"),
-            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8, FusedAttention = true }, "int8, plain graph, fused attention"),
         };
         var harness = new Harness(engines, new HarnessSettings(1, 3, 100, 10, null), log);
         var throughput = harness.MeasureThroughput(workloads);
