@@ -13,7 +13,8 @@ namespace KeyEmbed.Bench;
 /// </summary>
 internal static class Profile
 {
-    public static void Run(List<string> sentences, ComputePrecision precision, int threads, TextWriter output)
+    /// <param name="batchSize">Rows per run: 64 (throughput) or 1 (one text per call, where per-operator overhead shows).</param>
+    public static void Run(List<string> sentences, ComputePrecision precision, int threads, TextWriter output, int batchSize = 64)
     {
         using var model = LoadedModel.Open("minilm");
         var request = new GraphRequest(6, [6]) { Pooling = GraphPooling.MaskedMean, Precision = precision,
@@ -23,15 +24,18 @@ internal static class Profile
         using var session = new InferenceSession(model.Architecture.BuildGraph(request).ToByteArray(), options);
         var encoder = TextEncoder.Load("minilm");
         var rows = sentences.Select(s => encoder.Encode(s)).OrderByDescending(e => e.Length).ToList();
-        for (int start = 0; start < rows.Count; start += 64)
+        if (batchSize == 1) rows = [.. rows.TakeLast(500)];
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        for (int start = 0; start < rows.Count; start += batchSize)
         {
-            var batch = encoder.Pad(rows.GetRange(start, Math.Min(64, rows.Count - start)));
+            var batch = encoder.Pad(rows.GetRange(start, Math.Min(batchSize, rows.Count - start)));
             var inputs = batch.ToModelInputs();
             var values = inputs.ToDictionary(p => p.Key, p => OrtValue.CreateTensorValueFromMemory(p.Value.Data, p.Value.Shape));
             using var runOptions = new RunOptions();
             using var results = session.Run(runOptions, [.. values.Keys], [.. values.Values], [GraphRequest.PooledOutputName(6)]);
             foreach (var v in values.Values) v.Dispose();
         }
+        wall.Stop();
         string file = session.EndProfiling();
         using var doc = JsonDocument.Parse(File.ReadAllText(file));
         var byOp = new Dictionary<string, double>();
@@ -41,7 +45,9 @@ internal static class Profile
                 byOp[op.GetString()!] = byOp.GetValueOrDefault(op.GetString()!) + e.GetProperty("dur").GetDouble();
         File.Delete(file);
         double total = byOp.Values.Sum();
-        output.WriteLine($"{precision}: {total / 1e6:F2} s in kernels");
+        int runs = (rows.Count + batchSize - 1) / batchSize;
+        output.WriteLine($"{precision}, {rows.Count} texts in {runs} runs of up to {batchSize}: {total / 1e6:F2} s in kernels, {wall.Elapsed.TotalSeconds:F2} s wall " +
+            $"({total / runs / 1e3:F3} / {wall.Elapsed.TotalMilliseconds / runs:F3} ms per run)");
         foreach (var (op, us) in byOp.OrderByDescending(p => p.Value))
             output.WriteLine($"  {op,-28} {us / 1e6,7:F3} s {100 * us / total,5:F1}%");
     }

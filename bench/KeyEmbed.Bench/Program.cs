@@ -21,10 +21,11 @@ if (args is ["latency", ..])
     SettingsSweep.Latency(sts, 2, Console.Out, Console.Error, args.Length > 1 ? args[1] : null);
     return 0;
 }
-if (args is ["profile", var precisionText])
+if (args is ["profile", var precisionText, ..])
 {
+    int batchSize = args.Length > 2 && args[2] == "single" ? 1 : 64;
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
-    Profile.Run(Workloads.DistinctSentences(sts), precisionText == "int8" ? KeyEmbed.Architectures.ComputePrecision.Int8 : KeyEmbed.Architectures.ComputePrecision.Float32, 2, Console.Out);
+    Profile.Run(Workloads.DistinctSentences(sts), precisionText == "int8" ? KeyEmbed.Architectures.ComputePrecision.Int8 : KeyEmbed.Architectures.ComputePrecision.Float32, 2, Console.Out, batchSize);
     return 0;
 }
 if (args is ["memory", var countText])
