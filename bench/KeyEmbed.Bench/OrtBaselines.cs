@@ -74,11 +74,11 @@ internal sealed class OrtBaselines : IDisposable
     });
 
     /// <summary>(c) Experiment: the sorted batches of (b) run by <paramref name="workers"/> threads at once on a session of one intra-op thread.</summary>
-    public Engine SortedBatchesParallel(byte[] model, int workers)
+    public Engine SortedBatchesParallel(byte[] model, int workers, int intraThreads = 1)
     {
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = new SessionOptions { IntraOpNumThreads = intraThreads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         var session = new InferenceSession(model, options);
-        return new($"ORT sorted batches, {workers} workers × 1 thread", texts =>
+        return new($"ORT sorted batches, {workers} workers × {intraThreads} thread", texts =>
         {
             var ids = texts.Select(_tokenize).ToArray();
             int[] order = [.. Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length)];

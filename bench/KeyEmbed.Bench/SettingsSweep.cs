@@ -42,7 +42,7 @@ internal static class SettingsSweep
         {
             Workloads.Keywords(sentences, tokenize),
             Workloads.Sentences(sentences, tokenize).Take(1200),
-            Workloads.Paragraphs(sentences, tokenize).Take(24),
+            Workloads.Paragraphs(sentences, tokenize).Take(64),
         };
         using var baselines = new OrtBaselines(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), tokenize, threads);
         var defaults = new KeyEmbedModelOptions();
@@ -50,8 +50,10 @@ internal static class SettingsSweep
         {
             baselines.SortedBatches(),
             baselines.SortedBatchesParallel(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), 2),
-            Candidate.Create(threads, defaults, "KeyEmbed (plain graph, budget 8192, batch 64)"),
-            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8, FusedAttention = false }, "int8 (plain graph, the int8 default)"),
+            Candidate.Create(threads, defaults with { BatchWorkers = 1 }, "KeyEmbed, batches one after another"),
+            Candidate.Create(threads, defaults, "KeyEmbed (2 batch workers, budget 8192, batch 64)"),
+            Candidate.Create(threads, defaults with { MaxBatchSize = 32, TokenBudget = 4096 }, "2 batch workers, budget 4096, batch 32"),
+            Candidate.Create(threads, defaults with { MaxBatchSize = 128, TokenBudget = 8192 }, "2 batch workers, budget 8192, batch 128"),
         };
         var harness = new Harness(engines, new HarnessSettings(1, 3, 100, 10, null), log);
         var throughput = harness.MeasureThroughput(workloads);

@@ -33,6 +33,14 @@ public sealed record KeyEmbedModelOptions
     public int MaxBatchSize { get; init; } = 64;
 
     /// <summary>
+    /// How many batches of one call run at once, each on its own share of the <see cref="Threads"/> (0, the default =
+    /// one per thread, each single-threaded; 1 = one batch after another, every thread on each). A call that fits one
+    /// batch (a single keyword) always gets every thread. Several single-threaded runs measured faster than one run
+    /// spread over the cores (docs/performance.md).
+    /// </summary>
+    public int BatchWorkers { get; init; }
+
+    /// <summary>
     /// Arithmetic of the encoder's linear layers (BERT models). <see cref="Architectures.ComputePrecision.Int8"/> is
     /// opt-in: faster, with vectors at cosine ≥ 0.99 to the float32 ones (see docs/benchmarks.md).
     /// </summary>
@@ -120,7 +128,7 @@ public sealed class KeyEmbedModel : IDisposable
         ComputePrecision = options.ComputePrecision;
         _cache = options.CacheBytes > 0 ? new EmbeddingCache(options.CacheBytes) : null;
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
-            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize), options.ComputePrecision,
+            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize, options.BatchWorkers), options.ComputePrecision,
             options.FusedOperators ?? false,
             options.FusedAttention ?? false));
     }
@@ -135,6 +143,8 @@ public sealed class KeyEmbedModel : IDisposable
         if (options.TokenBudget < 1) throw KeyEmbedException.Input($"token budget must be at least 1 (got {options.TokenBudget})");
         if (options.MaxBatchSize < 1) throw KeyEmbedException.Input($"batch size must be at least 1 (got {options.MaxBatchSize})");
         if (options.CacheBytes < 0) throw KeyEmbedException.Input($"cache size must be 0 (off) or more bytes (got {options.CacheBytes})");
+        if (options.BatchWorkers < 0) throw KeyEmbedException.Input($"batch workers must be 0 (one per thread) or more (got {options.BatchWorkers})");
+        if (options.Threads < 0) throw KeyEmbedException.Input($"threads must be 0 (all cores) or more (got {options.Threads})");
         var loaded = LoadedModel.Open(model);
         try { return new KeyEmbedModel(loaded, options, model ?? BuiltInModels.Default); }
         catch { loaded.Dispose(); throw; }

@@ -4,13 +4,16 @@ using KeyEmbed.Architectures.XLNet;
 using KeyEmbed.Models;
 using KeyEmbed.Runtime;
 using KeyEmbed.Tokenization;
+using Microsoft.ML.OnnxRuntime;
 
 namespace KeyEmbed.Embedding;
 
 /// <summary>Batching limits of an <see cref="EmbeddingPipeline"/>.</summary>
 /// <param name="TokenBudget">Most padded tokens (rows × longest row) in one model run.</param>
 /// <param name="MaxBatchSize">Most rows in one model run.</param>
-internal sealed record BatchLimits(int TokenBudget = 8192, int MaxBatchSize = 64);
+/// <param name="Workers">Batches of one call run at once, each on its own single-threaded ONNX Runtime run
+/// (0 = one per intra-op thread; 1 = one batch after another on all threads). A call of one batch always runs on all threads.</param>
+internal sealed record BatchLimits(int TokenBudget = 8192, int MaxBatchSize = 64, int Workers = 0);
 
 /// <summary>One text's vector and what happened on the way.</summary>
 /// <param name="Vector">The pooled, truncated, normalized float32 vector.</param>
@@ -37,6 +40,9 @@ internal sealed class EmbeddingPipeline : IDisposable
     private readonly bool _fusedAttention;
     private readonly ConcurrentDictionary<string, Lazy<EncoderSession>> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, Lazy<XLNetSegmentRunner>> _runners = new();
+    private readonly PrePackedWeightsContainer _prepackedWeights = new();
+    private readonly int _threads;
+    private readonly int _workers;
 
     public EmbeddingPipeline(LoadedModel model, TextEncoder encoder, SessionSettings settings, GraphCache? cache, BatchLimits limits,
         ComputePrecision precision = ComputePrecision.Float32, bool fusedOperators = true, bool fusedAttention = false)
@@ -46,9 +52,11 @@ internal sealed class EmbeddingPipeline : IDisposable
         _fused = fusedOperators;
         _model = model;
         _encoder = encoder;
-        _settings = settings;
+        _settings = settings with { SharedPrePackedWeights = _prepackedWeights };
         _cache = cache;
         _limits = limits;
+        _threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
+        _workers = limits.Workers > 0 ? limits.Workers : _threads;
     }
 
     /// <summary>
@@ -123,13 +131,17 @@ internal sealed class EmbeddingPipeline : IDisposable
             onProgress?.Invoke((int)((long)finishedUnits * texts.Count / totalUnits));
         }
         if (rows.Count == 0) return [.. segmented.Select(s => s.Select(v => v!.Value).ToArray())];
-        var session = Session(layers, poolInGraph ? GraphPooling.MaskedMean : GraphPooling.None);
         var rowVectors = new float[plans.Count][][];
         for (int p = 0; p < plans.Count; p++) rowVectors[p] = new float[rows.Count][];
-        var batchPlan = BatchPlanner.Plan([.. rows.Select(r => r.Length)], _limits.TokenBudget, _limits.MaxBatchSize);
-        foreach (var batch in batchPlan.Batches)
+        var batches = BatchPlanner.Plan([.. rows.Select(r => r.Length)], _limits.TokenBudget, _limits.MaxBatchSize).Batches;
+        // Several batches: one single-threaded run per worker at a time; one batch: all threads on it (lowest latency).
+        int workers = Math.Min(_workers, batches.Count);
+        var pooling = poolInGraph ? GraphPooling.MaskedMean : GraphPooling.None;
+        var session = workers > 1 ? Session(layers, pooling, Math.Max(1, _threads / workers)) : Session(layers, pooling);
+        var progressLock = new object();
+        BatchWorkers.Run(batches.Count, workers, index =>
         {
-            cancellation.ThrowIfCancellationRequested();
+            var batch = batches[index];
             var encoded = _encoder.Pad([.. batch.Indexes.Select(i => rows[i])]);
             var outputs = session.Run(encoded.ToModelInputs(), outputNames);
             var specialMask = needSpecialMask ? SpecialMask(encoded) : null;
@@ -140,10 +152,13 @@ internal sealed class EmbeddingPipeline : IDisposable
                 var vectors = heads[p].Vectors(outputs, attentionMask, plans[p].ExcludeSpecialTokens ? specialMask : default);
                 for (int k = 0; k < batch.Indexes.Length; k++) rowVectors[p][batch.Indexes[k]] = vectors[k];
             }
-            finishedUnits += batch.Indexes.Length;
-            // Progress in texts, scaled from rows (a long BERT text has several rows).
-            onProgress?.Invoke((int)((long)finishedUnits * texts.Count / totalUnits));
-        }
+            // Progress in texts, scaled from rows (a long BERT text has several rows); one report at a time, rising.
+            lock (progressLock)
+            {
+                finishedUnits += batch.Indexes.Length;
+                onProgress?.Invoke((int)((long)finishedUnits * texts.Count / totalUnits));
+            }
+        }, cancellation);
 
         var results = new PipelineVector[plans.Count][];
         for (int p = 0; p < plans.Count; p++) results[p] = Gather(texts.Count, rows, owner, rowVectors[p], plans[p], segmented[p]);
@@ -260,11 +275,13 @@ internal sealed class EmbeddingPipeline : IDisposable
     }
 
     // One session per distinct set of layers: the graph is cut after the highest layer a request needs.
-    private EncoderSession Session(int[] layers, GraphPooling pooling = GraphPooling.None)
+    // Batch workers get their own session of fewer intra-op threads (one session runs concurrently on all of them).
+    private EncoderSession Session(int[] layers, GraphPooling pooling = GraphPooling.None, int? threads = null)
     {
-        string key = string.Join(",", layers) + "/" + pooling;
+        var settings = threads is int t && t != _threads ? _settings with { Threads = t } : _settings;
+        string key = string.Join(",", layers) + "/" + pooling + "/" + settings.Threads;
         return _sessions.GetOrAdd(key, _ => new Lazy<EncoderSession>(
-            () => _model.CreateSession(new GraphRequest(layers.Max(), layers) { Pooling = pooling, Precision = _precision, FusedOperators = _fused, FusedAttention = _fusedAttention }, _settings, _cache))).Value;
+            () => _model.CreateSession(new GraphRequest(layers.Max(), layers) { Pooling = pooling, Precision = _precision, FusedOperators = _fused, FusedAttention = _fusedAttention }, settings, _cache))).Value;
     }
 
     public void Dispose()
@@ -273,5 +290,6 @@ internal sealed class EmbeddingPipeline : IDisposable
             if (session.IsValueCreated) session.Value.Dispose();
         foreach (var runner in _runners.Values)
             if (runner.IsValueCreated) runner.Value.Dispose();
+        _prepackedWeights.Dispose();
     }
 }

@@ -20,6 +20,9 @@ public sealed record SessionSettings
 
     /// <summary>Whether idle intra-op threads spin before sleeping (ORT's <c>session.intra_op.allow_spinning</c>). On by default, as in ONNX Runtime.</summary>
     public bool AllowSpinning { get; init; } = true;
+
+    // Sessions of one model share the weights ONNX Runtime repacks for its MatMul kernels instead of packing them again.
+    internal PrePackedWeightsContainer? SharedPrePackedWeights { get; init; }
 }
 
 /// <summary>One ONNX Runtime session over one built graph: runs batches and returns the requested outputs.</summary>
@@ -39,7 +42,12 @@ internal sealed class EncoderSession : IDisposable
             GraphOptimizationLevel = settings.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
         };
         if (!settings.AllowSpinning) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        try { _session = new InferenceSession(model, options); }
+        try
+        {
+            _session = settings.SharedPrePackedWeights is { } shared
+                ? new InferenceSession(model, options, shared)
+                : new InferenceSession(model, options);
+        }
         catch (OnnxRuntimeException e)
         { throw new KeyEmbedException(ErrorKind.Runtime, $"ONNX Runtime could not load the built graph: {e.Message}", e); }
         InputNames = [.. _session.InputMetadata.Keys];

@@ -31,4 +31,29 @@ public sealed class EmbeddingPipelineGraphPoolingTests
         for (int i = 0; i < texts.Length; i++)
             Assert.True(KeyEmbed.Evaluation.StsBenchmark.Cosine(expected[i], actual[i]) >= 0.99999, $"text {i}");
     }
+
+    [Fact]
+    public void Batch_workers_give_the_answers_of_one_batch_after_another_in_the_callers_order()
+    {
+        // Many small batches (budget 64 tokens) so both workers take several, of different lengths.
+        var texts = Enumerable.Range(0, 60).Select(i => string.Join(' ', Enumerable.Repeat($"word{i}", 1 + i % 9))).ToArray();
+        var options = new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 0, Threads = 2, TokenBudget = 64, MaxBatchSize = 4 };
+        using var serial = KeyEmbedModel.Load("minilm", options with { BatchWorkers = 1 });
+        using var parallel = KeyEmbedModel.Load("minilm", options with { BatchWorkers = 2 });
+        var expected = serial.Embed(texts).Vectors;
+        var progress = new List<int>();
+        var plan = parallel.Resolve(new EmbeddingOptions());
+        var actual = parallel.Pipeline.Embed(texts, plan, done => progress.Add(done));
+        for (int i = 0; i < texts.Length; i++)
+            Assert.True(KeyEmbed.Evaluation.StsBenchmark.Cosine(expected[i], actual[i].Vector) >= 0.99999, $"text {i}");
+        Assert.Equal(texts.Length, progress[^1]);
+        Assert.Equal(progress.Order(), progress);
+    }
+
+    [Fact]
+    public void Negative_batch_workers_are_refused_with_the_reason()
+    {
+        var error = Assert.Throws<KeyEmbedException>(() => KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { BatchWorkers = -1 }));
+        Assert.Contains("batch workers", error.Message);
+    }
 }
