@@ -14,7 +14,7 @@ namespace KeyEmbed.Architectures.Bert;
 internal sealed class BertGraph : IEncoderArchitecture
 {
     /// <summary>Bumped whenever the emitted graph changes, so cached graphs of older versions are not reused.</summary>
-    public const int GraphVersion = 3;
+    public const int GraphVersion = 4;
 
     // BERT's additive mask value for padding keys (modeling_bert's extended attention mask, Google's -10000.0).
     private const float MaskedScore = -10000f;
@@ -162,9 +162,8 @@ internal sealed class BertGraph : IEncoderArchitecture
     {
         var c = Config;
         int h = c.HiddenSize;
-        string[] parts = ["query", "key", "value"];
-        var kernel = ConcatColumns(h, [.. parts.Select(n => Kernel(w, n, h, h))]);
-        var bias = parts.SelectMany(n => w.Tensor($"{n}.bias", h).ToArray()).ToArray();
+        // The contrib kernels scale the scores themselves, so the query is left unscaled here.
+        var (kernel, bias) = MergedQkv(w, queryScale: 1f);
         string biasName = b.Initializer("qkv.bias", bias, 3 * h);
         if (p == ComputePrecision.Float32)
             return b.FusedAttention(x, b.Initializer("qkv.kernel", kernel, h, 3 * h), biasName, mask, c.HeadCount);
@@ -176,16 +175,57 @@ internal sealed class BertGraph : IEncoderArchitecture
     // BertSelfAttention: softmax(Q·Kᵀ/√d + mask)·V per head, heads concatenated back to [B, T, H].
     private string SelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p)
     {
+        var (scores, value) = p == ComputePrecision.Int8 ? SeparateProjectionScores(b, w, x, p) : MergedProjectionScores(b, w, x);
+        string probabilities = b.Softmax(b.Add(scores, mask), -1);
+        string context = b.Transpose(b.MatMul(probabilities, value), 0, 2, 1, 3);
+        return b.Reshape(context, 0, 0, Config.HiddenSize);
+    }
+
+    // float32: one [H, 3H] projection instead of three (one bigger MatMul, one bias Add) and the 1/√d score scale
+    // folded into the query's weights, so no pass over the [B, h, T, T] scores divides them.
+    private (string Scores, string Value) MergedProjectionScores(GraphBuilder b, WeightScope w, string x)
+    {
+        var c = Config;
+        int h = c.HiddenSize;
+        var (kernel, bias) = MergedQkv(w, queryScale: 1f / MathF.Sqrt(c.HeadSize));
+        string qkv = b.Linear(x, b.Initializer("qkv.kernel", kernel, h, 3 * h), b.Initializer("qkv.bias", bias, 3 * h));
+        // [B, T, 3H] → [B, T, 3, h, d] → [3, B, h, T, d], then Q, K, V off the leading axis. ORT's transpose optimizer
+        // pushes this Transpose below the Split (a Gather becomes the same Split + Squeeze) and merges it with Kᵀ's,
+        // so each of Q, Kᵀ, V still costs one transpose pass, as with three projections.
+        string heads = b.Transpose(b.Reshape(qkv, 0, 0, 3, c.HeadCount, c.HeadSize), 2, 0, 3, 1, 4);
+        var parts = b.Split(heads, 0, 1, 1, 1);
+        string Part(int i) => b.Squeeze(parts[i], 0);   // [B, h, T, d]
+        string scores = b.MatMul(Part(0), b.Transpose(Part(1), 0, 1, 3, 2));
+        return (scores, Part(2));
+    }
+
+    // int8: three quantized projections (each [H, H], quantized per output column) and the explicit 1/√d.
+    private (string Scores, string Value) SeparateProjectionScores(GraphBuilder b, WeightScope w, string x, ComputePrecision p)
+    {
         var c = Config;
         string Heads(string name, params long[] perm) =>
             b.Transpose(b.Reshape(Project(b, w, name, x, c.HiddenSize, c.HiddenSize, p), 0, 0, c.HeadCount, c.HeadSize), perm);
         string query = Heads("query", 0, 2, 1, 3);   // [B, h, T, d]
         string keyT = Heads("key", 0, 2, 3, 1);      // [B, h, d, T]
         string value = Heads("value", 0, 2, 1, 3);   // [B, h, T, d]
-        string scores = b.Div(b.MatMul(query, keyT), b.Scalar(MathF.Sqrt(c.HeadSize)));
-        string probabilities = b.Softmax(b.Add(scores, mask), -1);
-        string context = b.Transpose(b.MatMul(probabilities, value), 0, 2, 1, 3);
-        return b.Reshape(context, 0, 0, c.HiddenSize);
+        return (b.Div(b.MatMul(query, keyT), b.Scalar(MathF.Sqrt(c.HeadSize))), value);
+    }
+
+    // Query, key and value kernels side by side ([H, 3H], graph layout) and their biases ([3H]); the query's columns
+    // and bias multiplied by queryScale (a linear map, so scaling the weights scales Q and hence every score).
+    private (float[] Kernel, float[] Bias) MergedQkv(WeightScope w, float queryScale)
+    {
+        int h = Config.HiddenSize;
+        var query = Kernel(w, "query", h, h);
+        var queryBias = w.Tensor("query.bias", h).ToArray();   // a copy: scaled in place below
+        if (queryScale != 1f)
+        {
+            for (int i = 0; i < query.Length; i++) query[i] *= queryScale;
+            for (int i = 0; i < queryBias.Length; i++) queryBias[i] *= queryScale;
+        }
+        var kernel = ConcatColumns(h, [query, Kernel(w, "key", h, h), Kernel(w, "value", h, h)]);
+        float[] bias = [.. queryBias, .. w.Tensor("key.bias", h), .. w.Tensor("value.bias", h)];
+        return (kernel, bias);
     }
 
     // nn.Linear: x·Wᵀ (+ b), W stored [out, in] in the checkpoint and [in, out] in the graph; int8 per output channel on request.
