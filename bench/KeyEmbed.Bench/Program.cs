@@ -28,6 +28,12 @@ if (args is ["profile", var precisionText, ..])
     Profile.Run(Workloads.DistinctSentences(sts), precisionText == "int8" ? KeyEmbed.Architectures.ComputePrecision.Int8 : KeyEmbed.Architectures.ComputePrecision.Float32, 2, Console.Out, batchSize);
     return 0;
 }
+if (args is ["int8-accuracy"])
+{
+    string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+    Int8Accuracy.Run(sts, Console.Out);
+    return 0;
+}
 if (args is ["memory", var countText])
 {
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));

@@ -14,12 +14,18 @@ namespace KeyEmbed.Architectures.Bert;
 internal sealed class BertGraph : IEncoderArchitecture
 {
     /// <summary>Bumped whenever the emitted graph changes, so cached graphs of older versions are not reused.</summary>
-    public const int GraphVersion = 4;
+    public const int GraphVersion = 5;
 
     // BERT's additive mask value for padding keys (modeling_bert's extended attention mask, Google's -10000.0).
     private const float MaskedScore = -10000f;
 
+    // int8: the Q/K/V input's loudest channels scaled down (and the weights' rows up), the feed-forward inputs'
+    // loudest channels kept out of quantization; chosen from the weights (docs/performance.md, "int8").
+    private const int Int8SmoothedChannels = 16;
+    private const int Int8OutlierChannels = 16;
+
     private readonly WeightScope _weights;
+    private readonly Lazy<IReadOnlyList<BertInt8InputSizes>> _int8InputSizes;
 
     public BertGraph(BertConfig config, ITensorSource source)
     {
@@ -32,6 +38,7 @@ internal sealed class BertGraph : IEncoderArchitecture
             throw new KeyEmbedException(ErrorKind.ShapeMismatch,
                 $"{source.Path}: the checkpoint has weights for encoder layer {layer} but the config ({config.Source}) says num_hidden_layers = {config.LayerCount}; the config does not match the weights");
         IgnoredWeights = unused;
+        _int8InputSizes = new(() => BertInt8InputEstimate.Estimate(Config, _weights));
     }
 
     public BertConfig Config { get; }
@@ -75,7 +82,8 @@ internal sealed class BertGraph : IEncoderArchitecture
         string attentionMask = b.Input("attention_mask", ElementType.Int64, "batch", "sequence");
         string tokenTypeIds = b.Input("token_type_ids", ElementType.Int64, "batch", "sequence");
 
-        var layerSettings = new LayerSettings(request.FusedOperators, request.Precision, request.FusedAttention);
+        var layerSettings = new LayerSettings(request.FusedOperators, request.Precision, request.FusedAttention,
+            request.Precision == ComputePrecision.Int8 ? _int8InputSizes.Value : null);
         string hidden = Embeddings(b, inputIds, tokenTypeIds);
         string? poolingMask = request.Pooling == GraphPooling.MaskedMean ? b.Cast(attentionMask, ElementType.Float) : null;
         if (outputs.Contains(0)) Output(b, 0, hidden, poolingMask);
@@ -85,13 +93,14 @@ internal sealed class BertGraph : IEncoderArchitecture
         for (int layer = 1; layer <= request.HighestLayer; layer++)
         {
             using (b.Scope($"layer_{layer - 1}"))
-                hidden = EncoderLayer(b, _weights.Prefix($"encoder.layer.{layer - 1}"), hidden, mask, layerSettings);
+                hidden = EncoderLayer(b, _weights.Prefix($"encoder.layer.{layer - 1}"), hidden, mask, layerSettings, layer - 1);
             if (outputs.Contains(layer)) Output(b, layer, hidden, poolingMask);
         }
         return b.Build();
     }
 
-    private sealed record LayerSettings(bool Fused, ComputePrecision Precision, bool FusedAttention);
+    // Int8InputSizes: int8 only, per layer, for preparing each quantized projection's input.
+    private sealed record LayerSettings(bool Fused, ComputePrecision Precision, bool FusedAttention, IReadOnlyList<BertInt8InputSizes>? Int8InputSizes);
 
     // BertEmbeddings.forward: word + absolute position (0..T-1) + token type, then LayerNorm.
     private string Embeddings(GraphBuilder b, string inputIds, string tokenTypeIds)
@@ -117,19 +126,20 @@ internal sealed class BertGraph : IEncoderArchitecture
     }
 
     // BertLayer: self-attention → dense + residual + LayerNorm → intermediate (activation) → dense + residual + LayerNorm.
-    private string EncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, LayerSettings settings)
+    private string EncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, LayerSettings settings, int index)
     {
-        if (!settings.Fused) return PlainEncoderLayer(b, w, x, mask, settings.Precision, settings.FusedAttention);
+        var sizes = settings.Int8InputSizes?[index];
+        if (!settings.Fused) return PlainEncoderLayer(b, w, x, mask, settings.Precision, settings.FusedAttention, sizes);
         var c = Config;
         var p = settings.Precision;
         // Same layer with ONNX Runtime's fused kernels: bias + residual + LayerNorm in one pass, bias + GELU in one
         // pass, optionally Q/K/V in one projection + attention in one kernel.
-        string attention = FusedAttention(b, w.Prefix("attention.self"), x, mask, p, settings.FusedAttention);
+        string attention = FusedAttention(b, w.Prefix("attention.self"), x, mask, p, settings.FusedAttention, Smoothing(sizes));
         var ao = w.Prefix("attention.output");
         string attentionOutput = b.SkipLayerNorm(Project(b, ao, "dense", attention, c.HiddenSize, c.HiddenSize, p, withBias: false), x,
             NormScale(b, ao, "LayerNorm"), NormShift(b, ao, "LayerNorm"), Bias(b, ao, "dense", c.HiddenSize), (float)Config.LayerNormEps);
         var im = w.Prefix("intermediate");
-        string up = Project(b, im, "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p, withBias: false);
+        string up = Project(b, im, "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p, withBias: false, outlierSizes: sizes?.UpInput);
         string upBias = Bias(b, im, "dense", c.IntermediateSize);
         string intermediate = Config.Activation switch
         {
@@ -138,27 +148,29 @@ internal sealed class BertGraph : IEncoderArchitecture
             _ => Activation(b, b.Add(up, upBias)),
         };
         var o = w.Prefix("output");
-        return b.SkipLayerNorm(Project(b, o, "dense", intermediate, c.IntermediateSize, c.HiddenSize, p, withBias: false), attentionOutput,
+        return b.SkipLayerNorm(Project(b, o, "dense", intermediate, c.IntermediateSize, c.HiddenSize, p, withBias: false, outlierSizes: sizes?.DownInput), attentionOutput,
             NormScale(b, o, "LayerNorm"), NormShift(b, o, "LayerNorm"), Bias(b, o, "dense", c.HiddenSize), (float)Config.LayerNormEps);
     }
 
-    private string FusedAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, bool fused) =>
-        fused ? FusedSelfAttention(b, w, x, mask, p) : SelfAttention(b, w, x, mask, p);
+    private string FusedAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, bool fused, float[]? int8InputScales) =>
+        fused ? FusedSelfAttention(b, w, x, mask, p, int8InputScales) : SelfAttention(b, w, x, mask, p, int8InputScales);
 
-    private string PlainEncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, bool fusedAttention)
+    // int8Sizes: int8 only (see Project's outlierSizes and Smoothing).
+    private string PlainEncoderLayer(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, bool fusedAttention, BertInt8InputSizes? int8Sizes)
     {
         var c = Config;
-        string attention = FusedAttention(b, w.Prefix("attention.self"), x, mask, p, fusedAttention);
+        string attention = FusedAttention(b, w.Prefix("attention.self"), x, mask, p, fusedAttention, Smoothing(int8Sizes));
         string attentionOutput = LayerNorm(b, w.Prefix("attention.output"), "LayerNorm",
             b.Add(Project(b, w.Prefix("attention.output"), "dense", attention, c.HiddenSize, c.HiddenSize, p), x));
-        string intermediate = Activation(b, Project(b, w.Prefix("intermediate"), "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p));
+        string intermediate = Activation(b, Project(b, w.Prefix("intermediate"), "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p,
+            outlierSizes: int8Sizes?.UpInput));
         return LayerNorm(b, w.Prefix("output"), "LayerNorm",
-            b.Add(Project(b, w.Prefix("output"), "dense", intermediate, c.IntermediateSize, c.HiddenSize, p), attentionOutput));
+            b.Add(Project(b, w.Prefix("output"), "dense", intermediate, c.IntermediateSize, c.HiddenSize, p, outlierSizes: int8Sizes?.DownInput), attentionOutput));
     }
 
     // BertSelfAttention with the three projections merged into one [H, 3H] kernel: ORT's Attention (float32), or one
     // int8 projection split into Q, K, V for MultiHeadAttention.
-    private string FusedSelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p)
+    private string FusedSelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, float[]? int8InputScales)
     {
         var c = Config;
         int h = c.HiddenSize;
@@ -167,15 +179,15 @@ internal sealed class BertGraph : IEncoderArchitecture
         string biasName = b.Initializer("qkv.bias", bias, 3 * h);
         if (p == ComputePrecision.Float32)
             return b.FusedAttention(x, b.Initializer("qkv.kernel", kernel, h, 3 * h), biasName, mask, c.HeadCount);
-        string qkv = QuantizedMatMul(b, "qkv", x, kernel, h, 3 * h, biasName);
+        string qkv = QuantizedMatMul(b, "qkv", SmoothInput(b, x, kernel, int8InputScales), kernel, h, 3 * h, biasName);
         var qkvParts = b.Split(qkv, -1, h, h, h);
         return b.MultiHeadAttention(qkvParts[0], qkvParts[1], qkvParts[2], mask, c.HeadCount);
     }
 
     // BertSelfAttention: softmax(Q·Kᵀ/√d + mask)·V per head, heads concatenated back to [B, T, H].
-    private string SelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p)
+    private string SelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, float[]? int8InputScales)
     {
-        var (scores, value) = p == ComputePrecision.Int8 ? SeparateProjectionScores(b, w, x, p) : MergedProjectionScores(b, w, x);
+        var (scores, value) = p == ComputePrecision.Int8 ? SeparateProjectionScores(b, w, x, p, int8InputScales) : MergedProjectionScores(b, w, x);
         string probabilities = b.Softmax(b.Add(scores, mask), -1);
         string context = b.Transpose(b.MatMul(probabilities, value), 0, 2, 1, 3);
         return b.Reshape(context, 0, 0, Config.HiddenSize);
@@ -199,12 +211,14 @@ internal sealed class BertGraph : IEncoderArchitecture
         return (scores, Part(2));
     }
 
-    // int8: three quantized projections (each [H, H], quantized per output column) and the explicit 1/√d.
-    private (string Scores, string Value) SeparateProjectionScores(GraphBuilder b, WeightScope w, string x, ComputePrecision p)
+    // int8: three quantized projections (each [H, H], quantized per output column) and the explicit 1/√d; one
+    // smoothed input shared by the three.
+    private (string Scores, string Value) SeparateProjectionScores(GraphBuilder b, WeightScope w, string x, ComputePrecision p, float[]? inputScales)
     {
         var c = Config;
+        string input = SmoothInput(b, x, null, inputScales);
         string Heads(string name, params long[] perm) =>
-            b.Transpose(b.Reshape(Project(b, w, name, x, c.HiddenSize, c.HiddenSize, p), 0, 0, c.HeadCount, c.HeadSize), perm);
+            b.Transpose(b.Reshape(Project(b, w, name, input, c.HiddenSize, c.HiddenSize, p, inputScales: inputScales), 0, 0, c.HeadCount, c.HeadSize), perm);
         string query = Heads("query", 0, 2, 1, 3);   // [B, h, T, d]
         string keyT = Heads("key", 0, 2, 3, 1);      // [B, h, d, T]
         string value = Heads("value", 0, 2, 1, 3);   // [B, h, T, d]
@@ -228,11 +242,16 @@ internal sealed class BertGraph : IEncoderArchitecture
         return (kernel, bias);
     }
 
-    // nn.Linear: x·Wᵀ (+ b), W stored [out, in] in the checkpoint and [in, out] in the graph; int8 per output channel on request.
-    private static string Project(GraphBuilder b, WeightScope w, string name, string x, int inputs, int outputs, ComputePrecision p, bool withBias = true)
+    // nn.Linear: x·Wᵀ (+ b), W stored [out, in] in the checkpoint and [in, out] in the graph; int8 per output channel on
+    // request. int8 only: inputScales, x is already x / s (the kernel's rows take × s); outlierSizes, x is outlier-split.
+    private static string Project(GraphBuilder b, WeightScope w, string name, string x, int inputs, int outputs, ComputePrecision p, bool withBias = true,
+        float[]? inputScales = null, double[]? outlierSizes = null)
     {
         string? bias = withBias ? Bias(b, w, name, outputs) : null;
         var kernel = Kernel(w, name, inputs, outputs);
+        if (p == ComputePrecision.Int8 && outlierSizes is not null)
+            return OutlierSplitQuantizedMatMul(b, name, SplitOutliers(b, name, x, outlierSizes, Int8OutlierChannels), kernel, outputs, bias);
+        if (p == ComputePrecision.Int8 && inputScales is not null) ScaleRows(kernel, inputScales, outputs);
         if (p == ComputePrecision.Int8) return QuantizedMatMul(b, name, x, kernel, inputs, outputs, bias);
         return b.Linear(x, b.Initializer($"{name}.kernel", kernel, inputs, outputs), bias);
     }
@@ -242,6 +261,66 @@ internal sealed class BertGraph : IEncoderArchitecture
         var (values, scales) = WeightQuantization.PerColumnInt8(kernel, inputs, outputs);
         return b.DynamicQuantizeMatMul(x, b.Initializer($"{name}.kernel_int8", values, inputs, outputs),
             b.Initializer($"{name}.kernel_scale", scales, outputs), bias);
+    }
+
+    // The int8 Q/K/V input's per-channel scales, SmoothQuant-style (Xiao et al. 2022): the loudest channels by the
+    // weight-only estimate get s = √(size / the next channel's size), the rest 1; x / s has evener channel ranges.
+    private static float[]? Smoothing(BertInt8InputSizes? sizes)
+    {
+        if (sizes is null) return null;
+        var size = sizes.AttentionInput;
+        var order = Enumerable.Range(0, size.Length).OrderByDescending(i => size[i]).ToArray();
+        double reference = size[order[Int8SmoothedChannels]];
+        var scales = new float[size.Length];
+        Array.Fill(scales, 1f);
+        foreach (int channel in order.Take(Int8SmoothedChannels)) scales[channel] = (float)Math.Sqrt(size[channel] / reference);
+        return scales;
+    }
+
+    // x / s (one Mul), and kernel [inputs, outputs] rows × s when given, so x·W is unchanged; x itself without scales.
+    private static string SmoothInput(GraphBuilder b, string x, float[]? kernel, float[]? scales)
+    {
+        if (scales is null) return x;
+        if (kernel is not null) ScaleRows(kernel, scales, kernel.Length / scales.Length);
+        return b.Mul(x, b.Initializer("input_smoothing", [.. scales.Select(s => 1 / s)], scales.Length));
+    }
+
+    // kernel [inputs, outputs]: row i × scales[i].
+    private static void ScaleRows(float[] kernel, float[] scales, int outputs)
+    {
+        for (int i = 0; i < scales.Length; i++)
+            foreach (ref float v in kernel.AsSpan(i * outputs, outputs)) v *= scales[i];
+    }
+
+    // An int8 projection's input split in two (LLM.int8(), Dettmers et al. 2022): Rest, x with its loudest channels
+    // zeroed, for the per-tensor quantized MatMul; Outliers, those channels gathered, for a float32 MatMul.
+    private sealed record OutlierSplit(string Rest, string Outliers, int[] Channels, int Width);
+
+    // The count channels with the largest estimated sizes, chosen when the graph is built.
+    private static OutlierSplit SplitOutliers(GraphBuilder b, string name, string x, double[] sizes, int count)
+    {
+        int width = sizes.Length;
+        int[] channels = [.. Enumerable.Range(0, width).OrderByDescending(i => sizes[i]).Take(count).Order()];
+        var keep = new float[width];
+        Array.Fill(keep, 1f);
+        foreach (int channel in channels) keep[channel] = 0f;
+        string rest = b.Mul(x, b.Initializer($"{name}.outlier_mask", keep, width));
+        string outliers = b.Gather(x, b.Initializer($"{name}.outlier_channels", [.. channels.Select(i => (long)i)], channels.Length), -1);
+        return new OutlierSplit(rest, outliers, channels, width);
+    }
+
+    // quantized(Rest) · W with the outlier rows zeroed (+ bias), plus Outliers · W[outlier rows] in float32: x · W (+ bias).
+    private static string OutlierSplitQuantizedMatMul(GraphBuilder b, string name, OutlierSplit input, float[] kernel, int outputs, string? bias)
+    {
+        var outlierRows = new float[input.Channels.Length * outputs];
+        for (int i = 0; i < input.Channels.Length; i++)
+        {
+            var row = kernel.AsSpan(input.Channels[i] * outputs, outputs);
+            row.CopyTo(outlierRows.AsSpan(i * outputs, outputs));
+            row.Clear();   // which also keeps those rows out of the per-column weight scales
+        }
+        string quantized = QuantizedMatMul(b, name, input.Rest, kernel, input.Width, outputs, bias);
+        return b.Add(quantized, b.MatMul(input.Outliers, b.Initializer($"{name}.outlier_kernel", outlierRows, input.Channels.Length, outputs)));
     }
 
     private static float[] Kernel(WeightScope w, string name, int inputs, int outputs) =>

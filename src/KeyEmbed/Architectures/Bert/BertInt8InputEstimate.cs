@@ -1,0 +1,114 @@
+using KeyEmbed.Checkpoints;
+
+namespace KeyEmbed.Architectures.Bert;
+
+/// <summary>
+/// How large each channel of a quantized projection's input is expected to be, per encoder layer: the Q/K/V input
+/// (the previous LayerNorm's output), the feed-forward up input (the attention LayerNorm's output) and the
+/// feed-forward down input (the activation's output). Relative figures; larger = more likely to set the range of
+/// the per-tensor activation quantization.
+/// </summary>
+internal sealed record BertInt8InputSizes(double[] AttentionInput, double[] UpInput, double[] DownInput);
+
+/// <summary>
+/// Estimates <see cref="BertInt8InputSizes"/> from the weights alone (no text is run): the per-channel RMS of the
+/// embedding LayerNorm's output over the whole vocabulary, carried through each layer assuming independent inputs.
+/// A linear map's output channel gets RMS² = Σ W² · RMS²(input) + bias², a residual sum adds RMS², a LayerNorm
+/// rescales to unit mean square, then γ and β. For the down input, the upper tail of the activation's input
+/// (bias + 3 standard deviations) is taken, since GELU passes large positive values through and caps negative ones.
+/// Crude, but it finds the few loud residual channels BERT models carry (all-MiniLM-L6-v2: 99, 223, …) that the
+/// LayerNorm weights alone do not reveal.
+/// </summary>
+internal static class BertInt8InputEstimate
+{
+    // GELU's output RMS relative to its input's, for a roughly zero-mean Gaussian input.
+    private const double ActivationGain = 0.6;
+
+    // How far into the upper tail of the down projection's pre-activation a channel's size is read.
+    private const double TailDeviations = 3;
+
+    public static IReadOnlyList<BertInt8InputSizes> Estimate(BertConfig c, WeightScope weights)
+    {
+        int h = c.HiddenSize, f = c.IntermediateSize;
+        var x = EmbeddingRms(c, weights.Prefix("embeddings"));
+        var layers = new BertInt8InputSizes[c.LayerCount];
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            var w = weights.Prefix($"encoder.layer.{l}");
+            // The attention context is a weighted average of value rows: its RMS is taken as the value's (an upper bound).
+            var value = LinearRms(w.Tensor("attention.self.value.weight", h, h), w.Tensor("attention.self.value.bias", h), x, h, h);
+            var attention = LinearRms(w.Tensor("attention.output.dense.weight", h, h), w.Tensor("attention.output.dense.bias", h), value, h, h);
+            var upInput = NormRms(x, attention, w.Tensor("attention.output.LayerNorm.weight", h), w.Tensor("attention.output.LayerNorm.bias", h));
+            var upBias = w.Tensor("intermediate.dense.bias", f);
+            var upSpread = LinearRms(w.Tensor("intermediate.dense.weight", f, h), new float[f], upInput, f, h);
+            var downInput = new double[f];
+            var activation = new double[f];
+            for (int j = 0; j < f; j++)
+            {
+                downInput[j] = upBias[j] + TailDeviations * upSpread[j];
+                activation[j] = ActivationGain * Math.Sqrt(upSpread[j] * upSpread[j] + upBias[j] * (double)upBias[j]);
+            }
+            var down = LinearRms(w.Tensor("output.dense.weight", h, f), w.Tensor("output.dense.bias", h), activation, h, f);
+            layers[l] = new BertInt8InputSizes(x, upInput, downInput);
+            x = NormRms(upInput, down, w.Tensor("output.LayerNorm.weight", h), w.Tensor("output.LayerNorm.bias", h));
+        }
+        return layers;
+    }
+
+    // Per channel, the RMS of LayerNorm(word + position 1 + token type 0) over every vocabulary entry.
+    private static double[] EmbeddingRms(BertConfig c, WeightScope e)
+    {
+        int h = c.HiddenSize;
+        var words = e.Tensor("word_embeddings.weight", c.VocabSize, h);
+        var positions = e.Tensor("position_embeddings.weight", c.MaxPositions, h);
+        var types = e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, h);
+        var gamma = e.Tensor("LayerNorm.weight", h);
+        var beta = e.Tensor("LayerNorm.bias", h);
+        var sumSquares = new double[h];
+        var row = new double[h];
+        for (int v = 0; v < c.VocabSize; v++)
+        {
+            double mean = 0;
+            for (int i = 0; i < h; i++) { row[i] = words[v * h + i] + positions[h + i] + types[i]; mean += row[i]; }
+            mean /= h;
+            double variance = 0;
+            for (int i = 0; i < h; i++) variance += (row[i] - mean) * (row[i] - mean);
+            double inverse = 1 / Math.Sqrt(variance / h + c.LayerNormEps);
+            for (int i = 0; i < h; i++)
+            {
+                double y = (row[i] - mean) * inverse * gamma[i] + beta[i];
+                sumSquares[i] += y * y;
+            }
+        }
+        return [.. sumSquares.Select(s => Math.Sqrt(s / c.VocabSize))];
+    }
+
+    // nn.Linear with W [outputs, inputs] (checkpoint layout) over independent inputs of the given RMS.
+    private static double[] LinearRms(float[] w, float[] bias, double[] input, int outputs, int inputs)
+    {
+        var result = new double[outputs];
+        for (int o = 0; o < outputs; o++)
+        {
+            double sum = bias[o] * (double)bias[o];
+            for (int i = 0; i < inputs; i++)
+            {
+                double term = w[o * inputs + i] * input[i];
+                sum += term * term;
+            }
+            result[o] = Math.Sqrt(sum);
+        }
+        return result;
+    }
+
+    // LayerNorm(residual + sublayer): the sum's channels scaled to unit mean square, then γ and β.
+    private static double[] NormRms(double[] residual, double[] sublayer, float[] gamma, float[] beta)
+    {
+        int h = residual.Length;
+        var squares = new double[h];
+        for (int i = 0; i < h; i++) squares[i] = residual[i] * residual[i] + sublayer[i] * sublayer[i];
+        double meanSquare = squares.Average();
+        var result = new double[h];
+        for (int i = 0; i < h; i++) result[i] = Math.Sqrt(gamma[i] * (double)gamma[i] * squares[i] / meanSquare + beta[i] * (double)beta[i]);
+        return result;
+    }
+}
