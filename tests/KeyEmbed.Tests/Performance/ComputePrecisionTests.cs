@@ -7,14 +7,15 @@ using KeyEmbed.Onnx;
 namespace KeyEmbed.Tests.Performance;
 
 /// <summary>
-/// int8 compute stays within its stated bound (docs/benchmarks.md): mean cosine ≥ 0.99 to the float32 reference
-/// vectors, and no vector below 0.97 (measured: mean 0.993, lowest 0.980 on these sentences).
+/// int8 compute stays within its stated bound (docs/performance.md, "int8"): mean cosine ≥ 0.997 to the float32
+/// reference vectors, and no vector below 0.99 (measured with graph version 5: mean 0.9982, lowest 0.9939 on these
+/// sentences; the int8 graph before its smoothed and outlier-split inputs measured 0.993 / 0.980 and fails both).
 /// </summary>
 public sealed class ComputePrecisionTests
 {
-    // The stated bounds of docs/benchmarks.md for int8 compute.
-    private const double Int8MeanCosineBound = 0.99;
-    private const double Int8LowestCosineBound = 0.97;
+    // The stated bounds of docs/performance.md for int8 compute.
+    private const double Int8MeanCosineBound = 0.997;
+    private const double Int8LowestCosineBound = 0.99;
 
     [Fact]
     public void Int8_vectors_stay_within_the_stated_cosine_bounds_of_the_reference_vectors()
@@ -72,9 +73,18 @@ public sealed class ComputePrecisionTests
     public void Int8_graph_quantizes_every_linear_layer()
     {
         using var model = KeyEmbed.Models.LoadedModel.Open("minilm");
-        var nodes = model.Architecture.BuildGraph(new GraphRequest(6, [6]) { Precision = ComputePrecision.Int8 }).Graph.Node;
+        var graph = model.Architecture.BuildGraph(new GraphRequest(6, [6]) { Precision = ComputePrecision.Int8 }).Graph;
+        var nodes = graph.Node;
         Assert.Equal(6 * 6, nodes.Count(n => n.OpType == "DynamicQuantizeMatMul")); // query, key, value, attention output, up, down
         Assert.DoesNotContain(nodes, n => n.OpType == "MatMul" && n.Input.Any(i => i.EndsWith(".kernel", StringComparison.Ordinal)));
+        // Beside them, float32 only for a few loud channels: the feed-forward up and down inputs' outliers …
+        var shapes = graph.Initializer.ToDictionary(t => t.Name, t => t.Dims.ToArray());
+        var outlierKernels = nodes.Where(n => n.OpType == "MatMul").SelectMany(n => n.Input)
+            .Where(i => i.Contains("outlier_kernel", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6 * 2, outlierKernels.Count);
+        Assert.All(outlierKernels, k => Assert.InRange(shapes[k][0], 1, 32));
+        // … and one per-channel smoothing of each layer's Q/K/V input.
+        Assert.Equal(6, nodes.Count(n => n.OpType == "Mul" && n.Input.Any(i => i.Contains("input_smoothing", StringComparison.Ordinal))));
     }
 
     [Fact]

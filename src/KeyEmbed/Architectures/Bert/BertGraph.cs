@@ -21,8 +21,8 @@ internal sealed class BertGraph : IEncoderArchitecture
 
     // int8: the Q/K/V input's loudest channels scaled down (and the weights' rows up), the feed-forward inputs'
     // loudest channels kept out of quantization; chosen from the weights (docs/performance.md, "int8").
-    private const int Int8SmoothedChannels = 16;
-    private const int Int8OutlierChannels = 16;
+    private const int Int8SmoothedChannels = 24;
+    private const int Int8OutlierChannels = 24;
 
     private readonly WeightScope _weights;
     private readonly Lazy<IReadOnlyList<BertInt8InputSizes>> _int8InputSizes;

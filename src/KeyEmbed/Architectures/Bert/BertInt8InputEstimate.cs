@@ -55,7 +55,8 @@ internal static class BertInt8InputEstimate
         return layers;
     }
 
-    // Per channel, the RMS of LayerNorm(word + position 1 + token type 0) over every vocabulary entry.
+    // Per channel, the RMS of LayerNorm(word + position + token type 0) over every vocabulary entry, the larger of
+    // position 0's and position 1's: position 0 (the start token's, in every sequence) can carry its own loud channel.
     private static double[] EmbeddingRms(BertConfig c, WeightScope e)
     {
         int h = c.HiddenSize;
@@ -64,23 +65,28 @@ internal static class BertInt8InputEstimate
         var types = e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, h);
         var gamma = e.Tensor("LayerNorm.weight", h);
         var beta = e.Tensor("LayerNorm.bias", h);
-        var sumSquares = new double[h];
+        var result = new double[h];
         var row = new double[h];
-        for (int v = 0; v < c.VocabSize; v++)
+        foreach (int position in new[] { 0, Math.Min(1, c.MaxPositions - 1) })
         {
-            double mean = 0;
-            for (int i = 0; i < h; i++) { row[i] = words[v * h + i] + positions[h + i] + types[i]; mean += row[i]; }
-            mean /= h;
-            double variance = 0;
-            for (int i = 0; i < h; i++) variance += (row[i] - mean) * (row[i] - mean);
-            double inverse = 1 / Math.Sqrt(variance / h + c.LayerNormEps);
-            for (int i = 0; i < h; i++)
+            var sumSquares = new double[h];
+            for (int v = 0; v < c.VocabSize; v++)
             {
-                double y = (row[i] - mean) * inverse * gamma[i] + beta[i];
-                sumSquares[i] += y * y;
+                double mean = 0;
+                for (int i = 0; i < h; i++) { row[i] = words[v * h + i] + positions[position * h + i] + types[i]; mean += row[i]; }
+                mean /= h;
+                double variance = 0;
+                for (int i = 0; i < h; i++) variance += (row[i] - mean) * (row[i] - mean);
+                double inverse = 1 / Math.Sqrt(variance / h + c.LayerNormEps);
+                for (int i = 0; i < h; i++)
+                {
+                    double y = (row[i] - mean) * inverse * gamma[i] + beta[i];
+                    sumSquares[i] += y * y;
+                }
             }
+            for (int i = 0; i < h; i++) result[i] = Math.Max(result[i], Math.Sqrt(sumSquares[i] / c.VocabSize));
         }
-        return [.. sumSquares.Select(s => Math.Sqrt(s / c.VocabSize))];
+        return result;
     }
 
     // nn.Linear with W [outputs, inputs] (checkpoint layout) over independent inputs of the given RMS.
