@@ -23,9 +23,28 @@ if (args is ["latency", ..])
 }
 if (args is ["profile", var precisionText, ..])
 {
-    int batchSize = args.Length > 2 && args[2] == "single" ? 1 : 64;
+    // profile float32|int8 [single|keywords]: sentences in batches of 64 on 2 threads (default), one sentence per run,
+    // or the keywords in batches of 64 on one thread (what each batch worker runs).
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
-    Profile.Run(Workloads.DistinctSentences(sts), precisionText == "int8" ? KeyEmbed.Architectures.ComputePrecision.Int8 : KeyEmbed.Architectures.ComputePrecision.Float32, 2, Console.Out, batchSize);
+    string flavour = args.Length > 2 ? args[2] : "sentences";
+    var texts = Workloads.DistinctSentences(sts);
+    if (flavour == "keywords") texts = [.. Workloads.Keywords(texts, t => new long[t.Split(' ').Length + 2]).Texts];
+    Profile.Run(texts, precisionText == "int8" ? KeyEmbed.Architectures.ComputePrecision.Int8 : KeyEmbed.Architectures.ComputePrecision.Float32,
+        flavour == "keywords" ? 1 : 2, Console.Out, flavour == "single" ? 1 : 64);
+    return 0;
+}
+if (args is ["ceiling"])
+{
+    // The hardware as ONNX Runtime reaches it: MatMul GFLOP/s on 1 and 2 threads, and the linear layers' floor per row count.
+    foreach (int t in new[] { 1, 2 })
+        foreach (int rows in new[] { 256, 2048 })
+        {
+            var (gflops, shape) = MatMulCeiling.Measure(t, rows, 384, 1536, TimeSpan.FromMilliseconds(500), 5);
+            Console.WriteLine($"{t} thread(s) {shape}: {gflops:F0} GFLOP/s");
+        }
+    foreach (int t in new[] { 1, 2 })
+        foreach (int rows in new[] { 1, 7, 64 })
+            Console.WriteLine($"{t} thread(s), the 24 linear layers on {rows} row(s): {MatMulCeiling.LinearLayersFloorMs(t, rows, 200):F3} ms (fastest of 200)");
     return 0;
 }
 if (args is ["int8-accuracy"])

@@ -84,8 +84,22 @@ internal sealed class EncoderSession : IDisposable
                 }
             var outputNames = outputs.ToArray();
             using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, names, values, outputNames);
             var map = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
+            // Outputs whose shape follows from the inputs ([batch, sequence, …]) are written by ORT straight into the
+            // arrays handed back, with no second copy; any other output (XLNet's memories) is copied out of ORT's buffer.
+            if (intInputs.TryGetValue("input_ids", out var ids) && PreallocatedOutputs(outputNames, ids.Shape) is { } preallocated)
+            {
+                var outputValues = new OrtValue[outputNames.Length];
+                for (int i = 0; i < outputNames.Length; i++)
+                {
+                    outputValues[i] = OrtValue.CreateTensorValueFromMemory(preallocated[i].Data, preallocated[i].Shape);
+                    disposables.Add(outputValues[i]);
+                }
+                _session.Run(runOptions, names, values, outputNames, outputValues);
+                for (int i = 0; i < outputNames.Length; i++) map[outputNames[i]] = preallocated[i];
+                return map;
+            }
+            using var results = _session.Run(runOptions, names, values, outputNames);
             for (int i = 0; i < outputNames.Length; i++)
             {
                 var info = results[i].GetTensorTypeAndShape();
@@ -101,6 +115,35 @@ internal sealed class EncoderSession : IDisposable
         {
             foreach (var d in disposables) d.Dispose();
         }
+    }
+
+    // Float outputs of dims that are fixed, "batch" or "sequence" (input_ids' two dims): allocated here, or null when
+    // any output's shape is only known once the graph has run.
+    private DenseTensor<float>[]? PreallocatedOutputs(string[] outputNames, long[] inputShape)
+    {
+        if (inputShape.Length != 2) return null;
+        var result = new DenseTensor<float>[outputNames.Length];
+        for (int i = 0; i < outputNames.Length; i++)
+        {
+            if (!_session.OutputMetadata.TryGetValue(outputNames[i], out var meta) || meta.ElementDataType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float) return null;
+            var shape = new long[meta.Dimensions.Length];
+            for (int d = 0; d < shape.Length; d++)
+            {
+                string symbol = d < meta.SymbolicDimensions.Length ? meta.SymbolicDimensions[d] : "";
+                shape[d] = symbol switch
+                {
+                    "batch" => inputShape[0],
+                    "sequence" => inputShape[1],
+                    _ when meta.Dimensions[d] > 0 => meta.Dimensions[d],
+                    _ => -1,
+                };
+                if (shape[d] < 0) return null;
+            }
+            long size = 1;
+            foreach (long n in shape) size *= n;
+            result[i] = new DenseTensor<float>(new float[size], shape);
+        }
+        return result;
     }
 
     public void Dispose() => _session.Dispose();
