@@ -51,9 +51,10 @@ internal static class SettingsSweep
             baselines.SortedBatches(),
             baselines.SortedBatchesParallel(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), 2),
             Candidate.Create(threads, defaults with { BatchWorkers = 1 }, "KeyEmbed, batches one after another"),
-            Candidate.Create(threads, defaults, "KeyEmbed (2 batch workers, budget 8192, batch 64)"),
-            Candidate.Create(threads, defaults with { MaxBatchSize = 32, TokenBudget = 4096 }, "2 batch workers, budget 4096, batch 32"),
-            Candidate.Create(threads, defaults with { MaxBatchSize = 128, TokenBudget = 8192 }, "2 batch workers, budget 8192, batch 128"),
+            Candidate.Create(threads, defaults, "KeyEmbed (2 batch workers, budget 8192, batch 64 shared)"),
+            Candidate.Create(threads, defaults with { MaxBatchSize = 128, TokenBudget = 16384 }, "2 batch workers, budget 16384, batch 128 shared"),
+            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8 }, "int8, 2 batch workers"),
+            Candidate.Create(threads, defaults with { ComputePrecision = Architectures.ComputePrecision.Int8, BatchWorkers = 1 }, "int8, batches one after another"),
         };
         var harness = new Harness(engines, new HarnessSettings(1, 3, 100, 10, null), log);
         var throughput = harness.MeasureThroughput(workloads);
