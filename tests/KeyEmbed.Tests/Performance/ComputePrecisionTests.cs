@@ -75,7 +75,11 @@ public sealed class ComputePrecisionTests
         using var model = KeyEmbed.Models.LoadedModel.Open("minilm");
         var graph = model.Architecture.BuildGraph(new GraphRequest(6, [6]) { Precision = ComputePrecision.Int8 }).Graph;
         var nodes = graph.Node;
-        Assert.Equal(6 * 6, nodes.Count(n => n.OpType == "DynamicQuantizeMatMul")); // query, key, value, attention output, up, down
+        // Per layer: the merged query·key·value projection, attention output, up, down.
+        Assert.Equal(6 * 4, nodes.Count(n => n.OpType == "DynamicQuantizeMatMul"));
+        var initializers = graph.Initializer.ToDictionary(t => t.Name, t => t.Dims.ToArray());
+        Assert.Equal(6, initializers.Count(p => p.Key.EndsWith("qkv.kernel_int8", StringComparison.Ordinal) && p.Value.SequenceEqual([384L, 3 * 384L])));
+        Assert.DoesNotContain(nodes, n => n.OpType == "Div" && n.Input.Any(i => nodes.Any(m => m.OpType == "MatMul" && m.Output.Contains(i))));
         Assert.DoesNotContain(nodes, n => n.OpType == "MatMul" && n.Input.Any(i => i.EndsWith(".kernel", StringComparison.Ordinal)));
         // Beside them, float32 only for a few loud channels: the feed-forward up and down inputs' outliers …
         var shapes = graph.Initializer.ToDictionary(t => t.Name, t => t.Dims.ToArray());

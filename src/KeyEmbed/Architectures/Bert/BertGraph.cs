@@ -14,7 +14,7 @@ namespace KeyEmbed.Architectures.Bert;
 internal sealed class BertGraph : IEncoderArchitecture
 {
     /// <summary>Bumped whenever the emitted graph changes, so cached graphs of older versions are not reused.</summary>
-    public const int GraphVersion = 5;
+    public const int GraphVersion = 6;
 
     // BERT's additive mask value for padding keys (modeling_bert's extended attention mask, Google's -10000.0).
     private const float MaskedScore = -10000f;
@@ -187,20 +187,24 @@ internal sealed class BertGraph : IEncoderArchitecture
     // BertSelfAttention: softmax(Q·Kᵀ/√d + mask)·V per head, heads concatenated back to [B, T, H].
     private string SelfAttention(GraphBuilder b, WeightScope w, string x, string mask, ComputePrecision p, float[]? int8InputScales)
     {
-        var (scores, value) = p == ComputePrecision.Int8 ? SeparateProjectionScores(b, w, x, p, int8InputScales) : MergedProjectionScores(b, w, x);
+        var (scores, value) = MergedProjectionScores(b, w, x, p, int8InputScales);
         string probabilities = b.Softmax(b.Add(scores, mask), -1);
         string context = b.Transpose(b.MatMul(probabilities, value), 0, 2, 1, 3);
         return b.Reshape(context, 0, 0, Config.HiddenSize);
     }
 
-    // float32: one [H, 3H] projection instead of three (one bigger MatMul, one bias Add) and the 1/√d score scale
-    // folded into the query's weights, so no pass over the [B, h, T, T] scores divides them.
-    private (string Scores, string Value) MergedProjectionScores(GraphBuilder b, WeightScope w, string x)
+    // One [H, 3H] projection instead of three (one bigger MatMul, one bias Add; in int8 one quantization of the input
+    // instead of three, with the same per-tensor scale, so the same answers) and the 1/√d score scale folded into the
+    // query's weights, so no pass over the [B, h, T, T] scores divides them. int8: the input smoothed (inputScales).
+    private (string Scores, string Value) MergedProjectionScores(GraphBuilder b, WeightScope w, string x, ComputePrecision p, float[]? inputScales)
     {
         var c = Config;
         int h = c.HiddenSize;
         var (kernel, bias) = MergedQkv(w, queryScale: 1f / MathF.Sqrt(c.HeadSize));
-        string qkv = b.Linear(x, b.Initializer("qkv.kernel", kernel, h, 3 * h), b.Initializer("qkv.bias", bias, 3 * h));
+        string biasName = b.Initializer("qkv.bias", bias, 3 * h);
+        string qkv = p == ComputePrecision.Int8
+            ? QuantizedMatMul(b, "qkv", SmoothInput(b, x, kernel, inputScales), kernel, h, 3 * h, biasName)
+            : b.Linear(x, b.Initializer("qkv.kernel", kernel, h, 3 * h), biasName);
         // [B, T, 3H] → [B, T, 3, h, d] → [3, B, h, T, d], then Q, K, V off the leading axis. ORT's transpose optimizer
         // pushes this Transpose below the Split (a Gather becomes the same Split + Squeeze) and merges it with Kᵀ's,
         // so each of Q, Kᵀ, V still costs one transpose pass, as with three projections.
@@ -209,20 +213,6 @@ internal sealed class BertGraph : IEncoderArchitecture
         string Part(int i) => b.Squeeze(parts[i], 0);   // [B, h, T, d]
         string scores = b.MatMul(Part(0), b.Transpose(Part(1), 0, 1, 3, 2));
         return (scores, Part(2));
-    }
-
-    // int8: three quantized projections (each [H, H], quantized per output column) and the explicit 1/√d; one
-    // smoothed input shared by the three.
-    private (string Scores, string Value) SeparateProjectionScores(GraphBuilder b, WeightScope w, string x, ComputePrecision p, float[]? inputScales)
-    {
-        var c = Config;
-        string input = SmoothInput(b, x, null, inputScales);
-        string Heads(string name, params long[] perm) =>
-            b.Transpose(b.Reshape(Project(b, w, name, input, c.HiddenSize, c.HiddenSize, p, inputScales: inputScales), 0, 0, c.HeadCount, c.HeadSize), perm);
-        string query = Heads("query", 0, 2, 1, 3);   // [B, h, T, d]
-        string keyT = Heads("key", 0, 2, 3, 1);      // [B, h, d, T]
-        string value = Heads("value", 0, 2, 1, 3);   // [B, h, T, d]
-        return (b.Div(b.MatMul(query, keyT), b.Scalar(MathF.Sqrt(c.HeadSize))), value);
     }
 
     // Query, key and value kernels side by side ([H, 3H], graph layout) and their biases ([3H]); the query's columns
