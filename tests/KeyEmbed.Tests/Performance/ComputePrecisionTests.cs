@@ -81,12 +81,18 @@ public sealed class ComputePrecisionTests
         Assert.Equal(6, initializers.Count(p => p.Key.EndsWith("qkv.kernel_int8", StringComparison.Ordinal) && p.Value.SequenceEqual([384L, 3 * 384L])));
         Assert.DoesNotContain(nodes, n => n.OpType == "Div" && n.Input.Any(i => nodes.Any(m => m.OpType == "MatMul" && m.Output.Contains(i))));
         Assert.DoesNotContain(nodes, n => n.OpType == "MatMul" && n.Input.Any(i => i.EndsWith(".kernel", StringComparison.Ordinal)));
-        // Beside them, float32 only for a few loud channels: the feed-forward up and down inputs' outliers …
+        // Beside them, float32 only for a few loud channels: the feed-forward up input's outliers, and the down
+        // input's loud channels, computed apart from the up input and multiplied by their down rows …
         var shapes = graph.Initializer.ToDictionary(t => t.Name, t => t.Dims.ToArray());
-        var outlierKernels = nodes.Where(n => n.OpType == "MatMul").SelectMany(n => n.Input)
-            .Where(i => i.Contains("outlier_kernel", StringComparison.Ordinal)).ToList();
-        Assert.Equal(6 * 2, outlierKernels.Count);
-        Assert.All(outlierKernels, k => Assert.InRange(shapes[k][0], 1, 32));
+        List<string> MatMulWeights(string part) => [.. nodes.Where(n => n.OpType == "MatMul").SelectMany(n => n.Input)
+            .Where(i => i.Contains(part, StringComparison.Ordinal) && shapes.ContainsKey(i))];
+        var upOutliers = MatMulWeights("outlier_kernel");
+        Assert.Equal(6, upOutliers.Count);
+        Assert.All(upOutliers, k => Assert.InRange(shapes[k][0], 1, 32));
+        var downLoudRows = MatMulWeights("output.loud_kernel");
+        Assert.Equal(6, downLoudRows.Count);
+        Assert.All(downLoudRows, k => Assert.InRange(shapes[k][0], 1, 32));
+        Assert.Equal(6, MatMulWeights("intermediate.loud_kernel").Count);
         // … and one per-channel smoothing of each layer's Q/K/V input.
         Assert.Equal(6, nodes.Count(n => n.OpType == "Mul" && n.Input.Any(i => i.Contains("input_smoothing", StringComparison.Ordinal))));
     }

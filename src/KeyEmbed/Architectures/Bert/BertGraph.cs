@@ -14,7 +14,7 @@ namespace KeyEmbed.Architectures.Bert;
 internal sealed class BertGraph : IEncoderArchitecture
 {
     /// <summary>Bumped whenever the emitted graph changes, so cached graphs of older versions are not reused.</summary>
-    public const int GraphVersion = 6;
+    public const int GraphVersion = 7;
 
     // BERT's additive mask value for padding keys (modeling_bert's extended attention mask, Google's -10000.0).
     private const float MaskedScore = -10000f;
@@ -162,10 +162,57 @@ internal sealed class BertGraph : IEncoderArchitecture
         string attention = FusedAttention(b, w.Prefix("attention.self"), x, mask, p, fusedAttention, Smoothing(int8Sizes));
         string attentionOutput = LayerNorm(b, w.Prefix("attention.output"), "LayerNorm",
             b.Add(Project(b, w.Prefix("attention.output"), "dense", attention, c.HiddenSize, c.HiddenSize, p), x));
+        if (p == ComputePrecision.Int8 && int8Sizes is not null)
+            return LayerNorm(b, w.Prefix("output"), "LayerNorm", b.Add(QuantizedFeedForward(b, w, attentionOutput, int8Sizes), attentionOutput));
         string intermediate = Activation(b, Project(b, w.Prefix("intermediate"), "dense", attentionOutput, c.HiddenSize, c.IntermediateSize, p,
             outlierSizes: int8Sizes?.UpInput));
         return LayerNorm(b, w.Prefix("output"), "LayerNorm",
             b.Add(Project(b, w.Prefix("output"), "dense", intermediate, c.IntermediateSize, c.HiddenSize, p, outlierSizes: int8Sizes?.DownInput), attentionOutput));
+    }
+
+    // int8 feed-forward (up → activation → down) whose down-projection input has its loud channels taken out without
+    // touching the [tokens, intermediate] tensor: the up kernel's loud columns (and bias) are zeroed, so the activation
+    // gives exactly 0 there (GELU(0) = ReLU(0) = 0) and the per-tensor quantization of the down input never sees them;
+    // those channels are computed beside it in float32 from the up input ([tokens, H] · [H, k]) and their down rows
+    // added in float32. The up input itself is outlier-split as in Project.
+    private string QuantizedFeedForward(GraphBuilder b, WeightScope w, string x, BertInt8InputSizes sizes)
+    {
+        int h = Config.HiddenSize, n = Config.IntermediateSize;
+        var im = w.Prefix("intermediate");
+        var o = w.Prefix("output");
+        int[] loud = [.. Enumerable.Range(0, n).OrderByDescending(i => sizes.DownInput[i]).Take(Int8OutlierChannels).Order()];
+        int k = loud.Length;
+
+        var upKernel = Kernel(im, "dense", h, n);
+        var upBias = im.Tensor("dense.bias", n).ToArray();
+        var loudUpKernel = new float[h * k];
+        var loudUpBias = new float[k];
+        for (int j = 0; j < k; j++)
+        {
+            for (int r = 0; r < h; r++)
+            {
+                loudUpKernel[r * k + j] = upKernel[r * n + loud[j]];
+                upKernel[r * n + loud[j]] = 0f;
+            }
+            loudUpBias[j] = upBias[loud[j]];
+            upBias[loud[j]] = 0f;
+        }
+        string up = OutlierSplitQuantizedMatMul(b, "intermediate", SplitOutliers(b, "intermediate", x, sizes.UpInput, Int8OutlierChannels),
+            upKernel, n, b.Initializer("intermediate.bias", upBias, n));
+        string intermediate = Activation(b, up);
+        string loudIntermediate = Activation(b, b.Linear(x, b.Initializer("intermediate.loud_kernel", loudUpKernel, h, k),
+            b.Initializer("intermediate.loud_bias", loudUpBias, k)));
+
+        var downKernel = Kernel(o, "dense", n, h);
+        var loudDownRows = new float[k * h];
+        for (int j = 0; j < k; j++)
+        {
+            var row = downKernel.AsSpan(loud[j] * h, h);
+            row.CopyTo(loudDownRows.AsSpan(j * h, h));
+            row.Clear();   // which also keeps those rows out of the per-column weight scales
+        }
+        string down = QuantizedMatMul(b, "output", intermediate, downKernel, n, h, Bias(b, o, "dense", h));
+        return b.Add(down, b.MatMul(loudIntermediate, b.Initializer("output.loud_kernel", loudDownRows, k, h)));
     }
 
     // BertSelfAttention with the three projections merged into one [H, 3H] kernel: ORT's Attention (float32), or one
