@@ -39,10 +39,15 @@ internal static class Profile
         string file = session.EndProfiling();
         using var doc = JsonDocument.Parse(File.ReadAllText(file));
         var byOp = new Dictionary<string, double>();
+        var byNode = new Dictionary<string, double>();
         foreach (var e in doc.RootElement.EnumerateArray())
             if (e.TryGetProperty("cat", out var cat) && cat.GetString() == "Node" && e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var op)
                 && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+            {
                 byOp[op.GetString()!] = byOp.GetValueOrDefault(op.GetString()!) + e.GetProperty("dur").GetDouble();
+                string node = e.GetProperty("name").GetString()![..^"_kernel_time".Length];
+                byNode[node] = byNode.GetValueOrDefault(node) + e.GetProperty("dur").GetDouble();
+            }
         File.Delete(file);
         double total = byOp.Values.Sum();
         int runs = (rows.Count + batchSize - 1) / batchSize;
@@ -50,5 +55,8 @@ internal static class Profile
             $"({total / runs / 1e3:F3} / {wall.Elapsed.TotalMilliseconds / runs:F3} ms per run)");
         foreach (var (op, us) in byOp.OrderByDescending(p => p.Value))
             output.WriteLine($"  {op,-28} {us / 1e6,7:F3} s {100 * us / total,5:F1}%");
+        output.WriteLine("  nodes of the first layer:");
+        foreach (var (node, us) in byNode.Where(p => p.Key.Contains("layer_0", StringComparison.Ordinal)).OrderByDescending(p => p.Value))
+            output.WriteLine($"    {node,-60} {us / 1e6,7:F3} s {100 * us / total,5:F1}%");
     }
 }
