@@ -59,39 +59,33 @@ internal sealed class OrtBaselines : IDisposable
     });
 
     /// <summary>(b) Length-sorted batches of 32, each padded only to its longest text; results back in input order.</summary>
-    public Engine SortedBatches() => new(SortedName, texts =>
-    {
-        var ids = texts.Select(_tokenize).ToArray();
-        int[] order = [.. Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length)];
-        var result = new float[texts.Count][];
-        for (int start = 0; start < order.Length; start += BatchSize)
-        {
-            int[] batch = order[start..Math.Min(order.Length, start + BatchSize)];
-            var batchIds = batch.Select(i => ids[i]).ToArray();
-            RunBatch(batchIds, batchIds.Max(t => t.Length), batch, result);
-        }
-        return result;
-    });
+    public Engine SortedBatches() => new(SortedName, texts => RunSorted(texts, 1, _session));
 
     /// <summary>(c) Experiment: the sorted batches of (b) run by <paramref name="workers"/> threads at once on a session of one intra-op thread.</summary>
     public Engine SortedBatchesParallel(byte[] model, int workers, int intraThreads = 1)
     {
         using var options = new SessionOptions { IntraOpNumThreads = intraThreads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         var session = new InferenceSession(model, options);
-        return new($"ORT sorted batches, {workers} workers × {intraThreads} thread", texts =>
+        return new($"ORT sorted batches, {workers} workers × {intraThreads} thread", texts => RunSorted(texts, workers, session));
+    }
+
+    private float[][] RunSorted(IReadOnlyList<string> texts, int workers, InferenceSession session)
+    {
+        var ids = texts.Select(_tokenize).ToArray();
+        int[] order = [.. Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length)];
+        var result = new float[texts.Count][];
+        var starts = Enumerable.Range(0, (order.Length + BatchSize - 1) / BatchSize).Select(b => b * BatchSize).ToArray();
+        void Run(int start)
         {
-            var ids = texts.Select(_tokenize).ToArray();
-            int[] order = [.. Enumerable.Range(0, texts.Count).OrderBy(i => ids[i].Length)];
-            var result = new float[texts.Count][];
-            var starts = Enumerable.Range(0, (order.Length + BatchSize - 1) / BatchSize).Select(b => b * BatchSize).Reverse().ToArray();
-            Parallel.ForEach(starts, new ParallelOptions { MaxDegreeOfParallelism = workers }, start =>
-            {
-                int[] batch = order[start..Math.Min(order.Length, start + BatchSize)];
-                var batchIds = batch.Select(i => ids[i]).ToArray();
-                RunBatch(batchIds, batchIds.Max(t => t.Length), batch, result, session);
-            });
-            return result;
-        });
+            int[] batch = order[start..Math.Min(order.Length, start + BatchSize)];
+            var batchIds = batch.Select(i => ids[i]).ToArray();
+            RunBatch(batchIds, batchIds.Max(t => t.Length), batch, result, session);
+        }
+        if (workers == 1)
+            foreach (int start in starts) Run(start);   // the peer recipe: one batch after another on the caller's thread
+        else   // longest batches first, so the workers finish together
+            Parallel.ForEach(starts.Reverse(), new ParallelOptions { MaxDegreeOfParallelism = workers }, Run);
+        return result;
     }
 
     private void RunBatch(long[][] ids, int length, int[] targets, float[][] result, InferenceSession? session = null)

@@ -204,13 +204,7 @@ internal sealed class BertGraph : IEncoderArchitecture
             b.Initializer("intermediate.loud_bias", loudUpBias, k)));
 
         var downKernel = Kernel(o, "dense", n, h);
-        var loudDownRows = new float[k * h];
-        for (int j = 0; j < k; j++)
-        {
-            var row = downKernel.AsSpan(loud[j] * h, h);
-            row.CopyTo(loudDownRows.AsSpan(j * h, h));
-            row.Clear();   // which also keeps those rows out of the per-column weight scales
-        }
+        var loudDownRows = TakeRows(downKernel, loud, h);
         string down = QuantizedMatMul(b, "output", intermediate, downKernel, n, h, Bias(b, o, "dense", h));
         return b.Add(down, b.MatMul(loudIntermediate, b.Initializer("output.loud_kernel", loudDownRows, k, h)));
     }
@@ -349,15 +343,23 @@ internal sealed class BertGraph : IEncoderArchitecture
     // quantized(Rest) · W with the outlier rows zeroed (+ bias), plus Outliers · W[outlier rows] in float32: x · W (+ bias).
     private static string OutlierSplitQuantizedMatMul(GraphBuilder b, string name, OutlierSplit input, float[] kernel, int outputs, string? bias)
     {
-        var outlierRows = new float[input.Channels.Length * outputs];
-        for (int i = 0; i < input.Channels.Length; i++)
-        {
-            var row = kernel.AsSpan(input.Channels[i] * outputs, outputs);
-            row.CopyTo(outlierRows.AsSpan(i * outputs, outputs));
-            row.Clear();   // which also keeps those rows out of the per-column weight scales
-        }
+        var outlierRows = TakeRows(kernel, input.Channels, outputs);
         string quantized = QuantizedMatMul(b, name, input.Rest, kernel, input.Width, outputs, bias);
         return b.Add(quantized, b.MatMul(input.Outliers, b.Initializer($"{name}.outlier_kernel", outlierRows, input.Channels.Length, outputs)));
+    }
+
+    // The given rows of kernel [inputs, outputs], copied out ([rows, outputs]) and zeroed in kernel, which also keeps
+    // them out of its per-column int8 scales.
+    private static float[] TakeRows(float[] kernel, int[] rows, int outputs)
+    {
+        var taken = new float[rows.Length * outputs];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var row = kernel.AsSpan(rows[i] * outputs, outputs);
+            row.CopyTo(taken.AsSpan(i * outputs, outputs));
+            row.Clear();
+        }
+        return taken;
     }
 
     private static float[] Kernel(WeightScope w, string name, int inputs, int outputs) =>
