@@ -33,6 +33,11 @@ if (args is ["profile", var precisionText, ..])
         flavour == "keywords" ? 1 : 2, Console.Out, flavour == "single" ? 1 : 64);
     return 0;
 }
+if (args is ["low-precision"])
+{
+    LowPrecisionProbe.Run(Console.Out);
+    return 0;
+}
 if (args is ["ceiling"])
 {
     // The hardware as ONNX Runtime reaches it: MatMul GFLOP/s on 1 and 2 threads, and the linear layers' floor per row count.
