@@ -59,4 +59,29 @@ internal static class Profile
         foreach (var (node, us) in byNode.Where(p => p.Key.Contains("layer_0", StringComparison.Ordinal)).OrderByDescending(p => p.Value))
             output.WriteLine($"    {node,-60} {us / 1e6,7:F3} s {100 * us / total,5:F1}%");
     }
+
+    /// <summary>
+    /// Median ms of ONNX Runtime's Run alone (no tokenizer, no pipeline) on the pooled graph for one text of
+    /// <paramref name="tokens"/> tokens: what the model costs a single keyword, apart from KeyEmbed's own code.
+    /// </summary>
+    public static double RunOnlyMs(bool fused, int threads, int tokens, int runs = 300)
+    {
+        using var model = LoadedModel.Open("minilm");
+        var request = new GraphRequest(6, [6]) { Pooling = GraphPooling.MaskedMean, FusedOperators = fused, FusedAttention = fused };
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new InferenceSession(model.Architecture.BuildGraph(request).ToByteArray(), options);
+        long[] ids = [101, .. Enumerable.Range(0, tokens - 2).Select(i => 2000L + i * 37), 102];
+        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [1, tokens]);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, tokens).ToArray(), [1, tokens]);
+        using var typesValue = OrtValue.CreateTensorValueFromMemory(new long[tokens], [1, tokens]);
+        using var runOptions = new RunOptions();
+        var times = new List<double>();
+        for (int i = 0; i < runs + 30; i++)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            using var result = session.Run(runOptions, ["input_ids", "attention_mask", "token_type_ids"], [idsValue, maskValue, typesValue], [GraphRequest.PooledOutputName(6)]);
+            if (i >= 30) times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        return Stats.Median(times);
+    }
 }

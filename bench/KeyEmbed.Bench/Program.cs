@@ -47,6 +47,8 @@ if (args is ["ceiling"])
             var (gflops, shape) = MatMulCeiling.Measure(t, rows, 384, 1536, TimeSpan.FromMilliseconds(500), 5);
             Console.WriteLine($"{t} thread(s) {shape}: {gflops:F0} GFLOP/s");
         }
+    foreach (bool fused in new[] { false, true })
+        Console.WriteLine($"2 threads, the whole {(fused ? "fused" : "plain")} pooled graph on one 5-token text, ORT's Run alone: median {Profile.RunOnlyMs(fused, 2, 5):F3} ms (300 runs)");
     foreach (int t in new[] { 1, 2 })
         foreach (int rows in new[] { 1, 3, 5, 7, 64 })
         {
