@@ -119,7 +119,7 @@ internal static class Report
         "figures from different machines or days are not comparable).\n\n" +
         table + "\n![texts per second per workload and engine](benchmarks.png)\n\n" +
         "Memory (measured apart, `dotnet run -c Release --project bench/KeyEmbed.Bench -- memory 100000` and `/usr/bin/time -v keyembed embed --input`): " +
-        "see [performance.md](performance.md#memory); what KeyEmbed does, the graph forms, the settings measured, ORT's profile and why the float32 targets are out of reach on this machine ([measured](performance.md#why-the-float32-targets-are-out-of-reach-on-this-machine--ceiling---profile)) are there too.\n";
+        "see [performance.md](performance.md#memory); what KeyEmbed does, the graph forms, the settings measured, ORT's profile and why the float32 targets are out of reach on this machine ([measured](performance.md#why-the-float32-targets-are-out-of-reach-on-this-machine)) are there too.\n";
 
     /// <summary>The CPU's model name as <c>lscpu</c> prints it.</summary>
     public static string MachineName()
