@@ -3,8 +3,13 @@ using KeyEmbed.Cli.Commands;
 
 namespace KeyEmbed.Cli;
 
-/// <summary>Where a command writes; tests pass string writers, the program passes the console.</summary>
-internal sealed record CliContext(TextWriter Out, TextWriter Error);
+/// <summary>Where a command writes and reads; tests pass string writers and readers, the program passes the console.</summary>
+/// <param name="Input">Standard input, for <c>--input -</c> (null = the console's).</param>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, TextReader? Input = null)
+{
+    /// <summary>Standard input: the reader given, else the console's.</summary>
+    public TextReader In => Input ?? Console.In;
+}
 
 /// <summary>Builds the command tree and runs it; one place maps failures to exit codes.</summary>
 internal static class CliApp
@@ -28,9 +33,9 @@ internal static class CliApp
             var other => $"as {other}",
         });
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
     {
-        var context = new CliContext(stdout, stderr);
+        var context = new CliContext(stdout, stderr, stdin);
         var root = new RootCommand("KeyEmbed: keyword, sentence and document embeddings from BERT and XLNet checkpoints, compared by cosine similarity.");
         foreach (var command in CommandCatalog.All(context)) root.Subcommands.Add(command);
         var parsed = root.Parse(args);

@@ -21,7 +21,7 @@ internal static class EmbedCommand
         var shared = new EmbeddingOptionSet();
         var format = new Option<string>("--format") { Description = "json (default), csv or npy (npy needs --output).", DefaultValueFactory = _ => "json" };
         var output = new Option<string?>("--output") { Description = "File to write (default: standard output). int8 npy also writes FILE's scales to <FILE without .npy>.scales.npy." };
-        var input = new Option<string?>("--input") { Description = "A UTF-8 file of one text a line, embedded after the TEXT arguments. Empty lines are embedded too, so output row i is input line i." };
+        var input = new Option<string?>("--input") { Description = "A UTF-8 file of one text a line, embedded after the TEXT arguments; - reads standard input. Empty lines are embedded too, so output row i is input line i." };
         var quantize = new Option<string>("--quantize") { Description = "Storage form of the vectors: float32 (default), int8 (with a scale per row) or binary (sign bits packed 8 to a byte).", DefaultValueFactory = _ => "float32" };
         var texts = new Argument<string[]>("texts") { Description = "Texts to embed.", Arity = ArgumentArity.ZeroOrMore };
 
@@ -39,7 +39,7 @@ internal static class EmbedCommand
             var options = shared.EmbeddingOptions(parse, precision);
             var arguments = EmbeddingOptionSet.Texts(parse, texts);
             string? inputPath = parse.GetValue(input);
-            var lines = inputPath is null ? [] : EmbeddingOptionSet.ReadLines(inputPath, "--input");
+            var lines = inputPath is null ? [] : EmbeddingOptionSet.ReadLines(ctx, inputPath, "--input");
 
             using var model = shared.Load(parse);
             var plan = EmbeddingOptionSet.Resolve(model, options);
@@ -51,7 +51,7 @@ internal static class EmbedCommand
                 return 0;
             }
 
-            long total = arguments.Length + (inputPath is null ? 0 : EmbeddingOptionSet.CountLines(inputPath));
+            long total = arguments.Length + lines.LongCount();
             var metadata = Metadata(model, plan);
             int width = precision == VectorPrecision.Binary ? (plan.Dimensions + 7) / 8 : plan.Dimensions;
             long windowed = 0;

@@ -110,19 +110,24 @@ internal sealed class EmbeddingOptionSet
         return parse.GetValue(texts) ?? [];
     }
 
-    /// <summary>Reads a text file as one text a line (UTF-8), empty lines kept so rows align with lines.</summary>
-    public static IEnumerable<string> ReadLines(string path, string option)
-    {
-        if (!File.Exists(path)) throw KeyEmbedException.Input($"{option}: file '{path}' not found");
-        return File.ReadLines(path);
-    }
+    /// <summary>The name that stands for standard input in <c>--input</c> and <c>--candidates</c>.</summary>
+    public const string StandardInput = "-";
 
-    /// <summary>Counts the lines <see cref="ReadLines"/> will return.</summary>
-    public static long CountLines(string path)
+    /// <summary>
+    /// Reads a text file as one text a line (UTF-8), empty lines kept so rows align with lines; <c>-</c> reads standard
+    /// input instead, whole, before any model work (its lines are small beside their vectors, and the count drives
+    /// the progress report). A file is streamed and may be enumerated again (counting reads it twice).
+    /// </summary>
+    public static IEnumerable<string> ReadLines(CliContext context, string path, string option)
     {
-        long count = 0;
-        foreach (var _ in File.ReadLines(path)) count++;
-        return count;
+        if (path == StandardInput)
+        {
+            var lines = new List<string>();
+            while (context.In.ReadLine() is { } line) lines.Add(line);
+            return lines;
+        }
+        if (!File.Exists(path)) throw KeyEmbedException.Input($"{option}: file '{path}' not found (give - to read standard input)");
+        return File.ReadLines(path);
     }
 
     /// <summary>Parses an n-gram range such as <c>1,2</c>, <c>1-3</c> or <c>2</c> (= 2,2).</summary>

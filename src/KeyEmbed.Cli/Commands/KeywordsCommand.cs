@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace KeyEmbed.Cli.Commands;
 
 /// <summary>
-/// <c>keyembed keywords --doc FILE|TEXT [--top N] [--diversity D] [--ngram MIN,MAX] [--candidates FILE]</c>: the
+/// <c>keyembed keywords --doc FILE|-|TEXT [--top N] [--diversity D] [--ngram MIN,MAX] [--candidates FILE]</c>: the
 /// document's phrases (or the given candidates) ranked by cosine to the document, as KeyBERT does, optionally
 /// diversified by maximal marginal relevance. Chinese text is segmented by jieba.
 /// </summary>
@@ -16,11 +16,11 @@ internal static class KeywordsCommand
     public static Command Create(CliContext ctx)
     {
         var shared = new EmbeddingOptionSet();
-        var doc = new Option<string>("--doc") { Description = "The document: a file path (UTF-8) or, when no such file exists, the text itself.", Required = true };
+        var doc = new Option<string>("--doc") { Description = "The document: a file path (UTF-8), - for standard input, or, when no such file exists, the text itself.", Required = true };
         var top = new Option<int>("--top") { Description = "How many keywords (default 5).", DefaultValueFactory = _ => 5 };
         var diversity = new Option<double>("--diversity") { Description = "0 (default) = rank by similarity only; up to 1 = maximal marginal relevance trades relevance for variety." };
         var ngram = new Option<string>("--ngram") { Description = $"Candidate phrase length in words, MIN,MAX (default 1,2; at most {KeywordOptions.NgramLimit}).", DefaultValueFactory = _ => "1,2" };
-        var candidates = new Option<string?>("--candidates") { Description = "A file of candidate phrases, one a line, ranked instead of the document's own n-grams." };
+        var candidates = new Option<string?>("--candidates") { Description = "A file of candidate phrases, one a line, ranked instead of the document's own n-grams; - reads standard input." };
         var keepStopWords = new Option<bool>("--keep-stop-words") { Description = "Let n-grams contain stop words (English and Chinese lists)." };
         var format = new Option<string>("--format") { Description = "table (default) or json.", DefaultValueFactory = _ => "table" };
 
@@ -33,7 +33,10 @@ internal static class KeywordsCommand
             if (outputFormat is not ("table" or "json"))
                 throw KeyEmbedException.Input($"--format: '{parse.GetValue(format)}' is not one of table, json");
             string docValue = parse.GetValue(doc)!;
-            string document = File.Exists(docValue) ? File.ReadAllText(docValue) : docValue;
+            if (docValue == EmbeddingOptionSet.StandardInput && parse.GetValue(candidates) == EmbeddingOptionSet.StandardInput)
+                throw KeyEmbedException.Input("--doc and --candidates cannot both read standard input; give one of them as a file");
+            string document = docValue == EmbeddingOptionSet.StandardInput ? ctx.In.ReadToEnd()
+                : File.Exists(docValue) ? File.ReadAllText(docValue) : docValue;
             var (min, max) = EmbeddingOptionSet.ParseRange(parse.GetValue(ngram)!, "--ngram");
             var keywordOptions = new KeywordOptions
             {
@@ -43,7 +46,7 @@ internal static class KeywordsCommand
                 MaxNgram = max,
                 RemoveStopWords = !parse.GetValue(keepStopWords),
                 Candidates = parse.GetValue(candidates) is { } file
-                    ? [.. EmbeddingOptionSet.ReadLines(file, "--candidates").Where(l => !string.IsNullOrWhiteSpace(l))]
+                    ? [.. EmbeddingOptionSet.ReadLines(ctx, file, "--candidates").Where(l => !string.IsNullOrWhiteSpace(l))]
                     : null,
             };
             try { keywordOptions.Validate(); }

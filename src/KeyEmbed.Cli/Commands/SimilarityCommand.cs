@@ -19,7 +19,7 @@ internal static class SimilarityCommand
     {
         var shared = new EmbeddingOptionSet();
         var format = new Option<string>("--format") { Description = "table (default), json or csv.", DefaultValueFactory = _ => "table" };
-        var input = new Option<string?>("--input") { Description = "A UTF-8 file of one text a line, added after the TEXT arguments (empty lines are texts too)." };
+        var input = new Option<string?>("--input") { Description = "A UTF-8 file of one text a line, added after the TEXT arguments (empty lines are texts too); - reads standard input." };
         var query = new Option<string?>("--query") { Description = "Rank the texts by similarity to this query instead of printing the matrix." };
         var top = new Option<int>("--top") { Description = "With --query: how many nearest texts to show (default 5).", DefaultValueFactory = _ => 5 };
         var texts = new Argument<string[]>("texts") { Description = "Keywords or sentences to compare.", Arity = ArgumentArity.ZeroOrMore };
@@ -40,7 +40,7 @@ internal static class SimilarityCommand
             var options = shared.EmbeddingOptions(parse);
             if (options.Pooling == PoolingMode.None) throw KeyEmbedException.Input("--pooling none gives token vectors, which have no single similarity; use another pooling");
             var items = new List<string>(EmbeddingOptionSet.Texts(parse, texts));
-            if (parse.GetValue(input) is { } file) items.AddRange(EmbeddingOptionSet.ReadLines(file, "--input"));
+            if (parse.GetValue(input) is { } file) items.AddRange(EmbeddingOptionSet.ReadLines(ctx, file, "--input"));
 
             using var model = shared.Load(parse);
             var plan = EmbeddingOptionSet.Resolve(model, options);

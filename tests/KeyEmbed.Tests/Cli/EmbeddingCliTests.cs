@@ -12,11 +12,13 @@ public sealed class EmbeddingCliTests
 {
     private static readonly string TinyModel = SharedData.Golden("bert-tiny-random");
 
-    private static (int Code, string Out, string Error) Run(params string[] args)
+    private static (int Code, string Out, string Error) Run(params string[] args) => RunWithInput(null, args);
+
+    private static (int Code, string Out, string Error) RunWithInput(string? stdin, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
+        int code = CliApp.Run(args, stdout, stderr, stdin is null ? TextReader.Null : new StringReader(stdin));
         return (code, stdout.ToString(), stderr.ToString());
     }
 
@@ -310,6 +312,42 @@ public sealed class EmbeddingCliTests
     }
 
     private const int EmbedCommandChunk = 4096;
+
+    [Fact]
+    public void A_dash_reads_the_texts_from_standard_input()
+    {
+        // embed: rows align with the lines read, empty lines included, after the TEXT arguments.
+        var (code, output, error) = RunWithInput("deep learning\n\nbanana bread\n", "embed", "--input", "-", "--format", "json", "first");
+        Assert.True(code == 0, error);
+        using (var json = JsonDocument.Parse(output))
+            Assert.Equal(["first", "deep learning", "", "banana bread"],
+                json.RootElement.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("text").GetString()));
+        var (fileCode, fromArguments, _) = Run("embed", "--format", "csv", "banana bread");
+        (code, output, error) = RunWithInput("banana bread", "embed", "--input", "-", "--format", "csv");
+        Assert.True(code == 0 && fileCode == 0, error);
+        Assert.Equal(fromArguments, output);
+
+        // similarity: the lines are texts of the matrix.
+        (code, output, error) = RunWithInput("deep learning\nbanana bread", "similarity", "--format", "json", "--input", "-", "machine learning");
+        Assert.True(code == 0, error);
+        using (var json = JsonDocument.Parse(output))
+            Assert.Equal(["machine learning", "deep learning", "banana bread"], json.RootElement.GetProperty("texts").EnumerateArray().Select(t => t.GetString()));
+
+        // keywords: the document, or the candidates, but not both from one stream.
+        (code, output, error) = RunWithInput("Deep neural networks learn from labelled training data.", "keywords", "--doc", "-", "--top", "1", "--format", "json");
+        Assert.True(code == 0, error);
+        using (var json = JsonDocument.Parse(output))
+            Assert.Contains(json.RootElement.GetProperty("keywords")[0].GetProperty("keyword").GetString()!, "deep neural networks learn from labelled training data");
+        (code, output, error) = RunWithInput("banana bread\nmachine learning\n", "keywords", "--doc", "Supervised learning of neural networks.", "--candidates", "-", "--top", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("machine learning", output);
+        (code, _, error) = RunWithInput("x", "keywords", "--doc", "-", "--candidates", "-");
+        AssertOneErrorLine(code, error, "standard input");
+
+        // A missing file says how to read standard input.
+        (code, _, error) = Run("embed", "--input", "/no/such/lines.txt");
+        AssertOneErrorLine(code, error, "/no/such/lines.txt", "give - to read standard input");
+    }
 
     [Fact]
     public void Keywords_ranks_document_phrases_and_takes_candidates_from_a_file()
