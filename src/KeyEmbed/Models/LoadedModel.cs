@@ -134,6 +134,8 @@ internal sealed class LoadedModel : IDisposable
 
     private static ITensorSource OpenWeights(ModelFiles files) => files.Format switch
     {
+        CheckpointFormat.Safetensors when IsShardIndex(files.WeightsPath) => ShardedCheckpoint.Open(files.WeightsPath, shard => new SafetensorsReader(shard)),
+        CheckpointFormat.PyTorch when IsShardIndex(files.WeightsPath) => ShardedCheckpoint.Open(files.WeightsPath, shard => new PyTorchZipReader(shard)),
         CheckpointFormat.Safetensors => new SafetensorsReader(files.WeightsPath),
         CheckpointFormat.PyTorch => new PyTorchZipReader(files.WeightsPath),
         CheckpointFormat.TensorFlow => new TensorBundleReader(files.WeightsPath),
@@ -142,6 +144,8 @@ internal sealed class LoadedModel : IDisposable
         CheckpointFormat.Onnx => new OnnxInitializerReader(files.WeightsPath),
         var other => throw new ArgumentOutOfRangeException(nameof(files), other, "unhandled checkpoint format"),
     };
+
+    private static bool IsShardIndex(string path) => path.EndsWith(".index.json", StringComparison.Ordinal);
 
     private static IEncoderArchitecture CreateArchitecture(ModelFiles files, ITensorSource weights, XLNetRunOverrides? xlnet)
     {

@@ -1,3 +1,4 @@
+using KeyEmbed.Checkpoints;
 using System.Text.Json;
 
 namespace KeyEmbed.Models;
@@ -11,7 +12,7 @@ namespace KeyEmbed.Models;
 internal static class ModelLocator
 {
     private const string Expected =
-        "config.json + model.safetensors or pytorch_model.bin (Hugging Face); bert_config.json + bert_model.ckpt.index/.data-* (Google BERT); " +
+        "config.json + model.safetensors or pytorch_model.bin, or their sharded .index.json (Hugging Face); bert_config.json + bert_model.ckpt.index/.data-* (Google BERT); " +
         "xlnet_config.json + xlnet_model.ckpt.index/.data-* (Google XLNet); model.onnx (+ vocab.txt)";
 
     public static ModelFiles Locate(string? model)
@@ -60,10 +61,20 @@ internal static class ModelLocator
                 ConfigLayout = ConfigLayout.HuggingFace,
             }));
         }
-        else if (config != null && Existing("model.safetensors.index.json") != null)
+        else if (config != null && (Existing("model.safetensors.index.json") ?? Existing("pytorch_model.bin.index.json")) is { } index)
         {
-            throw new KeyEmbedException(ErrorKind.InvalidCheckpoint,
-                $"{directory}: sharded safetensors (model.safetensors.index.json) are not supported; merge the shards into one model.safetensors");
+            // Sharded: the index names the shard files; their bytes are the weights (hashed for the graph cache).
+            bool isSafetensors = index.EndsWith("model.safetensors.index.json", StringComparison.Ordinal);
+            candidates.Add(WithSideFiles(directory, new ModelFiles
+            {
+                Source = source,
+                Architecture = ArchitectureOf(config),
+                Format = isSafetensors ? CheckpointFormat.Safetensors : CheckpointFormat.PyTorch,
+                WeightsPath = index,
+                WeightFiles = [index, .. ShardedCheckpoint.ListShards(index).Select(f => Path.Combine(directory, f))],
+                ConfigPath = config,
+                ConfigLayout = ConfigLayout.HuggingFace,
+            }));
         }
 
         foreach (var (configName, stem, architecture, layout) in new[]
