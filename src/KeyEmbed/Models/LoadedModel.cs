@@ -45,6 +45,9 @@ internal sealed class LoadedModel : IDisposable
             throw KeyEmbedException.Input(
                 $"{files.Source} is a {files.Architecture} model; --attn-type, --mem-len, --clamp-len and mems.k inputs apply to XLNet models only");
         var weights = OpenWeights(files);
+        // An ONNX export's external data files are weights too: the graph cache hashes them with the .onnx file.
+        if (weights is OnnxInitializerReader { ExternalDataFiles.Count: > 0 } onnx)
+            files = files with { WeightFiles = [.. files.WeightFiles, .. onnx.ExternalDataFiles] };
         try
         {
             return new LoadedModel(files, weights, CreateArchitecture(files, weights, xlnet));

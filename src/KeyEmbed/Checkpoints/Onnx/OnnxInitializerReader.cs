@@ -21,14 +21,17 @@ internal sealed class OnnxInitializerReader : ITensorSource
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly List<TensorInfo> _order = [];
 
-    /// <summary>Opens an ONNX file.</summary>
+    /// <summary>Opens an ONNX file; initializers saved as external data are read from the files beside it.</summary>
     public OnnxInitializerReader(string path)
-        : this(ReadFile(path), path)
+        : this(ReadFile(path), path, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)))
     {
     }
 
     /// <summary>Reads an ONNX model held in memory (e.g. the built-in model); <paramref name="displayPath"/> names it in errors.</summary>
-    public OnnxInitializerReader(byte[] model, string displayPath)
+    /// <param name="model">The model's bytes.</param>
+    /// <param name="displayPath">What errors call it.</param>
+    /// <param name="externalDataFolder">Where external data files live (the model's folder); null = external data is refused.</param>
+    public OnnxInitializerReader(byte[] model, string displayPath, string? externalDataFolder = null)
     {
         Path = displayPath;
         OnnxModel proto;
@@ -43,11 +46,11 @@ internal sealed class OnnxInitializerReader : ITensorSource
         foreach (var t in graph.Initializer) initializers[t.Name] = t;
         var renamed = MapMatMulWeights(graph.Node, initializers);
 
+        var external = new ExternalData(displayPath, externalDataFolder);
         foreach (var tensor in graph.Initializer)
         {
             if (tensor.DataLocation == OnnxTensor.Types.DataLocation.External || tensor.ExternalData.Count > 0)
-                throw KeyEmbedException.Checkpoint(displayPath,
-                    $"initializer '{tensor.Name}' is stored in an external data file; re-export the model with its weights inside the .onnx file (e.g. onnx.save(model, path, save_as_external_data=False))");
+                external.Load(tensor);
             var dtype = DType(tensor);
             bool transposed = renamed.TryGetValue(tensor.Name, out var mappedName);
             // Unnamed integers and scalars/vectors are the exported graph's constants (shapes, 1/√d), not weights.
@@ -62,7 +65,11 @@ internal sealed class OnnxInitializerReader : ITensorSource
             _order.Add(info);
         }
         Facts = OnnxGraphFacts.From(graph, initializers);
+        ExternalDataFiles = external.Files;
     }
+
+    /// <summary>The external data files the initializers were read from (part of the weights, e.g. for the graph cache's hash).</summary>
+    public IReadOnlyList<string> ExternalDataFiles { get; }
 
     /// <inheritdoc />
     public string Format => "onnx";
@@ -217,6 +224,56 @@ internal sealed class OnnxInitializerReader : ITensorSource
     }
 
     private sealed record Entry(TensorInfo Info, OnnxTensor Tensor, bool Transposed);
+
+    /// <summary>
+    /// ONNX external data (<c>onnx.save(..., save_as_external_data=True)</c>): an initializer's bytes live in a file
+    /// beside the model, at <c>offset</c> for <c>length</c> bytes. They are read into the tensor's raw data, so the rest of
+    /// the reader sees an ordinary initializer. Only files inside the model's folder are read.
+    /// </summary>
+    private sealed class ExternalData(string modelPath, string? folder)
+    {
+        private readonly List<string> _files = [];
+
+        public IReadOnlyList<string> Files => _files;
+
+        public void Load(OnnxTensor tensor)
+        {
+            if (folder is null)
+                throw KeyEmbedException.Checkpoint(modelPath, $"initializer '{tensor.Name}' is stored in an external data file, which a model held in memory cannot reach");
+            var fields = tensor.ExternalData.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+            if (!fields.TryGetValue("location", out var location) || string.IsNullOrEmpty(location))
+                throw KeyEmbedException.Checkpoint(modelPath, $"initializer '{tensor.Name}' is external but names no location");
+            if (System.IO.Path.IsPathRooted(location) || location.Split('/', '\\').Contains(".."))
+                throw KeyEmbedException.Checkpoint(modelPath, $"initializer '{tensor.Name}': external data '{location}' is outside the model's folder");
+            string file = System.IO.Path.Combine(folder, location);
+            if (!File.Exists(file))
+                throw KeyEmbedException.Checkpoint(modelPath, $"initializer '{tensor.Name}': external data file '{location}' is missing; keep it beside the .onnx file");
+            long size = new FileInfo(file).Length;
+            long offset = Number(tensor, fields, "offset") ?? 0;
+            long length = Number(tensor, fields, "length") ?? size - offset;
+            if (offset < 0 || length < 0 || offset > size || length > size - offset || length > int.MaxValue)
+                throw KeyEmbedException.Checkpoint(modelPath, $"initializer '{tensor.Name}': bytes {offset}..{offset + length} are beyond '{location}' ({size} bytes); the data file is truncated or not this model's");
+            var bytes = new byte[length];
+            using (var stream = File.OpenRead(file))
+            {
+                stream.Position = offset;
+                stream.ReadExactly(bytes);
+            }
+            tensor.RawData = ByteString.CopyFrom(bytes);
+            tensor.ExternalData.Clear();
+            tensor.DataLocation = OnnxTensor.Types.DataLocation.Default;
+            string full = System.IO.Path.GetFullPath(file);
+            if (!_files.Contains(full)) _files.Add(full);
+        }
+
+        private long? Number(OnnxTensor tensor, Dictionary<string, string> fields, string key)
+        {
+            if (!fields.TryGetValue(key, out var text)) return null;
+            return long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value)
+                ? value
+                : throw KeyEmbedException.Checkpoint(modelPath, $"initializer '{tensor.Name}': external data {key} '{text}' is not a number");
+        }
+    }
 }
 
 /// <summary>

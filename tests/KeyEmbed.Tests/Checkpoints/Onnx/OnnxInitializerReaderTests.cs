@@ -109,6 +109,80 @@ public sealed class OnnxInitializerReaderTests
         Assert.Contains("external data", e.Message);
     }
 
+    // The built-in export saved with its larger initializers as ONNX external data (one file, consecutive ranges),
+    // as onnx.save(model, path, save_as_external_data=True) does; returns the folder's model path.
+    private static string SaveWithExternalData(string folder, string dataName = "model.onnx.data")
+    {
+        var model = ModelProto.Parser.ParseFrom(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource));
+        using (var data = File.Create(Path.Combine(folder, dataName)))
+            foreach (var tensor in model.Graph.Initializer.Where(t => t.RawData.Length >= 1024))
+            {
+                long offset = data.Position;
+                data.Write(tensor.RawData.Span);
+                tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = dataName });
+                tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = tensor.RawData.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                tensor.DataLocation = TensorProto.Types.DataLocation.External;
+                tensor.RawData = ByteString.Empty;
+            }
+        string path = Path.Combine(folder, "model.onnx");
+        File.WriteAllBytes(path, model.ToByteArray());
+        File.WriteAllBytes(Path.Combine(folder, "vocab.txt"), BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmVocabResource));
+        return path;
+    }
+
+    [Fact]
+    public void External_data_beside_the_model_is_read_and_gives_the_same_vectors()
+    {
+        using var dir = new TempDir();
+        string path = SaveWithExternalData(dir.Path);
+        Assert.True(new FileInfo(path).Length < 1 << 20, "the .onnx file should hold the graph only");
+        using (var reader = new OnnxInitializerReader(path))
+        {
+            using var builtIn = BuiltIn();
+            Assert.Equal(builtIn.Tensors.Select(t => t.Name), reader.Tensors.Select(t => t.Name));
+            Assert.Equal(builtIn.ReadFloat32("encoder.layer.3.output.dense.weight"), reader.ReadFloat32("encoder.layer.3.output.dense.weight"));
+            Assert.Equal([Path.GetFullPath(dir.File("model.onnx.data"))], reader.ExternalDataFiles);
+        }
+        var options = new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 0 };
+        using var external = KeyEmbedModel.Load(dir.Path, options);
+        using var reference = KeyEmbedModel.Load("minilm", options);
+        string[] texts = ["machine learning", "a man is playing a guitar."];
+        // Same plan for both (a bare .onnx folder has no sentence-transformers defaults beside it).
+        var plan = new KeyEmbed.Embedding.EmbeddingOptions { Layers = [-1], Pooling = KeyEmbed.Embedding.PoolingMode.Mean, Normalize = true };
+        var expected = reference.Embed(texts, plan).Vectors;
+        var actual = external.Embed(texts, plan).Vectors;
+        for (int i = 0; i < texts.Length; i++) Assert.Equal(expected[i], actual[i]);
+        // The data file is part of the weights the graph cache hashes.
+        using var loaded = LoadedModel.Open(dir.Path);
+        Assert.Contains(Path.GetFullPath(dir.File("model.onnx.data")), loaded.Files.WeightFiles);
+    }
+
+    [Fact]
+    public void Missing_truncated_or_outside_external_data_is_a_clear_error()
+    {
+        using var dir = new TempDir();
+        string path = SaveWithExternalData(dir.Path);
+        string data = dir.File("model.onnx.data");
+        byte[] bytes = File.ReadAllBytes(data);
+
+        File.WriteAllBytes(data, bytes[..(bytes.Length / 2)]);
+        var e = Assert.Throws<KeyEmbedException>(() => new OnnxInitializerReader(path));
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains("truncated", e.Message);
+
+        File.Delete(data);
+        e = Assert.Throws<KeyEmbedException>(() => KeyEmbedModel.Load(dir.Path));
+        Assert.Contains("model.onnx.data", e.Message);
+        Assert.Contains("missing", e.Message);
+
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        foreach (var entry in model.Graph.Initializer.SelectMany(t => t.ExternalData).Where(x => x.Key == "location")) entry.Value = "../elsewhere.data";
+        File.WriteAllBytes(path, model.ToByteArray());
+        e = Assert.Throws<KeyEmbedException>(() => new OnnxInitializerReader(path));
+        Assert.Contains("outside the model's folder", e.Message);
+    }
+
     [Fact]
     public void Raw_data_shorter_than_the_shape_is_rejected()
     {
