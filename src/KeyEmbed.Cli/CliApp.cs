@@ -36,8 +36,19 @@ internal static class CliApp
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
     {
         var context = new CliContext(stdout, stderr, stdin);
-        var root = new RootCommand("KeyEmbed: keyword, sentence and document embeddings from BERT and XLNet checkpoints, compared by cosine similarity.");
+        // Named for the installed command (`keyembed`), not the assembly (RootCommand takes the executable's name).
+        var root = new Command("keyembed", "KeyEmbed: keyword, sentence and document embeddings from BERT and XLNet checkpoints, compared by cosine similarity.")
+        {
+            new System.CommandLine.Help.HelpOption(),
+            new VersionOption(),
+        };
         foreach (var command in CommandCatalog.All(context)) root.Subcommands.Add(command);
+        // No command at all: the help page (what there is to run), still a non-zero exit for scripts.
+        if (args.Length == 0)
+        {
+            root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+            return ParseError;
+        }
         var parsed = root.Parse(args);
         // A parse error is one line per problem and exit code 1, not the help page (`--help` still shows it).
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))

@@ -130,6 +130,23 @@ public sealed class EmbeddingCliTests
     }
 
     [Fact]
+    public void Help_names_the_installed_command_and_no_arguments_show_it()
+    {
+        var (code, output, error) = Run("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("keyembed [command] [options]", output);
+        Assert.DoesNotContain("KeyEmbed.Cli", output);
+        (code, output, _) = Run("embed", "--help");
+        Assert.Contains("keyembed embed", output);
+
+        (code, output, error) = Run();
+        Assert.Equal(CliApp.ParseError, code);
+        Assert.Contains("keyembed [command] [options]", output);
+        Assert.Contains("similarity", output);
+        Assert.Equal("", error);
+    }
+
+    [Fact]
     public void Parse_errors_and_unknown_options_are_one_line_too()
     {
         var (code, _, error) = Run("similarity", "--dimensions", "abc", "a");
