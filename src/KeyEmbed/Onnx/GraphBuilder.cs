@@ -59,32 +59,19 @@ internal sealed class GraphBuilder
     }
 
     /// <summary>Adds a float32 initializer (weights).</summary>
-    public string Initializer(string name, ReadOnlySpan<float> data, params long[] shape)
-    {
-        CheckElementCount(name, data.Length, shape);
-        var tensor = new TensorProto { Name = UniqueName(name), DataType = (int)ElementType.Float };
-        tensor.Dims.AddRange(shape);
-        tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
-        _graph.Initializer.Add(tensor);
-        return tensor.Name;
-    }
+    public string Initializer(string name, ReadOnlySpan<float> data, params long[] shape) => RawInitializer(name, ElementType.Float, data, shape);
 
     /// <summary>Adds an int64 initializer (shapes, indexes).</summary>
-    public string Initializer(string name, ReadOnlySpan<long> data, params long[] shape)
-    {
-        CheckElementCount(name, data.Length, shape);
-        var tensor = new TensorProto { Name = UniqueName(name), DataType = (int)ElementType.Int64 };
-        tensor.Dims.AddRange(shape);
-        tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
-        _graph.Initializer.Add(tensor);
-        return tensor.Name;
-    }
+    public string Initializer(string name, ReadOnlySpan<long> data, params long[] shape) => RawInitializer(name, ElementType.Int64, data, shape);
 
     /// <summary>Adds an int8 initializer (quantized weights).</summary>
-    public string Initializer(string name, ReadOnlySpan<sbyte> data, params long[] shape)
+    public string Initializer(string name, ReadOnlySpan<sbyte> data, params long[] shape) => RawInitializer(name, ElementType.Int8, data, shape);
+
+    // Little-endian raw_data of the element type, as ONNX stores it.
+    private string RawInitializer<T>(string name, ElementType type, ReadOnlySpan<T> data, long[] shape) where T : unmanaged
     {
         CheckElementCount(name, data.Length, shape);
-        var tensor = new TensorProto { Name = UniqueName(name), DataType = (int)ElementType.Int8 };
+        var tensor = new TensorProto { Name = UniqueName(name), DataType = (int)type };
         tensor.Dims.AddRange(shape);
         tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
         _graph.Initializer.Add(tensor);

@@ -11,6 +11,14 @@ public sealed class XLNetSegmentRunnerTests
     // A deterministic "long text" of ids inside the tiny models' vocabulary (64).
     private static readonly long[] LongIds = [.. Enumerable.Range(0, 13).Select(i => (long)((i * 37 + 11) % 60 + 4))];
 
+    // One text of ids as the graph's int inputs ([1, n], all real tokens, segment 0).
+    private static Dictionary<string, DenseTensor<long>> OneText(long[] ids) => new()
+    {
+        ["input_ids"] = new(ids, [1, ids.Length]),
+        ["attention_mask"] = new(Enumerable.Repeat(1L, ids.Length).ToArray(), [1, ids.Length]),
+        ["token_type_ids"] = new(new long[ids.Length], [1, ids.Length]),
+    };
+
     [Fact]
     public void Segments_match_running_each_segment_by_hand_with_mems()
     {
@@ -29,14 +37,8 @@ public sealed class XLNetSegmentRunnerTests
         Dictionary<string, DenseTensor<float>>? memories = null;
         foreach (var (start, length) in new[] { (0, 5), (5, 5), (10, 3) })
         {
-            var ints = new Dictionary<string, DenseTensor<long>>
-            {
-                ["input_ids"] = new(LongIds[start..(start + length)], [1, length]),
-                ["attention_mask"] = new(Enumerable.Repeat(1L, length).ToArray(), [1, length]),
-                ["token_type_ids"] = new(new long[length], [1, length]),
-            };
             var session = memories is null ? first : later;
-            var outputs = session.Run(ints, session.OutputNames, memories);
+            var outputs = session.Run(OneText(LongIds[start..(start + length)]), session.OutputNames, memories);
             for (int k = 0; k <= 3; k++) expected[k].AddRange(outputs[$"hidden_states.{k}"].Data);
             memories = Enumerable.Range(0, 3).ToDictionary(k => $"mems.{k}", k => outputs[$"new_mems.{k}"]);
         }
@@ -62,13 +64,7 @@ public sealed class XLNetSegmentRunnerTests
         Assert.Equal(4, result.SegmentCount);
 
         using var whole = new EncoderSession(graph.BuildGraph(new GraphRequest(3)).ToByteArray());
-        long[] shape = [1, LongIds.Length];
-        var onePass = whole.Run(new Dictionary<string, DenseTensor<long>>
-        {
-            ["input_ids"] = new(LongIds, shape),
-            ["attention_mask"] = new(Enumerable.Repeat(1L, LongIds.Length).ToArray(), shape),
-            ["token_type_ids"] = new(new long[LongIds.Length], shape),
-        }, [.. Enumerable.Range(0, 4).Select(k => $"hidden_states.{k}")]);
+        var onePass = whole.Run(OneText(LongIds), [.. Enumerable.Range(0, 4).Select(k => $"hidden_states.{k}")]);
         for (int k = 0; k <= 3; k++)
             XLNetGolden.AssertClose(onePass[$"hidden_states.{k}"].Data, result.HiddenStates[k].Data, $"hidden_states.{k}");
     }
@@ -83,13 +79,7 @@ public sealed class XLNetSegmentRunnerTests
         Assert.Equal(5, runner.MemoryLength); // no mem_len in the config: the window length
         var segmented = runner.Run(LongIds).HiddenStates[3].Data;
         using var whole = new EncoderSession(graph.BuildGraph(new GraphRequest(3)).ToByteArray());
-        long[] shape = [1, LongIds.Length];
-        var onePass = whole.Run(new Dictionary<string, DenseTensor<long>>
-        {
-            ["input_ids"] = new(LongIds, shape),
-            ["attention_mask"] = new(Enumerable.Repeat(1L, LongIds.Length).ToArray(), shape),
-            ["token_type_ids"] = new(new long[LongIds.Length], shape),
-        }, ["hidden_states.3"])["hidden_states.3"].Data;
+        var onePass = whole.Run(OneText(LongIds), ["hidden_states.3"])["hidden_states.3"].Data;
         Assert.True(segmented.Zip(onePass, (a, b) => Math.Abs(a - b)).Max() > 1e-2);
     }
 
