@@ -10,6 +10,14 @@ public sealed class SimilarityPageBrowserTests
 {
     private static string ChromiumPath => Environment.GetEnvironmentVariable("KEYEMBED_CHROMIUM") ?? "/usr/bin/chromium";
 
+    // Debian's chromium, headless, with nothing that would reach the network.
+    private static Task<IBrowser> LaunchChromium(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new()
+    {
+        ExecutablePath = ChromiumPath,
+        Headless = true,
+        Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+
     [Fact]
     [Trait("Resource", "chromium")]
     public async Task Page_draws_the_heatmap_with_the_backends_cosines_the_set_scores_and_neighbours()
@@ -22,12 +30,7 @@ public sealed class SimilarityPageBrowserTests
         string[] keywords = ["king", "queen", "royal palace", "apple", "green apple", "Paris", "巴黎"];
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await LaunchChromium(playwright);
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 } });
         await page.GotoAsync(server.Address.ToString());
         // The layer picker is filled from GET /info once the page has loaded.
@@ -86,12 +89,7 @@ public sealed class SimilarityPageBrowserTests
         await using var server = await RunningServer.StartAsync(new FakeBackend(), new ServerOptions { MaxInputs = 2 });
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await LaunchChromium(playwright);
         var page = await browser.NewPageAsync();
         await page.GotoAsync(server.Address.ToString());
         await page.FillAsync("#keywords", "one\ntwo\nthree");
@@ -116,12 +114,7 @@ public sealed class SimilarityPageBrowserTests
         var expected = model.Similarity(keywords);
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await LaunchChromium(playwright);
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 } });
         await page.GotoAsync(server.Address.ToString());
         await page.WaitForSelectorAsync("#layer option[value='6']", new() { State = WaitForSelectorState.Attached });
