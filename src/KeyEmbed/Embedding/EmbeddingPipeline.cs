@@ -134,12 +134,12 @@ internal sealed class EmbeddingPipeline : IDisposable
         var rowVectors = new float[plans.Count][][];
         for (int p = 0; p < plans.Count; p++) rowVectors[p] = new float[rows.Count][];
         var lengths = rows.Select(r => r.Length).ToArray();
-        var batches = BatchPlanner.Plan(lengths, _limits.TokenBudget, _limits.MaxBatchSize).Batches;
-        // Several batches: one single-threaded run per worker at a time, the limits shared among the workers so the
-        // tokens in flight stay within the budget (long texts' attention scores would otherwise outgrow the caches);
-        // one batch: all threads on it (lowest latency).
-        if (batches.Count > 1 && _workers > 1)
-            batches = BatchPlanner.Plan(lengths, Math.Max(1, _limits.TokenBudget / _workers), Math.Max(1, _limits.MaxBatchSize / _workers)).Batches;
+        // Everything in one batch: all threads on it (lowest latency). Otherwise one single-threaded run per worker at
+        // a time, the limits shared among the workers so the tokens in flight stay within the budget (long texts'
+        // attention scores would otherwise outgrow the caches).
+        bool oneBatch = rows.Count <= _limits.MaxBatchSize && (long)rows.Count * Math.Max(lengths.Max(), 1) <= _limits.TokenBudget;
+        int share = oneBatch ? 1 : _workers;
+        var batches = BatchPlanner.Plan(lengths, Math.Max(1, _limits.TokenBudget / share), Math.Max(1, _limits.MaxBatchSize / share)).Batches;
         int workers = Math.Min(_workers, batches.Count);
         var pooling = poolInGraph ? GraphPooling.MaskedMean : GraphPooling.None;
         var session = workers > 1 ? Session(layers, pooling, Math.Max(1, _threads / workers)) : Session(layers, pooling);
