@@ -4,6 +4,9 @@ using KeyEmbed.Models;
 using Microsoft.ML.OnnxRuntime;
 
 // dotnet run -c Release --project bench/KeyEmbed.Bench -- [--quick] [--write-docs] [--threads N] [--data FILE]
+// Every mode's output starts with the machine: figures (int8 above all) depend on the CPU's instruction sets.
+var cpu = KeyEmbed.Runtime.CpuFeatures.Current;
+Console.WriteLine($"{cpu.Describe()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
 if (args is ["graph-ops"])
 {
     KeyEmbed.Bench.GraphOps.Print(Console.Out);
@@ -136,7 +139,7 @@ double ceiling = Math.Max(ceilingBefore, ceilingAfter);
 string ceilingShape = ceilingAfter > ceilingBefore ? shapeAfter : shapeBefore;
 string loadAfter = LoadAverage();
 
-var facts = new RunFacts(Report.MachineName(), Environment.ProcessorCount, threads, OrtEnv.Instance().GetVersionString(), quick,
+var facts = new RunFacts($"{cpu.Model} ({cpu.Kind})", Environment.ProcessorCount, threads, OrtEnv.Instance().GetVersionString(), quick,
     settings, ceiling, ceilingShape, workloads, tokenizerName,
     $"ceiling {ceilingBefore:F0} GFLOP/s at the start, {ceilingAfter:F0} at the end; load average {loadBefore} at the start, {loadAfter} at the end");
 // With every test sentence embedded (full run), the reference engine's STS Spearman doubles as a check of its answers.
@@ -177,11 +180,13 @@ if (writeDocs)
 {
     string docs = Path.Combine(repoRoot, "docs", "benchmarks.md");
     Directory.CreateDirectory(Path.GetDirectoryName(docs)!);
-    string chart = Path.Combine(repoRoot, "docs", "benchmarks.png");
+    string chartFile = Report.ChartFileName(cpu);
+    string chart = Path.Combine(repoRoot, "docs", chartFile);
     Chart.Write(chart, throughput, [.. engines.Select(e => e.Name)], [.. workloads.Select(w => w.Name)],
         $"all-MiniLM-L6-v2, {threads} threads, {facts.Machine}, {DateTime.UtcNow:yyyy-MM-dd}{(quick ? " (quick run)" : "")}");
     log.WriteLine($"wrote {chart}");
-    File.WriteAllText(docs, Report.Docs(facts, table, "dotnet run -c Release --project bench/KeyEmbed.Bench -- " + string.Join(' ', args)));
+    File.WriteAllText(docs, Report.Docs(File.Exists(docs) ? File.ReadAllText(docs) : null, cpu, table,
+        "dotnet run -c Release --project bench/KeyEmbed.Bench -- " + string.Join(' ', args), chartFile));
     log.WriteLine($"wrote {docs}");
 }
 return 0;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
@@ -113,29 +112,60 @@ internal static class Report
         return sb.ToString();
     }
 
-    public static string Docs(RunFacts facts, string table, string command) =>
-        "# Benchmarks\n\n" +
-        $"Run on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC with `{command}` (peers and KeyEmbed alternate within one run on one machine;\n" +
-        "figures from different machines or days are not comparable).\n\n" +
-        table + "\n![texts per second per workload and engine](benchmarks.png)\n\n" +
-        "Memory (measured apart, `dotnet run -c Release --project bench/KeyEmbed.Bench -- memory 100000` and `/usr/bin/time -v keyembed embed --input`): " +
-        "see [performance.md](performance.md#memory); what KeyEmbed does, the graph forms, the settings measured, ORT's profile and why the float32 targets are out of reach on this machine ([measured](performance.md#why-the-float32-targets-are-out-of-reach-on-this-machine)) are there too.\n";
+    /// <summary>The heading of this CPU kind's block in docs/benchmarks.md.</summary>
+    public static string BlockHeading(KeyEmbed.Runtime.CpuFeatures cpu) => $"## {cpu.Model}, {cpu.Kind}";
 
-    /// <summary>The CPU's model name as <c>lscpu</c> prints it.</summary>
-    public static string MachineName()
+    /// <summary>
+    /// docs/benchmarks.md with this run's block: one block per kind of CPU (its heading from <see cref="BlockHeading"/>),
+    /// replaced when that kind was measured before and appended otherwise, so no kind's figures stand for another's.
+    /// </summary>
+    public static string Docs(string? existing, KeyEmbed.Runtime.CpuFeatures cpu, string table, string command, string chartFile)
     {
-        try
+        string heading = BlockHeading(cpu);
+        string block = heading + "\n\n" +
+            $"{cpu.Describe()}.\n\n" +
+            $"Run on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC with `{command}` (peers and KeyEmbed alternate within one run on one machine;\n" +
+            "figures from different machines or days are not comparable).\n\n" +
+            table + $"\n![texts per second per workload and engine on this CPU]({chartFile})\n";
+        const string Intro = "# Benchmarks\n\n" +
+            "One block per kind of CPU measured, each dated and headed by the CPU's model and instruction sets. The figures of one kind " +
+            "do not hold for another: int8 above all depends on the CPU's 8-bit dot-product instructions (AVX-512 VNNI, AVX-VNNI, AMX), " +
+            "and the float32 ceiling on its vector width. `dotnet run -c Release --project bench/KeyEmbed.Bench -- --write-docs` " +
+            "replaces the block of the CPU it runs on, or adds one.\n\n" +
+            "Memory (measured apart, `dotnet run -c Release --project bench/KeyEmbed.Bench -- memory 100000` and `/usr/bin/time -v keyembed embed --input`): " +
+            "see [performance.md](performance.md#memory); what KeyEmbed does, the graph forms, the settings measured, ORT's profile and why the float32 targets " +
+            "are out of reach ([measured](performance.md#why-the-float32-targets-are-out-of-reach-on-this-machine)) are there too.\n";
+        var blocks = new List<string>();
+        if (existing != null)
         {
-            using var lscpu = Process.Start(new ProcessStartInfo("lscpu") { RedirectStandardOutput = true, UseShellExecute = false, Environment = { ["LC_ALL"] = "C" } });
-            if (lscpu != null)
+            // Everything before the first "## " heading is the intro (rewritten); each "## " heading opens a block.
+            var lines = existing.Replace("\r\n", "\n").Split('\n');
+            StringBuilder? current = null;
+            foreach (var line in lines)
             {
-                string output = lscpu.StandardOutput.ReadToEnd();
-                lscpu.WaitForExit();
-                var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Model name:", StringComparison.Ordinal));
-                if (line != null) return line["Model name:".Length..].Trim();
+                if (line.StartsWith("## ", StringComparison.Ordinal))
+                {
+                    if (current != null) blocks.Add(current.ToString().TrimEnd() + "\n");
+                    current = new StringBuilder();
+                }
+                current?.Append(line).Append('\n');
             }
+            if (current != null) blocks.Add(current.ToString().TrimEnd() + "\n");
         }
-        catch (System.ComponentModel.Win32Exception) { }
-        return System.Runtime.InteropServices.RuntimeInformation.OSDescription;
+        int index = blocks.FindIndex(b => b.StartsWith(heading + "\n", StringComparison.Ordinal));
+        if (index >= 0) blocks[index] = block;
+        else blocks.Add(block);
+        return Intro + "\n" + string.Join("\n", blocks);
+    }
+
+    /// <summary>A file-name-safe form of the CPU kind's heading, for its chart.</summary>
+    public static string ChartFileName(KeyEmbed.Runtime.CpuFeatures cpu)
+    {
+        var slug = new StringBuilder();
+        foreach (char c in $"{cpu.Model} {cpu.Kind}".ToLowerInvariant())
+            slug.Append(char.IsAsciiLetterOrDigit(c) ? c : '-');
+        string s = slug.ToString();
+        while (s.Contains("--", StringComparison.Ordinal)) s = s.Replace("--", "-", StringComparison.Ordinal);
+        return "benchmarks-" + s.Trim('-') + ".png";
     }
 }

@@ -22,7 +22,7 @@ internal sealed class EmbeddingOptionSet
     private readonly Option<int?> _dimensions = new("--dimensions") { Description = "Keep the first N dimensions (Matryoshka-style; renormalized when normalizing)." };
     private readonly Option<int?> _maxLength = new("--max-length") { Description = "Longest window in tokens, special tokens included (default: the model's maximum). Longer texts are embedded by windows and averaged." };
     private readonly Option<int?> _threads = new("--threads") { Description = "ONNX Runtime threads (default: the machine's cores)." };
-    private readonly Option<string?> _precision = new("--precision") { Description = "Arithmetic of the model's linear layers: float32 (default) or int8 (BERT models: ~2.6× faster on sentences, every vector at cosine ≥ 0.99 to float32; see docs/performance.md). Not the storage form of the output (that is --quantize)." };
+    private readonly Option<string?> _precision = new("--precision") { Description = "Arithmetic of the model's linear layers: float32 (default) or int8 (BERT models: faster, by how much depends on the CPU, see docs/benchmarks.md; every vector at cosine ≥ 0.99 to float32). Not the storage form of the output (that is --quantize)." };
     private readonly Option<bool?> _lowercase = new("--lowercase") { Description = "true|false: override the tokenizer's lower-casing (default: the model's files)." };
 
     /// <summary>Adds every shared option to <paramref name="command"/>.</summary>
