@@ -26,6 +26,12 @@ public sealed record KeyEmbedModelOptions
     /// <summary>Cache built graphs on disk (see docs/cache.md). On by default.</summary>
     public bool UseGraphCache { get; init; } = true;
 
+    /// <summary>
+    /// Size cap in bytes of the graph cache folder; least recently used graphs are deleted past it (null = the
+    /// <c>KEYEMBED_CACHE_MAX</c> environment variable, else 4 GiB; see docs/cache.md).
+    /// </summary>
+    public long? GraphCacheBytes { get; init; }
+
     /// <summary>Most padded tokens (rows × longest row) in one model run.</summary>
     public int TokenBudget { get; init; } = 8192;
 
@@ -124,7 +130,7 @@ public sealed class KeyEmbedModel : IDisposable
         Defaults = ReadDefaults(model.Files, architecture);
         _encoder = new Lazy<TextEncoder>(() => TokenizerFiles.ForModel(model.Files, options.Lowercase).WithMaxLength(maxTokens));
         var settings = new SessionSettings { Threads = options.Threads, AllowSpinning = options.AllowSpinning };
-        var cache = options.UseGraphCache ? new GraphCache() : null;
+        var cache = options.UseGraphCache ? new GraphCache(maxBytes: options.GraphCacheBytes) : null;
         ComputePrecision = options.ComputePrecision;
         _cache = options.CacheBytes > 0 ? new EmbeddingCache(options.CacheBytes) : null;
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(

@@ -15,5 +15,6 @@ internal static class CommandCatalog
         yield return HiddenStatesCommand.Create(context);
         yield return ServeCommand.Create(context);
         yield return EvalCommand.Create(context);
+        yield return CacheCommand.Create(context);
     }
 }

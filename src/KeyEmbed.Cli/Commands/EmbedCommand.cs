@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using KeyEmbed.Embedding;
+using KeyEmbed.IO;
 
 namespace KeyEmbed.Cli.Commands;
 
@@ -84,7 +85,7 @@ internal static class EmbedCommand
             if (scales is not null && outputPath is not null)
             {
                 string scalesPath = ScalesPath(outputPath);
-                NpyFile.WriteVector(scalesPath, [.. scales]);
+                AtomicFile.Write(scalesPath, stream => NpyFile.WriteVector(stream, [.. scales]), $"--output: cannot write the int8 scales '{scalesPath}'");
                 ctx.Error.WriteLine($"int8 scales: {scalesPath}");
             }
             SimilarityCommand.NoteWindows(ctx, windowed, model);
@@ -121,7 +122,7 @@ internal static class EmbedCommand
         new("quantize", plan.Precision.ToString().ToLowerInvariant()),
     ];
 
-    // A file is written whole or not at all: a failure midway deletes the partial file.
+    // A file is written whole or not at all (AtomicFile: a temporary file renamed over the target when complete).
     private static void WithOutput(CliContext ctx, string? path, Action<Stream> write)
     {
         if (path is null)
@@ -131,20 +132,7 @@ internal static class EmbedCommand
             stdout.Flush();
             return;
         }
-        try
-        {
-            using var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-            write(file);
-        }
-        catch (Exception e) when (e is KeyEmbedException or OperationCanceledException)
-        {
-            File.Delete(path);
-            throw;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && !File.Exists(path))
-        {
-            throw KeyEmbedException.Input($"--output: cannot write '{path}': {e.Message}");
-        }
+        AtomicFile.Write(path, write, $"--output: cannot write '{path}'");
     }
 
     private static void WriteTokens(Stream stream, KeyEmbedModel model, EmbeddingOptions options, IEnumerable<string> texts)

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using KeyEmbed.Embedding;
 using KeyEmbed.Evaluation;
+using KeyEmbed.IO;
 
 namespace KeyEmbed.Cli.Commands;
 
@@ -134,8 +135,8 @@ internal static class EvalCommand
                 .AppendLine("Layer labels are hidden-state numbers: `k` = `--layers k`, `a,b sum` = `--layers a,b --layer-mode sum`.")
                 .AppendLine()
                 .Append(report.ToMarkdown());
-            File.WriteAllText(Path.Combine(folder, "sweep.md"), markdown.ToString());
-            File.WriteAllText(Path.Combine(folder, "sweep.csv"), report.ToCsv());
+            AtomicFile.WriteAllText(Path.Combine(folder, "sweep.md"), markdown.ToString(), $"{folder}: cannot write the sweep report");
+            AtomicFile.WriteAllText(Path.Combine(folder, "sweep.csv"), report.ToCsv(), $"{folder}: cannot write the sweep report");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -39,9 +39,8 @@ internal static partial class NpyFile
     }
 
     /// <summary>Writes a 1-D float32 array (e.g. the per-row scales of int8 vectors).</summary>
-    public static void WriteVector(string path, ReadOnlySpan<float> values)
+    public static void WriteVector(Stream stream, ReadOnlySpan<float> values)
     {
-        using var stream = File.Create(path);
         stream.Write(Header(NpyDType.Float32, $"({values.Length},)"));
         stream.Write(MemoryMarshal.AsBytes(values));
     }

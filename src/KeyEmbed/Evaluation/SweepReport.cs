@@ -153,7 +153,8 @@ public sealed class SweepReport
         {
             string? directory = Path.GetDirectoryName(Path.GetFullPath(pngPath));
             if (directory != null) Directory.CreateDirectory(directory);
-            plot.SavePng(pngPath, width, height);
+            var png = plot.GetImage(width, height).GetImageBytes(ScottPlot.ImageFormat.Png);
+            KeyEmbed.IO.AtomicFile.WriteAllBytes(pngPath, png, $"{pngPath}: cannot write the chart");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -83,7 +83,7 @@ internal sealed class LoadedModel : IDisposable
             _weightsHash,
             string.Join("; ", variant.Facts.Where(f => f.Key != "config").Select(f => f.Key + "=" + f.Value)),
             request.CacheKey);
-        return cache.GetOrBuild(key, () => variant.BuildGraph(request).ToByteArray(), out cacheHit);
+        return cache.GetOrBuild(key, () => variant.BuildGraph(request).ToByteArray(), out cacheHit, $"{Files.Source} ({variant.Name}): {request.CacheKey}");
     }
 
     /// <summary>Builds or fetches the graph of <paramref name="variant"/> and opens an ONNX Runtime session on it.</summary>

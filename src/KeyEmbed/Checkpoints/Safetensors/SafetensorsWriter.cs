@@ -64,12 +64,15 @@ public sealed class SafetensorsWriter
         }
         // Pad the header with spaces to an 8-byte boundary, as the reference writer does.
         while (buffer.Length % 8 != 0) buffer.WriteByte((byte)' ');
-        using var file = File.Create(path);
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)buffer.Length);
-        file.Write(length);
-        buffer.Position = 0;
-        buffer.CopyTo(file);
-        foreach (var t in _tensors) file.Write(t.Data);
+        // Written to a temporary file and renamed when complete (AtomicFile), so the path never holds half a file.
+        KeyEmbed.IO.AtomicFile.Write(path, file =>
+        {
+            var length = new byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)buffer.Length);
+            file.Write(length);
+            buffer.Position = 0;
+            buffer.CopyTo(file);
+            foreach (var t in _tensors) file.Write(t.Data);
+        }, $"{path}: cannot write");
     }
 }
