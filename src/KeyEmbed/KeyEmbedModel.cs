@@ -71,12 +71,16 @@ public sealed record KeyEmbedModelOptions
 
 /// <summary>Facts about a loaded model.</summary>
 /// <param name="Name">What the user passed (<c>minilm</c>, a folder, a file).</param>
-/// <param name="Architecture"><c>bert</c> or <c>xlnet</c>.</param>
+/// <param name="Architecture">The architecture's registry name (<c>bert</c>, <c>xlnet</c>, …).</param>
 /// <param name="Layers">Transformer layers L (hidden states 0..L).</param>
 /// <param name="HiddenSize">Width of each hidden state.</param>
 /// <param name="MaxTokens">Longest window in tokens, special tokens included.</param>
 /// <param name="Format">Checkpoint format the weights came from.</param>
-public sealed record ModelInfo(string Name, string Architecture, int Layers, int HiddenSize, int MaxTokens, string Format);
+public sealed record ModelInfo(string Name, string Architecture, int Layers, int HiddenSize, int MaxTokens, string Format)
+{
+    /// <summary>How a text longer than <see cref="MaxTokens"/> is embedded (windows averaged, or segments with memory).</summary>
+    public LongTextStrategy LongText { get; init; }
+}
 
 /// <summary>Vectors for a list of texts, in the caller's order.</summary>
 /// <param name="Vectors">One float32 vector per text (before any quantization).</param>
@@ -126,7 +130,7 @@ public sealed class KeyEmbedModel : IDisposable
         if (architecture.MaxSequenceLength is { } limit && maxTokens > limit)
             throw KeyEmbedException.Input($"max sequence length {maxTokens} is beyond the model's {limit} positions");
         Info = new ModelInfo(name, architecture.Name, architecture.LayerCount, architecture.HiddenSize, maxTokens,
-            model.Files.Format.ToString().ToLowerInvariant());
+            model.Files.Format.ToString().ToLowerInvariant()) { LongText = architecture.LongText };
         Defaults = ReadDefaults(model.Files, architecture);
         _encoder = new Lazy<TextEncoder>(() => TokenizerFiles.ForModel(model.Files, options.Lowercase).WithMaxLength(maxTokens));
         var settings = new SessionSettings { Threads = options.Threads, AllowSpinning = options.AllowSpinning };
@@ -312,7 +316,7 @@ public sealed class KeyEmbedModel : IDisposable
     // 1_Pooling/config.json; a raw checkpoint gets the classic recipe (second-to-last layer, mean).
     private static EmbeddingDefaults ReadDefaults(ModelFiles files, IEncoderArchitecture architecture)
     {
-        var raw = architecture.PaddingSide == PaddingSide.Left ? EmbeddingDefaults.RawXLNet : EmbeddingDefaults.RawBert;
+        var raw = architecture.RawDefaults;
         if (files.BuiltInName is not null) return EmbeddingDefaults.SentenceTransformersMean;
         if (files.PoolingConfigPath is null && files.ModulesPath is null) return raw;
         var pooling = PoolingMode.Mean;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using KeyEmbed.Architectures;
 using KeyEmbed.Architectures.XLNet;
 using KeyEmbed.Checkpoints.Safetensors;
 using KeyEmbed.Models;
@@ -70,11 +71,7 @@ internal static class HiddenStatesCommand
         params (string Key, string Value)[] extraMetadata)
     {
         var writer = new SafetensorsWriter().AddMetadata("model", loaded.Files.Source);
-        if (loaded.Architecture is XLNetGraph xlnet)
-            writer.AddMetadata("attn_type", xlnet.Settings.AttentionTypeName)
-                .AddMetadata("mem_len", xlnet.Settings.MemoryLength.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                .AddMetadata("clamp_len", xlnet.Settings.ClampLength.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                .AddMetadata("padding_side", "left");
+        foreach (var (key, value) in loaded.Architecture.RunMetadata) writer.AddMetadata(key, value);
         foreach (var (key, value) in extraMetadata) writer.AddMetadata(key, value);
         foreach (var (name, tensor) in results) writer.Add(name, tensor.Shape, tensor.Data);
         writer.Save(outputPath);
@@ -84,28 +81,29 @@ internal static class HiddenStatesCommand
     }
 
     /// <summary>
-    /// Segment recurrence per row (<see cref="XLNetSegmentRunner"/>): rows must be unpadded; new_mems.k is the memory
+    /// Segment recurrence per row (<see cref="ISegmentRunner"/>): rows must be unpadded; new_mems.k is the memory
     /// after each row's last segment, stacked sequence-first [M, batch, H].
     /// </summary>
     private static (Dictionary<string, DenseTensor<float>> Results, int MemoryLength) RunSegmented(LoadedModel loaded, Dictionary<string, DenseTensor<long>> inputs,
         Dictionary<string, DenseTensor<float>> memories, int window, string path)
     {
-        if (loaded.Architecture is not XLNetGraph xlnet)
-            throw KeyEmbedException.Input($"--segment-length applies to XLNet models only; {loaded.Files.Source} is {loaded.Architecture.Name}");
+        var arch = loaded.Architecture;
+        if (arch.LongText != LongTextStrategy.SegmentRecurrence)
+            throw KeyEmbedException.Input($"--segment-length applies to models with segment recurrence (XLNet) only; {loaded.Files.Source} is {arch.Name}");
         if (memories.Count > 0)
             throw KeyEmbedException.Input($"{path}: --segment-length starts from an empty memory; remove the mems.k tensors or the option");
         if (inputs["attention_mask"].Data.Any(m => m != 1))
             throw KeyEmbedException.Input($"{path}: --segment-length runs rows without padding; attention_mask must be all 1");
         var ids = inputs["input_ids"];
-        int batch = (int)ids.Shape[0], length = (int)ids.Shape[1], width = xlnet.HiddenSize;
-        using var runner = new XLNetSegmentRunner(xlnet, window);
+        int batch = (int)ids.Shape[0], length = (int)ids.Shape[1], width = arch.HiddenSize;
+        using var runner = arch.CreateSegmentRunner(window);
         var rows = Enumerable.Range(0, batch).Select(r => runner.Run(
             ids.Data.AsSpan(r * length, length).ToArray(),
             inputs["token_type_ids"].Data.AsSpan(r * length, length).ToArray())).ToList();
         var results = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
-        for (int k = 0; k <= xlnet.LayerCount; k++)
+        for (int k = 0; k <= arch.LayerCount; k++)
             results[$"hidden_states.{k}"] = new([.. rows.SelectMany(row => row.HiddenStates[k].Data)], [batch, length, width]);
-        for (int k = 0; k < xlnet.LayerCount; k++)
+        for (int k = 0; k < arch.LayerCount; k++)
         {
             int kept = (int)rows[0].Memories[k].Shape[0];
             var stacked = new float[kept * batch * width];

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using KeyEmbed.Architectures.Bert;
 using KeyEmbed.Models;
 
 namespace KeyEmbed.Cli.Commands;
@@ -28,7 +27,7 @@ internal static class InspectCommand
             o.WriteLine($"ignored tensors: {arch.IgnoredWeights.Count}");
             foreach (var name in arch.IgnoredWeights)
             {
-                string why = arch is BertGraph ? BertWeightMap.WhyIgnored(name) ?? "not used by the encoder" : "not used by the encoder";
+                string why = arch.WhyIgnored(name) ?? "not used by the encoder";
                 o.WriteLine($"  {name} ({why})");
             }
             return 0;

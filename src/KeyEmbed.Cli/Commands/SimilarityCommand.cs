@@ -82,7 +82,7 @@ internal static class SimilarityCommand
     {
         if (windowed == 0) return;
         ctx.Error.WriteLine($"note: {windowed} text{(windowed == 1 ? " was" : "s were")} longer than the model's {model.Info.MaxTokens}-token window; " +
-            (model.Info.Architecture == "xlnet"
+            (model.Info.LongText == Architectures.LongTextStrategy.SegmentRecurrence
                 ? "each ran as segments with memory (segment recurrence) and was pooled over all its tokens"
                 : "each was embedded by windows and the windows' vectors averaged"));
     }

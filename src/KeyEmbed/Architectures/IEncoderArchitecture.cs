@@ -1,3 +1,5 @@
+using KeyEmbed.Embedding;
+using KeyEmbed.Runtime;
 using Onnx;
 
 namespace KeyEmbed.Architectures;
@@ -80,7 +82,7 @@ public enum ComputePrecision
 /// </summary>
 internal interface IEncoderArchitecture
 {
-    /// <summary>"bert" or "xlnet".</summary>
+    /// <summary>The architecture's registry name (<c>bert</c>, <c>xlnet</c>, …).</summary>
     string Name { get; }
 
     /// <summary>Number of transformer layers L.</summary>
@@ -107,6 +109,67 @@ internal interface IEncoderArchitecture
     /// <summary>Whether <see cref="BuildGraph"/> honours <see cref="GraphRequest.Pooling"/> and <see cref="ComputePrecision.Int8"/>.</summary>
     bool SupportsGraphPoolingAndInt8 => false;
 
+    /// <summary>Bumped whenever the architecture's emitted graph changes; part of the graph cache key.</summary>
+    int GraphVersion { get; }
+
+    /// <summary>The recipe for a raw checkpoint of this architecture (no sentence-transformers files): layer, pooling, cls position.</summary>
+    EmbeddingDefaults RawDefaults { get; }
+
+    /// <summary>How a text longer than the window is embedded.</summary>
+    LongTextStrategy LongText => LongTextStrategy.Windows;
+
+    /// <summary>Why a stored tensor the encoder does not use is expected (pooler, head, optimizer slot), or null when it is not.</summary>
+    string? WhyIgnored(string storedName) => null;
+
+    /// <summary>Settings of the run worth recording beside hidden states (written as safetensors metadata by <c>hidden-states</c>).</summary>
+    IReadOnlyList<KeyValuePair<string, string>> RunMetadata => [];
+
+    /// <summary>
+    /// Checks token inputs against the model's tables before ONNX Runtime sees them (ids within the vocabulary, token
+    /// types within their table); the sequence length is checked by the caller against <see cref="MaxSequenceLength"/>.
+    /// </summary>
+    /// <param name="inputs"><c>input_ids</c> and optionally <c>token_type_ids</c>, [batch, sequence].</param>
+    /// <param name="origin">Where the inputs came from, for the message.</param>
+    void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin);
+
+    /// <summary>
+    /// <see cref="LongTextStrategy.SegmentRecurrence"/> only: a runner that takes one long id sequence through consecutive
+    /// segments of <paramref name="segmentLength"/> tokens with memory.
+    /// </summary>
+    /// <param name="segmentLength">Tokens per segment.</param>
+    /// <param name="highestLayer">Highest layer computed; null = all.</param>
+    /// <param name="settings">ONNX Runtime settings.</param>
+    /// <param name="openSession">Opens a session on a variant's graph (through the graph cache); null = build here.</param>
+    ISegmentRunner CreateSegmentRunner(int segmentLength, int? highestLayer = null, SessionSettings? settings = null,
+        Func<IEncoderArchitecture, GraphRequest, EncoderSession>? openSession = null) =>
+        throw new NotSupportedException($"{Name} embeds long texts by windows, not segment recurrence");
+
     /// <summary>Builds the graph for a request.</summary>
     ModelProto BuildGraph(GraphRequest request);
+}
+
+/// <summary>How an architecture embeds a text longer than its window.</summary>
+public enum LongTextStrategy
+{
+    /// <summary>Consecutive windows, each run on its own; their vectors averaged by token count (BERT family).</summary>
+    Windows,
+    /// <summary>Consecutive segments, each attending to the memory of the ones before (Transformer-XL, XLNet).</summary>
+    SegmentRecurrence,
+}
+
+/// <summary>Hidden states of a whole long text and the memory left after its last segment.</summary>
+/// <param name="HiddenStates">hidden_states.k for k = 0..HighestLayer, each [1, total length, hidden].</param>
+/// <param name="Memories">new_mems.k after the last segment, k = 0..HighestLayer-1, each [≤ memory length, 1, hidden].</param>
+/// <param name="SegmentCount">How many segments the text was cut into.</param>
+internal sealed record SegmentRunResult(
+    IReadOnlyList<DenseTensor<float>> HiddenStates, IReadOnlyList<DenseTensor<float>> Memories, int SegmentCount);
+
+/// <summary>Runs one long id sequence as consecutive segments with memory (see <see cref="LongTextStrategy.SegmentRecurrence"/>).</summary>
+internal interface ISegmentRunner : IDisposable
+{
+    /// <summary>Positions of memory carried from segment to segment.</summary>
+    int MemoryLength { get; }
+
+    /// <summary>Runs <paramref name="ids"/> (special tokens included, no padding) segment by segment.</summary>
+    SegmentRunResult Run(IReadOnlyList<long> ids, IReadOnlyList<long>? typeIds = null);
 }

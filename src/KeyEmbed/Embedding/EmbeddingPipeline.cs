@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using KeyEmbed.Architectures;
-using KeyEmbed.Architectures.XLNet;
 using KeyEmbed.Models;
 using KeyEmbed.Runtime;
 using KeyEmbed.Tokenization;
@@ -26,7 +25,7 @@ internal readonly record struct PipelineVector(float[] Vector, int Tokens, int W
 /// sort by length and batch by a token budget, run the graph cut after the highest layer the plan needs, select
 /// and combine layers, pool, truncate and normalize, and hand the vectors back in the caller's order.
 /// BERT texts longer than the model's window are cut into consecutive windows whose vectors are averaged,
-/// weighted by their token counts; XLNet texts longer than the window run through segment recurrence instead.
+/// weighted by their token counts; an architecture with segment recurrence (XLNet) runs longer texts through it instead.
 /// </summary>
 internal sealed class EmbeddingPipeline : IDisposable
 {
@@ -39,7 +38,7 @@ internal sealed class EmbeddingPipeline : IDisposable
     private readonly bool _fused;
     private readonly bool _fusedAttention;
     private readonly ConcurrentDictionary<string, Lazy<EncoderSession>> _sessions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, Lazy<XLNetSegmentRunner>> _runners = new();
+    private readonly ConcurrentDictionary<int, Lazy<ISegmentRunner>> _runners = new();
     private readonly PrePackedWeightsContainer _prepackedWeights = new();
     private readonly int _threads;
     private readonly int _workers;
@@ -242,11 +241,12 @@ internal sealed class EmbeddingPipeline : IDisposable
     }
 
     /// <summary>
-    /// XLNet: a text longer than the window runs as consecutive segments of the window's length, each attending to the
-    /// memory of the segments before it (Transformer-XL recurrence, <see cref="XLNetSegmentRunner"/>); every plan then
-    /// pools over all of its tokens at once, so <c>&lt;cls&gt;</c> (the last token) and the mean see the whole text.
+    /// Architectures with <see cref="LongTextStrategy.SegmentRecurrence"/> (XLNet): a text longer than the window runs as
+    /// consecutive segments of the window's length, each attending to the memory of the segments before it
+    /// (<see cref="ISegmentRunner"/>); every plan then pools over all of its tokens at once, so <c>&lt;cls&gt;</c> (the
+    /// last token) and the mean see the whole text.
     /// </summary>
-    private bool UsesSegmentRecurrence => _model.Architecture is XLNetGraph;
+    private bool UsesSegmentRecurrence => _model.Architecture.LongText == LongTextStrategy.SegmentRecurrence;
 
     private float[][] RunRecurrent(EncodedText encoded, int[] layers, EmbeddingHead[] heads, out int segmentCount)
     {
@@ -261,9 +261,9 @@ internal sealed class EmbeddingPipeline : IDisposable
     }
 
     // One runner per highest layer; its graph (memory inputs on) goes through the graph cache like the others.
-    private XLNetSegmentRunner SegmentRunner(int highestLayer) =>
-        _runners.GetOrAdd(highestLayer, top => new Lazy<XLNetSegmentRunner>(() => new XLNetSegmentRunner(
-            (XLNetGraph)_model.Architecture, _encoder.MaxLength, top, _settings,
+    private ISegmentRunner SegmentRunner(int highestLayer) =>
+        _runners.GetOrAdd(highestLayer, top => new Lazy<ISegmentRunner>(() => _model.Architecture.CreateSegmentRunner(
+            _encoder.MaxLength, top, _settings,
             (graph, request) => _model.CreateSession(graph, request, _settings, _cache)))).Value;
 
     private static long[] SpecialMask(BatchEncoding batch)

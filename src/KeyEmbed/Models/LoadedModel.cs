@@ -1,7 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
 using KeyEmbed.Architectures;
-using KeyEmbed.Architectures.Bert;
 using KeyEmbed.Architectures.XLNet;
 using KeyEmbed.Checkpoints;
 using KeyEmbed.Checkpoints.Onnx;
@@ -41,16 +40,14 @@ internal sealed class LoadedModel : IDisposable
     /// <summary>Opens the weight reader the format needs and creates the architecture over it.</summary>
     public static LoadedModel Open(ModelFiles files, XLNetRunOverrides? xlnet = null)
     {
-        if (xlnet is { Any: true } && files.Architecture != "xlnet")
-            throw KeyEmbedException.Input(
-                $"{files.Source} is a {files.Architecture} model; --attn-type, --mem-len, --clamp-len and mems.k inputs apply to XLNet models only");
+        var family = ArchitectureRegistry.ByName(files.Architecture);
         var weights = OpenWeights(files);
         // An ONNX export's external data files are weights too: the graph cache hashes them with the .onnx file.
         if (weights is OnnxInitializerReader { ExternalDataFiles.Count: > 0 } onnx)
             files = files with { WeightFiles = [.. files.WeightFiles, .. onnx.ExternalDataFiles] };
         try
         {
-            return new LoadedModel(files, weights, CreateArchitecture(files, weights, xlnet));
+            return new LoadedModel(files, weights, family.Open(files, weights, xlnet));
         }
         catch
         {
@@ -78,7 +75,7 @@ internal sealed class LoadedModel : IDisposable
         }
         _weightsHash ??= cache.ContentHash(Files.WeightFiles);
         string key = GraphCache.Key(
-            "graph-version " + GraphVersion.ToString(CultureInfo.InvariantCulture),
+            "graph-version " + variant.GraphVersion.ToString(CultureInfo.InvariantCulture),
             variant.GetType().FullName!,
             _weightsHash,
             string.Join("; ", variant.Facts.Where(f => f.Key != "config").Select(f => f.Key + "=" + f.Value)),
@@ -96,7 +93,7 @@ internal sealed class LoadedModel : IDisposable
 
     /// <summary>
     /// Checks token inputs against the model before ONNX Runtime sees them: sequence length within the model's
-    /// positions, ids within the vocabulary and token types within the type vocabulary (BERT).
+    /// positions, then the architecture's own checks (ids within the vocabulary, token types within their table).
     /// </summary>
     /// <param name="inputs"><c>input_ids</c> and optionally <c>token_type_ids</c>, [batch, sequence].</param>
     /// <param name="origin">Where the inputs came from, for the message (a file, "request").</param>
@@ -105,35 +102,13 @@ internal sealed class LoadedModel : IDisposable
         var ids = inputs["input_ids"];
         if (Architecture.MaxSequenceLength is { } max && ids.Shape[^1] > max)
             throw KeyEmbedException.Input($"{origin}: sequences of {ids.Shape[^1]} tokens are longer than this model's {max} positions; truncate them");
-        void Range(string name, int limit, string what)
-        {
-            if (!inputs.TryGetValue(name, out var tensor)) return;
-            for (int i = 0; i < tensor.Data.Length; i++)
-                if ((ulong)tensor.Data[i] >= (ulong)limit)
-                    throw KeyEmbedException.Input($"{origin}: {name} holds {tensor.Data[i]} at flat index {i}; {what} is 0..{limit - 1}");
-        }
-        if (Architecture is XLNetGraph xlnet)
-        {
-            Range("input_ids", xlnet.Config.VocabSize, "the vocabulary"); // XLNet compares token types only for equality
-            return;
-        }
-        if (Architecture is not BertGraph bert) return;
-        Range("input_ids", bert.Config.VocabSize, "the vocabulary");
-        Range("token_type_ids", bert.Config.TypeVocabSize, "the token type range");
+        Architecture.CheckInputs(inputs, origin);
     }
 
     /// <summary>All hidden states 0..L.</summary>
     public GraphRequest AllHiddenStates => new(Architecture.LayerCount);
 
     public void Dispose() => Weights.Dispose();
-
-    // Changes to any architecture's emitted graph bump this (or the architecture's own version).
-    private int GraphVersion => Architecture switch
-    {
-        BertGraph => BertGraph.GraphVersion,
-        XLNetGraph => XLNetGraph.GraphVersion,
-        _ => 1,
-    };
 
     private static ITensorSource OpenWeights(ModelFiles files) => files.Format switch
     {
@@ -149,25 +124,4 @@ internal sealed class LoadedModel : IDisposable
     };
 
     private static bool IsShardIndex(string path) => path.EndsWith(".index.json", StringComparison.Ordinal);
-
-    private static IEncoderArchitecture CreateArchitecture(ModelFiles files, ITensorSource weights, XLNetRunOverrides? xlnet)
-    {
-        switch (files.Architecture)
-        {
-            case "bert":
-                var config = files.ConfigPath != null
-                    ? BertConfig.Load(files.ConfigPath, googleLayout: files.ConfigLayout == ConfigLayout.GoogleBert)
-                    : weights is OnnxInitializerReader onnx ? BertConfigInference.FromOnnx(onnx)
-                    : throw KeyEmbedException.Checkpoint(files.WeightsPath, "no config file beside the weights; add the model's config.json");
-                return new BertGraph(config, weights);
-            case "xlnet":
-                // Either config style (xlnet_config.json or config.json); a tokenizer file is not needed to run ids.
-                var xlnetConfig = XLNetConfig.Load(files.ConfigPath
-                    ?? throw KeyEmbedException.Checkpoint(files.WeightsPath, "no config file beside the XLNet weights; add xlnet_config.json or config.json"));
-                return XLNetGraph.Load(weights, xlnetConfig, (xlnet ?? new XLNetRunOverrides()).Apply(xlnetConfig.DefaultRunSettings));
-            default:
-                throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
-                    $"{files.ConfigPath ?? files.WeightsPath}: architecture '{files.Architecture}' is recognised but this build of KeyEmbed cannot run it");
-        }
-    }
 }

@@ -24,6 +24,8 @@ internal enum ConfigLayout
     GoogleBert,
     /// <summary>Google's <c>xlnet_config.json</c>.</summary>
     GoogleXLNet,
+    /// <summary>The config of another original TensorFlow release (ALBERT's <c>albert_config.json</c>, ELECTRA's discriminator config).</summary>
+    Original,
 }
 
 /// <summary>
@@ -36,7 +38,7 @@ internal sealed record ModelFiles
     /// <summary>What the user passed as <c>--model</c> (or the built-in name).</summary>
     public required string Source { get; init; }
 
-    /// <summary><c>bert</c> or <c>xlnet</c>.</summary>
+    /// <summary>The architecture's registry name (<c>bert</c>, <c>xlnet</c>, <c>roberta</c>, …).</summary>
     public required string Architecture { get; init; }
 
     public required CheckpointFormat Format { get; init; }

@@ -1,3 +1,4 @@
+using KeyEmbed.Architectures;
 using KeyEmbed.Checkpoints;
 using System.Text.Json;
 
@@ -77,15 +78,12 @@ internal static class ModelLocator
             }));
         }
 
-        foreach (var (configName, stem, architecture, layout) in new[]
-                 {
-                     ("bert_config.json", "bert_model.ckpt", "bert", ConfigLayout.GoogleBert),
-                     ("xlnet_config.json", "xlnet_model.ckpt", "xlnet", ConfigLayout.GoogleXLNet),
-                 })
+        foreach (var (family, layout) in ArchitectureRegistry.TensorFlowLayouts)
         {
-            var googleConfig = Existing(configName);
+            var googleConfig = System.IO.Directory.GetFiles(directory, layout.ConfigFile).Order(StringComparer.Ordinal).FirstOrDefault();
             if (googleConfig is null) continue;
-            var prefixes = System.IO.Directory.GetFiles(directory, "*.ckpt*.index")
+            string stem = layout.CheckpointStem;
+            var prefixes = System.IO.Directory.GetFiles(directory, layout.CheckpointPattern)
                 .Select(f => f[..^".index".Length]).Order(StringComparer.Ordinal).ToList();
             if (prefixes.Count == 0) continue;
             // Prefer the release's own name; several other checkpoints (training steps) are ambiguous.
@@ -98,12 +96,12 @@ internal static class ModelLocator
             candidates.Add(WithSideFiles(directory, new ModelFiles
             {
                 Source = source,
-                Architecture = architecture,
+                Architecture = family.Name,
                 Format = CheckpointFormat.TensorFlow,
                 WeightsPath = prefix,
                 WeightFiles = [prefix + ".index", .. shards],
                 ConfigPath = googleConfig,
-                ConfigLayout = layout,
+                ConfigLayout = layout.Layout,
             }));
         }
 
@@ -165,12 +163,11 @@ internal static class ModelLocator
             if (root.TryGetProperty("model_type", out var type) && type.ValueKind == JsonValueKind.String)
             {
                 string name = type.GetString()!;
-                return name is "bert" or "xlnet" ? name
-                    : throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
-                        $"{configPath}: model_type '{name}' is not supported; KeyEmbed runs bert and xlnet");
+                return ArchitectureRegistry.ByModelType(name)?.Name
+                    ?? throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
+                        $"{configPath}: model_type '{name}' is not supported; KeyEmbed runs {ArchitectureRegistry.Supported}");
             }
-            if (root.TryGetProperty("n_layer", out _) || root.TryGetProperty("d_model", out _)) return "xlnet";
-            if (root.TryGetProperty("num_hidden_layers", out _)) return "bert";
+            if (ArchitectureRegistry.ByConfigKeys(root) is { } family) return family.Name;
             throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
                 $"{configPath}: no model_type and neither BERT keys (num_hidden_layers) nor XLNet keys (n_layer); cannot tell the architecture");
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KeyEmbed.Architectures;
 using KeyEmbed.Models;
 
 namespace KeyEmbed.Tokenization;
@@ -44,6 +45,9 @@ internal static class TokenizerFiles
         if (files.BuiltInName is not null)
             return TextEncoder.FromWordPieceVocabulary(files.ReadVocab()!, lowercase ?? true, TextEncoder.DefaultMaxLength,
                 source: $"built-in model '{files.BuiltInName}' vocab.txt");
+        // The architecture's own tokenizer first when the folder holds more than one tokenizer file.
+        bool sentencePieceFirst = ArchitectureRegistry.ByName(files.Architecture).Tokenizer == TokenizerKind.XLNetSentencePiece;
+        if (sentencePieceFirst && files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
         if (files.VocabPath is not null) return LoadVocabulary(files.VocabPath, lowercase);
         if (files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
         throw KeyEmbedException.Input($"model '{files.Source}' has no {VocabularyFile} (BERT) or {SentencePieceFile} (XLNet) beside its weights; put the tokenizer file in the model folder or pass it with --tokenizer");

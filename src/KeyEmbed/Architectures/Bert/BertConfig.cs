@@ -37,21 +37,31 @@ internal sealed record BertConfig(
     public int HeadSize => HiddenSize / HeadCount;
 
     /// <summary>Reads a config file; <paramref name="googleLayout"/> marks Google's <c>bert_config.json</c>.</summary>
-    public static BertConfig Load(string path, bool googleLayout)
+    public static BertConfig Load(string path, bool googleLayout) => Load(path, googleLayout, ["bert"]);
+
+    /// <summary>Reads a BERT-family config whose <c>model_type</c>, when present, is one of <paramref name="modelTypes"/>.</summary>
+    public static BertConfig Load(string path, bool googleLayout, IReadOnlyCollection<string> modelTypes)
     {
-        if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "config file not found");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
-        catch (JsonException e) { throw KeyEmbedException.Checkpoint(path, $"not valid JSON ({e.Message})", e); }
-        using (doc) return Parse(doc.RootElement, path, googleLayout);
+        using var doc = ReadJson(path);
+        return Parse(doc.RootElement, path, googleLayout, modelTypes);
     }
 
-    public static BertConfig Parse(JsonElement root, string path, bool googleLayout)
+    /// <summary>Reads a JSON config file, naming the file when it is absent or not JSON.</summary>
+    public static JsonDocument ReadJson(string path)
+    {
+        if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "config file not found");
+        try { return JsonDocument.Parse(File.ReadAllBytes(path)); }
+        catch (JsonException e) { throw KeyEmbedException.Checkpoint(path, $"not valid JSON ({e.Message})", e); }
+    }
+
+    public static BertConfig Parse(JsonElement root, string path, bool googleLayout) => Parse(root, path, googleLayout, ["bert"]);
+
+    public static BertConfig Parse(JsonElement root, string path, bool googleLayout, IReadOnlyCollection<string> modelTypes)
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw KeyEmbedException.Checkpoint(path, "the config is not a JSON object");
-        if (root.TryGetProperty("model_type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() != "bert")
-            throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture, $"{path}: model_type '{type.GetString()}' is not a BERT config");
+        if (root.TryGetProperty("model_type", out var type) && type.ValueKind == JsonValueKind.String && !modelTypes.Contains(type.GetString()!))
+            throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture, $"{path}: model_type '{type.GetString()}' is not a {string.Join(" or ", modelTypes)} config");
         if (root.TryGetProperty("position_embedding_type", out var positions) && positions.ValueKind == JsonValueKind.String
             && positions.GetString() != "absolute")
             throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,

@@ -1,5 +1,7 @@
 using System.Globalization;
 using KeyEmbed.Checkpoints;
+using KeyEmbed.Embedding;
+using KeyEmbed.Runtime;
 using KeyEmbed.Onnx;
 using Onnx;
 
@@ -27,33 +29,55 @@ internal sealed class BertGraph : IEncoderArchitecture
     private readonly WeightScope _weights;
     private readonly Lazy<IReadOnlyList<BertInt8InputSizes>> _int8InputSizes;
 
-    public BertGraph(BertConfig config, ITensorSource source)
+    public BertGraph(BertConfig config, ITensorSource source, BertVariant? variant = null)
     {
         Config = config;
-        _weights = new WeightScope(source, BertWeightMap.Instance);
-        ParameterCount = CheckWeights();
+        Variant = variant ?? BertVariant.Bert;
+        _weights = new WeightScope(source, Variant.WeightNames);
+        CheckWeights();
+        // Counted by stored tensor, so weights shared between layers (ALBERT) count once.
+        ParameterCount = _weights.Used.Sum(name => source.TryGetInfo(name, out var info) ? info.ElementCount : 0);
         var unused = _weights.Unused();
-        var extraLayer = unused.Select(BertWeightMap.LayerOf).Where(l => l >= config.LayerCount).Max();
+        var extraLayer = unused.Select(Variant.LayerOf).Where(l => l >= config.LayerCount).Max();
         if (extraLayer is { } layer)
             throw new KeyEmbedException(ErrorKind.ShapeMismatch,
                 $"{source.Path}: the checkpoint has weights for encoder layer {layer} but the config ({config.Source}) says num_hidden_layers = {config.LayerCount}; the config does not match the weights");
         IgnoredWeights = unused;
-        _int8InputSizes = new(() => BertInt8InputEstimate.Estimate(Config, _weights));
+        _int8InputSizes = new(() => BertInt8InputEstimate.Estimate(Config, Variant, _weights));
     }
 
     public BertConfig Config { get; }
 
-    public string Name => "bert";
+    /// <summary>How this family member differs from BERT.</summary>
+    public BertVariant Variant { get; }
+
+    public string Name => Variant.Name;
 
     public int LayerCount => Config.LayerCount;
 
     public int HiddenSize => Config.HiddenSize;
 
-    public int? MaxSequenceLength => Config.MaxPositions;
+    // RoBERTa's first real position is pad_token_id + 1.
+    public int? MaxSequenceLength => Variant.Positions == BertPositions.AfterPadding ? Config.MaxPositions - (int)Variant.PaddingId - 1 : Config.MaxPositions;
 
     public PaddingSide PaddingSide => PaddingSide.Right;
 
     public bool SupportsGraphPoolingAndInt8 => true;
+
+    int IEncoderArchitecture.GraphVersion => GraphVersion * 100 + Variant.GraphVersion;
+
+    /// <summary>Second-to-last layer, mean pooling; the classification token is the first (the family may say otherwise).</summary>
+    public EmbeddingDefaults RawDefaults => Variant.RawDefaults;
+
+    public string? WhyIgnored(string storedName) => Variant.WhyIgnored(storedName);
+
+    /// <summary>Ids within the vocabulary, token types within the token type table (when the family has one).</summary>
+    public void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin)
+    {
+        ArchitectureInputs.CheckRange(inputs, "input_ids", Config.VocabSize, "the vocabulary", origin);
+        if (Variant.TokenTypes)
+            ArchitectureInputs.CheckRange(inputs, "token_type_ids", Config.TypeVocabSize, "the token type range", origin);
+    }
 
     public IReadOnlyList<KeyValuePair<string, string>> Facts =>
     [
@@ -65,8 +89,9 @@ internal sealed class BertGraph : IEncoderArchitecture
         new("activation", $"{Config.ActivationName} ({ActivationText(Config.Activation)})"),
         new("vocab size", Config.VocabSize.ToString(CultureInfo.InvariantCulture)),
         new("max positions", Config.MaxPositions.ToString(CultureInfo.InvariantCulture)),
-        new("token types", Config.TypeVocabSize.ToString(CultureInfo.InvariantCulture)),
+        new("token types", Variant.TokenTypes ? Config.TypeVocabSize.ToString(CultureInfo.InvariantCulture) : "none"),
         new("layer norm eps", Config.LayerNormEps.ToString("R", CultureInfo.InvariantCulture)),
+        .. Variant.Facts,
         new("config", Config.Source),
     ];
 
@@ -90,10 +115,15 @@ internal sealed class BertGraph : IEncoderArchitecture
         // The contrib attention kernels take the raw 0/1 mask (int32) and apply BERT's -10000 themselves.
         bool contribAttention = layerSettings.FusedAttention;
         string mask = contribAttention ? b.Cast(attentionMask, ElementType.Int32) : AdditiveMask(b, attentionMask);
+        int blocks = Variant.BlocksPerLayer;
         for (int layer = 1; layer <= request.HighestLayer; layer++)
         {
-            using (b.Scope($"layer_{layer - 1}"))
-                hidden = EncoderLayer(b, _weights.Prefix($"encoder.layer.{layer - 1}"), hidden, mask, layerSettings, layer - 1);
+            for (int j = 0; j < blocks; j++)
+            {
+                int block = (layer - 1) * blocks + j;
+                using (b.Scope($"layer_{block}"))
+                    hidden = EncoderLayer(b, _weights.Prefix($"encoder.layer.{block}"), hidden, mask, layerSettings, block);
+            }
             if (outputs.Contains(layer)) Output(b, layer, hidden, poolingMask);
         }
         return b.Build();
@@ -102,20 +132,45 @@ internal sealed class BertGraph : IEncoderArchitecture
     // Int8InputSizes: int8 only, per layer, for preparing each quantized projection's input.
     private sealed record LayerSettings(bool Fused, ComputePrecision Precision, bool FusedAttention, IReadOnlyList<BertInt8InputSizes>? Int8InputSizes);
 
-    // BertEmbeddings.forward: word + absolute position (0..T-1) + token type, then LayerNorm.
+    // Width of the embedding tables (ALBERT, ELECTRA: embedding_size; others the hidden size).
+    private int EmbeddingWidth => Variant.EmbeddingSize ?? Config.HiddenSize;
+
+    // BertEmbeddings.forward: word + position + token type, then LayerNorm; then, where the family projects its
+    // embeddings (ELECTRA's embeddings_project, ALBERT's embedding_hidden_mapping_in), the projection to the hidden size.
     private string Embeddings(GraphBuilder b, string inputIds, string tokenTypeIds)
     {
         var c = Config;
+        int width = EmbeddingWidth;
         var e = _weights.Prefix("embeddings");
-        using var _ = b.Scope("embeddings");
-        string words = b.Gather(b.Initializer("word_embeddings", e.Tensor("word_embeddings.weight", c.VocabSize, c.HiddenSize), c.VocabSize, c.HiddenSize), inputIds);
-        string types = b.Gather(b.Initializer("token_type_embeddings", e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize), c.TypeVocabSize, c.HiddenSize), tokenTypeIds);
-        string positionTable = b.Initializer("position_embeddings", e.Tensor("position_embeddings.weight", c.MaxPositions, c.HiddenSize), c.MaxPositions, c.HiddenSize);
+        string normalized;
+        using (b.Scope("embeddings"))
+        {
+            string sum = b.Add(b.Gather(b.Initializer("word_embeddings", e.Tensor("word_embeddings.weight", c.VocabSize, width), c.VocabSize, width), inputIds),
+                PositionEmbeddings(b, e, inputIds, width));
+            if (Variant.TokenTypes)
+                sum = b.Add(sum, b.Gather(b.Initializer("token_type_embeddings", e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, width), c.TypeVocabSize, width), tokenTypeIds));
+            normalized = LayerNorm(b, e, "LayerNorm", sum, width);
+        }
+        if (Variant.EmbeddingSize is null) return normalized;
+        using (b.Scope("embeddings_project"))
+            return Project(b, _weights, "embeddings_project", normalized, width, c.HiddenSize, ComputePrecision.Float32);
+    }
+
+    private string PositionEmbeddings(GraphBuilder b, WeightScope e, string inputIds, int width)
+    {
+        var c = Config;
+        string positionTable = b.Initializer("position_embeddings", e.Tensor("position_embeddings.weight", c.MaxPositions, width), c.MaxPositions, width);
+        if (Variant.Positions == BertPositions.AfterPadding)
+        {
+            // RoBERTa: cumsum(ids != pad) · (ids != pad) + pad, per row.
+            string pad = b.Initializer("padding_id", [Variant.PaddingId]);
+            string real = b.Cast(b.Not(b.Equal(inputIds, pad)), ElementType.Int64);
+            string counted = b.Node("CumSum", [real, b.Initializer("cumsum_axis", [1L])]);
+            return b.Gather(positionTable, b.Add(b.Mul(counted, real), pad));
+        }
         // The first T rows of the table: position ids 0..T-1 on every row.
         string sequenceLength = b.Slice(b.Shape(inputIds), b.Int64s(1), b.Int64s(2), b.Int64s(0));
-        string positions = b.Slice(positionTable, b.Int64s(0), sequenceLength, b.Int64s(0));
-        string sum = b.Add(b.Add(words, types), positions);
-        return LayerNorm(b, e, "LayerNorm", sum);
+        return b.Slice(positionTable, b.Int64s(0), sequenceLength, b.Int64s(0));
     }
 
     // modeling_bert's get_extended_attention_mask: (1 - mask) * -10000 broadcast over heads and queries, [B, 1, 1, T].
@@ -389,9 +444,9 @@ internal sealed class BertGraph : IEncoderArchitecture
     private string NormShift(GraphBuilder b, WeightScope w, string name) =>
         b.Initializer($"{name}.bias", w.Tensor($"{name}.bias", Config.HiddenSize), Config.HiddenSize);
 
-    private string LayerNorm(GraphBuilder b, WeightScope w, string name, string x)
+    private string LayerNorm(GraphBuilder b, WeightScope w, string name, string x, int? width = null)
     {
-        int h = Config.HiddenSize;
+        int h = width ?? Config.HiddenSize;
         string scale = b.Initializer($"{name}.weight", w.Tensor($"{name}.weight", h), h);
         string shift = b.Initializer($"{name}.bias", w.Tensor($"{name}.bias", h), h);
         return b.LayerNorm(x, scale, shift, (float)Config.LayerNormEps);
@@ -428,16 +483,20 @@ internal sealed class BertGraph : IEncoderArchitecture
         return outputs;
     }
 
-    // Every weight the graph will read, shape-checked without reading data; returns the parameter count.
+    // Every weight the graph will read, shape-checked without reading data; returns the parameter count
+    // (a weight shared by several blocks counted each time).
     private long CheckWeights()
     {
         var c = Config;
+        int width = EmbeddingWidth;
         var e = _weights.Prefix("embeddings");
-        long total = e.Check("word_embeddings.weight", c.VocabSize, c.HiddenSize)
-            + e.Check("position_embeddings.weight", c.MaxPositions, c.HiddenSize)
-            + e.Check("token_type_embeddings.weight", c.TypeVocabSize, c.HiddenSize)
-            + e.Check("LayerNorm.weight", c.HiddenSize) + e.Check("LayerNorm.bias", c.HiddenSize);
-        for (int layer = 0; layer < c.LayerCount; layer++)
+        long total = e.Check("word_embeddings.weight", c.VocabSize, width)
+            + e.Check("position_embeddings.weight", c.MaxPositions, width)
+            + (Variant.TokenTypes ? e.Check("token_type_embeddings.weight", c.TypeVocabSize, width) : 0)
+            + e.Check("LayerNorm.weight", width) + e.Check("LayerNorm.bias", width);
+        if (Variant.EmbeddingSize is not null)
+            total += _weights.Check("embeddings_project.weight", c.HiddenSize, width) + _weights.Check("embeddings_project.bias", c.HiddenSize);
+        for (int layer = 0; layer < c.LayerCount * Variant.BlocksPerLayer; layer++)
         {
             var w = _weights.Prefix($"encoder.layer.{layer}");
             foreach (var name in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })

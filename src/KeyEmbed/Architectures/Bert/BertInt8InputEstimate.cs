@@ -27,12 +27,17 @@ internal static class BertInt8InputEstimate
     // How far into the upper tail of the down projection's pre-activation a channel's size is read.
     private const double TailDeviations = 3;
 
-    public static IReadOnlyList<BertInt8InputSizes> Estimate(BertConfig c, WeightScope weights)
+    public static IReadOnlyList<BertInt8InputSizes> Estimate(BertConfig c, WeightScope weights) => Estimate(c, BertVariant.Bert, weights);
+
+    /// <summary>The estimate for a BERT-family member (embedding width and projection, positions, shared blocks).</summary>
+    public static IReadOnlyList<BertInt8InputSizes> Estimate(BertConfig c, BertVariant variant, WeightScope weights)
     {
         int h = c.HiddenSize, f = c.IntermediateSize;
-        var x = EmbeddingRms(c, weights.Prefix("embeddings"));
-        var layers = new BertInt8InputSizes[c.LayerCount];
-        for (int l = 0; l < c.LayerCount; l++)
+        var x = EmbeddingRms(c, variant, weights.Prefix("embeddings"));
+        if (variant.EmbeddingSize is { } width)
+            x = LinearRms(weights.Tensor("embeddings_project.weight", h, width), weights.Tensor("embeddings_project.bias", h), x, h, width);
+        var layers = new BertInt8InputSizes[c.LayerCount * variant.BlocksPerLayer];
+        for (int l = 0; l < layers.Length; l++)
         {
             var w = weights.Prefix($"encoder.layer.{l}");
             // The attention context is a weighted average of value rows: its RMS is taken as the value's (an upper bound).
@@ -57,17 +62,19 @@ internal static class BertInt8InputEstimate
 
     // Per channel, the RMS of LayerNorm(word + position + token type 0) over every vocabulary entry, the larger of
     // position 0's and position 1's: position 0 (the start token's, in every sequence) can carry its own loud channel.
-    private static double[] EmbeddingRms(BertConfig c, WeightScope e)
+    // RoBERTa's first two positions are pad_token_id + 1 and + 2; a family without token types adds none.
+    private static double[] EmbeddingRms(BertConfig c, BertVariant variant, WeightScope e)
     {
-        int h = c.HiddenSize;
+        int h = variant.EmbeddingSize ?? c.HiddenSize;
         var words = e.Tensor("word_embeddings.weight", c.VocabSize, h);
         var positions = e.Tensor("position_embeddings.weight", c.MaxPositions, h);
-        var types = e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, h);
+        var types = variant.TokenTypes ? e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, h) : new float[h];
+        int first = variant.Positions == BertPositions.AfterPadding ? (int)variant.PaddingId + 1 : 0;
         var gamma = e.Tensor("LayerNorm.weight", h);
         var beta = e.Tensor("LayerNorm.bias", h);
         var result = new double[h];
         var row = new double[h];
-        foreach (int position in new[] { 0, Math.Min(1, c.MaxPositions - 1) })
+        foreach (int position in new[] { Math.Min(first, c.MaxPositions - 1), Math.Min(first + 1, c.MaxPositions - 1) })
         {
             var sumSquares = new double[h];
             for (int v = 0; v < c.VocabSize; v++)

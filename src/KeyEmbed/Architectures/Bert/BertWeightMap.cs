@@ -72,10 +72,20 @@ internal sealed partial class BertWeightMap : IWeightNames
             yield return new WeightLocation(oldSpelling);
             yield return new WeightLocation("bert." + oldSpelling);
         }
+        if (Tensorflow(canonicalName) is { } tf) yield return tf;
+    }
+
+    /// <summary>
+    /// Google's TensorFlow name of a canonical weight, under <paramref name="scope"/> instead of <c>bert</c> for
+    /// families that kept BERT's variable names under their own scope (ELECTRA's <c>electra/…</c>); null when TF has no such name.
+    /// </summary>
+    public static WeightLocation? Tensorflow(string canonicalName, string scope = "bert")
+    {
         var match = LayerNumber().Match(canonicalName);
         string template = match.Success ? LayerNumber().Replace(canonicalName, "encoder.layer.{n}.", 1) : canonicalName;
-        if (ByTemplate.TryGetValue(template, out var tf))
-            yield return new WeightLocation(match.Success ? tf.Tensorflow.Replace(LayerToken, match.Groups[1].Value, StringComparison.Ordinal) : tf.Tensorflow, tf.Transposed);
+        if (!ByTemplate.TryGetValue(template, out var tf)) return null;
+        string name = match.Success ? tf.Tensorflow.Replace(LayerToken, match.Groups[1].Value, StringComparison.Ordinal) : tf.Tensorflow;
+        return new WeightLocation(scope + name["bert".Length..], tf.Transposed);
     }
 
     /// <summary>Why an unused stored tensor is expected to be unused, or null when it is unexpected.</summary>

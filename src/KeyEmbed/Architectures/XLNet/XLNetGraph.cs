@@ -1,5 +1,7 @@
 using System.Globalization;
 using KeyEmbed.Checkpoints;
+using KeyEmbed.Embedding;
+using KeyEmbed.Runtime;
 using KeyEmbed.Onnx;
 using Onnx;
 
@@ -50,6 +52,30 @@ internal sealed class XLNetGraph : IEncoderArchitecture
     public PaddingSide PaddingSide => PaddingSide.Left;
 
     public IReadOnlyList<string> IgnoredWeights => _weights.IgnoredWeights;
+
+    int IEncoderArchitecture.GraphVersion => GraphVersion;
+
+    /// <summary>Second-to-last layer, mean pooling; the summary token <c>&lt;cls&gt;</c> is the last real one.</summary>
+    public EmbeddingDefaults RawDefaults => EmbeddingDefaults.RawXLNet;
+
+    public LongTextStrategy LongText => LongTextStrategy.SegmentRecurrence;
+
+    public IReadOnlyList<KeyValuePair<string, string>> RunMetadata =>
+    [
+        new("attn_type", Settings.AttentionTypeName),
+        new("mem_len", Settings.MemoryLength.ToString(CultureInfo.InvariantCulture)),
+        new("clamp_len", Settings.ClampLength.ToString(CultureInfo.InvariantCulture)),
+        new("padding_side", "left"),
+    ];
+
+    /// <summary>Ids within the vocabulary; token types are only compared for equality (segment encoding), so any value goes.</summary>
+    public void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin) =>
+        ArchitectureInputs.CheckRange(inputs, "input_ids", Config.VocabSize, "the vocabulary", origin);
+
+    public ISegmentRunner CreateSegmentRunner(int segmentLength, int? highestLayer = null, SessionSettings? settings = null,
+        Func<IEncoderArchitecture, GraphRequest, EncoderSession>? openSession = null) =>
+        new XLNetSegmentRunner(this, segmentLength, highestLayer, settings,
+            openSession is null ? null : (graph, request) => openSession(graph, request));
 
     public long ParameterCount => _weights.ParameterCount;
 

@@ -3,20 +3,13 @@ using KeyEmbed.Runtime;
 
 namespace KeyEmbed.Architectures.XLNet;
 
-/// <summary>Hidden states of a whole long text and the memory left after its last segment.</summary>
-/// <param name="HiddenStates">hidden_states.k for k = 0..HighestLayer, each [1, total length, d_model].</param>
-/// <param name="Memories">new_mems.k after the last segment, k = 0..HighestLayer-1, each [≤ mem_len, 1, d_model].</param>
-/// <param name="SegmentCount">How many segments the text was cut into.</param>
-internal sealed record XLNetSegmentResult(
-    IReadOnlyList<DenseTensor<float>> HiddenStates, IReadOnlyList<DenseTensor<float>> Memories, int SegmentCount);
-
 /// <summary>
 /// Transformer-XL segment recurrence (XLNet paper §2.5; Dai et al. 2019 §3.2): a token sequence longer than the window
 /// runs as consecutive segments of <see cref="SegmentLength"/> tokens; every layer of a segment also attends to
 /// the memory the previous segments left (their <c>new_mems.k</c> fed back as <c>mems.k</c>), so context flows forward
 /// across segment borders. Runs one sequence (batch of one, no padding); ids are taken as given, special tokens included.
 /// </summary>
-internal sealed class XLNetSegmentRunner : IDisposable
+internal sealed class XLNetSegmentRunner : ISegmentRunner
 {
     private readonly EncoderSession _session;
     private readonly string[] _outputs;
@@ -64,7 +57,7 @@ internal sealed class XLNetSegmentRunner : IDisposable
     /// Runs <paramref name="ids"/> segment by segment. <paramref name="typeIds"/> (segment ids, same length) default to 0;
     /// memory positions count as segment 0, as in the reference.
     /// </summary>
-    public XLNetSegmentResult Run(IReadOnlyList<long> ids, IReadOnlyList<long>? typeIds = null)
+    public SegmentRunResult Run(IReadOnlyList<long> ids, IReadOnlyList<long>? typeIds = null)
     {
         if (ids.Count == 0) throw KeyEmbedException.Input("segment recurrence needs at least one token id");
         if (typeIds is not null && typeIds.Count != ids.Count)
@@ -91,7 +84,7 @@ internal sealed class XLNetSegmentRunner : IDisposable
                 results[$"hidden_states.{k}"].Data.CopyTo(states[k], start * width);
             for (int k = 0; k < HighestLayer; k++) memories[k] = results[$"new_mems.{k}"];
         }
-        return new XLNetSegmentResult(
+        return new SegmentRunResult(
             [.. states.Select(s => new DenseTensor<float>(s, [1, ids.Count, width]))], memories, segments);
     }
 
