@@ -50,10 +50,13 @@ internal static class CliApp
             return ParseError;
         }
         var parsed = root.Parse(args);
-        // A parse error is one line per problem and exit code 1, not the help page (`--help` still shows it).
+        // A parse error is one line and exit code 1, not the help page (`--help` still shows it).
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
         {
-            foreach (var error in parsed.Errors) stderr.WriteLine($"error: {ReadableParseError(error.Message)}");
+            // One mistake often yields several parse errors (an unknown option and then its value, each "unrecognized"):
+            // the first names it; the rest are counted on the same line.
+            string more = parsed.Errors.Count > 1 ? $" (and {parsed.Errors.Count - 1} more: {string.Join("; ", parsed.Errors.Skip(1).Select(e => ReadableParseError(e.Message)))})" : "";
+            stderr.WriteLine($"error: {ReadableParseError(parsed.Errors[0].Message)}{more}");
             return ParseError;
         }
         var configuration = new InvocationConfiguration { Output = stdout, Error = stderr };
@@ -67,6 +70,11 @@ internal static class CliApp
         {
             return body();
         }
+        catch (UsageException e)
+        {
+            context.Error.WriteLine($"error: {e.Message}");
+            return ParseError;
+        }
         catch (KeyEmbedException e)
         {
             context.Error.WriteLine($"error: {e.Message}");
@@ -74,3 +82,9 @@ internal static class CliApp
         }
     }
 }
+
+/// <summary>
+/// A command line that does not parse in a way System.CommandLine cannot see (an unknown option among free texts):
+/// exit code <see cref="CliApp.ParseError"/>, like its own parse errors.
+/// </summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -90,6 +90,7 @@ public static class KeyEmbedServer
         // Routing first, so every later stage (metrics labels included) knows the route; `/` becomes `/index.html` before it.
         var page = new EmbeddedFileProvider(typeof(KeyEmbedServer).Assembly, "KeyEmbed.Server.wwwroot");
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.Use(AssumeJsonBody);
         app.UseRouting();
         app.Use((context, next) => MeasureAsync(context, next, metrics));
         app.Use((context, next) => TranslateErrorsAsync(context, next, options, log));
@@ -98,9 +99,34 @@ public static class KeyEmbedServer
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         Endpoints.Map(app);
         app.MapOpenApi("/openapi.json");
-        app.MapFallback(context => throw new ApiException(ApiErrorKind.NotFound,
-            $"No route {context.Request.Method} {context.Request.Path}; GET /info lists the routes."));
+        app.MapFallback(context => throw Unrouted(context.Request));
         return app;
+    }
+
+    /// <summary>
+    /// A JSON route's body is JSON whatever the request calls it: OpenAI clients and <c>curl -d</c> send no
+    /// Content-Type or <c>application/x-www-form-urlencoded</c>. A body that is not JSON still fails as malformed JSON (400).
+    /// </summary>
+    private static Task AssumeJsonBody(HttpContext context, Func<Task> next)
+    {
+        var request = context.Request;
+        if (HttpMethods.IsPost(request.Method) && Endpoints.IsPostRoute(request.Path)
+            && (string.IsNullOrEmpty(request.ContentType) || request.HasFormContentType && !request.ContentType.StartsWith("multipart/", StringComparison.OrdinalIgnoreCase)
+                || request.ContentType.StartsWith("text/plain", StringComparison.OrdinalIgnoreCase)))
+            request.ContentType = "application/json";
+        return next();
+    }
+
+    /// <summary>No endpoint matched: a known path with the wrong method (405), a body that is not JSON (415), or no such route (404).</summary>
+    private static ApiException Unrouted(HttpRequest request)
+    {
+        var methods = Endpoints.MethodsOf(request.Path);
+        if (methods.Count == 0)
+            return new ApiException(ApiErrorKind.NotFound, $"No route {request.Method} {request.Path}; GET /info lists the routes.");
+        if (!methods.Contains(request.Method, StringComparer.OrdinalIgnoreCase))
+            return new ApiException(ApiErrorKind.MethodNotAllowed, $"{request.Path} takes {string.Join(" or ", methods)}, not {request.Method}.");
+        return new ApiException(ApiErrorKind.UnsupportedMediaType,
+            $"{request.Method} {request.Path} takes a JSON body; Content-Type '{request.ContentType}' is not JSON (send application/json).");
     }
 
     /// <summary>The address a started service listens on (with the real port when <see cref="ServerOptions.Port"/> was 0).</summary>
@@ -166,6 +192,7 @@ public static class KeyEmbedServer
             context.Response.StatusCode = mapping.Status;
             if (mapping.RetryAfter) context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (kind == ApiErrorKind.Unauthorized) context.Response.Headers.WWWAuthenticate = "Bearer";
+            if (kind == ApiErrorKind.MethodNotAllowed) context.Response.Headers.Allow = string.Join(", ", Endpoints.MethodsOf(context.Request.Path));
             await context.Response.WriteAsJsonAsync(new ErrorResponse(new ErrorBody(message, mapping.Type, param, mapping.Code)),
                 ServerJsonContext.Default.ErrorResponse);
         }

@@ -113,3 +113,44 @@ internal sealed class TextWriterStream(TextWriter writer) : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 }
+
+/// <summary>
+/// Holds what is written in memory until <see cref="Release"/>, then passes it and everything after straight to the
+/// target; never released (a failure), nothing reaches the target. Standard output cannot be taken back.
+/// </summary>
+internal sealed class HeldStream(Stream target) : Stream
+{
+    private MemoryStream? _held = new();
+
+    /// <summary>Writes what was held and lets later writes through.</summary>
+    public void Release()
+    {
+        if (_held is null) return;
+        _held.Position = 0;
+        _held.CopyTo(target);
+        _held = null;
+    }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        if (_held is not null) _held.Write(buffer);
+        else target.Write(buffer);
+    }
+
+    public override void Flush()
+    {
+        if (_held is null) target.Flush();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

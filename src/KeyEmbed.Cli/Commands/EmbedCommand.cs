@@ -48,7 +48,7 @@ internal static class EmbedCommand
             {
                 if (fileFormat != VectorFileFormat.Json) throw KeyEmbedException.Input("--pooling none writes token-level JSON; use --format json");
                 if (precision != VectorPrecision.Float32) throw KeyEmbedException.Input("--pooling none writes float32 token vectors; leave out --quantize");
-                WithOutput(ctx, outputPath, stream => WriteTokens(stream, model, options, arguments.Concat(lines)));
+                WithOutput(ctx, outputPath, (stream, release) => WriteTokens(stream, model, options, arguments.Concat(lines), release));
                 return 0;
             }
 
@@ -57,7 +57,7 @@ internal static class EmbedCommand
             int width = precision == VectorPrecision.Binary ? (plan.Dimensions + 7) / 8 : plan.Dimensions;
             long windowed = 0;
             IReadOnlyList<float>? scales = null;
-            WithOutput(ctx, outputPath, stream =>
+            WithOutput(ctx, outputPath, (stream, release) =>
             {
                 using var writer = VectorWriters.Create(fileFormat, stream, width, precision, metadata, leaveOpen: true);
                 void EmbedAll(Action<long>? report, bool withinChunks)
@@ -69,6 +69,7 @@ internal static class EmbedCommand
                         var result = model.Embed(chunk, options, report is not null && withinChunks ? new Progress(n => report(before + n)) : null);
                         windowed += result.WindowedCount;
                         for (int i = 0; i < chunk.Length; i++) Write(writer, chunk[i], result.Vectors[i], precision);
+                        release();
                         done += chunk.Length;
                         report?.Invoke(done);
                     }
@@ -122,20 +123,24 @@ internal static class EmbedCommand
         new("quantize", plan.Precision.ToString().ToLowerInvariant()),
     ];
 
-    // A file is written whole or not at all (AtomicFile: a temporary file renamed over the target when complete).
-    private static void WithOutput(CliContext ctx, string? path, Action<Stream> write)
+    // A file is written whole or not at all (AtomicFile: a temporary file renamed over the target when complete). Standard output cannot be taken
+    // back, so nothing reaches it before the first chunk of rows is done (`release`): a model or input that fails at
+    // once leaves it empty, not `{"data": [` and a closing bracket.
+    private static void WithOutput(CliContext ctx, string? path, Action<Stream, Action> write)
     {
         if (path is null)
         {
             using var stdout = new TextWriterStream(ctx.Out);
-            write(stdout);
+            var held = new HeldStream(stdout);
+            write(held, held.Release);
+            held.Release();
             stdout.Flush();
             return;
         }
-        AtomicFile.Write(path, write, $"--output: cannot write '{path}'");
+        AtomicFile.Write(path, stream => write(stream, () => { }), $"--output: cannot write '{path}'");
     }
 
-    private static void WriteTokens(Stream stream, KeyEmbedModel model, EmbeddingOptions options, IEnumerable<string> texts)
+    private static void WriteTokens(Stream stream, KeyEmbedModel model, EmbeddingOptions options, IEnumerable<string> texts, Action release)
     {
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         json.WriteStartObject();
@@ -167,6 +172,7 @@ internal static class EmbedCommand
             json.WriteEndArray();
             json.WriteEndObject();
             json.Flush();
+            release();
         }
         json.WriteEndArray();
         json.WriteEndObject();

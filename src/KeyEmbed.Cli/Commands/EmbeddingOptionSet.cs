@@ -55,8 +55,27 @@ internal sealed class EmbeddingOptionSet
         var other => throw KeyEmbedException.Input($"--precision must be float32 or int8 (got '{other}')"),
     };
 
-    /// <summary>Loads the model the options name.</summary>
-    public KeyEmbedModel Load(ParseResult parse) => KeyEmbedModel.Load(Model(parse), ModelOptions(parse));
+    /// <summary>
+    /// Loads the model the options name, tokenizer included, so a model the command cannot use fails here, before
+    /// anything is written.
+    /// </summary>
+    public KeyEmbedModel Load(ParseResult parse) => LoadUsable(Model(parse), ModelOptions(parse));
+
+    /// <summary>Loads a model and its tokenizer (which the library loads on first use) now; see <see cref="Load"/>.</summary>
+    public static KeyEmbedModel LoadUsable(string? model, KeyEmbedModelOptions options)
+    {
+        var loaded = KeyEmbedModel.Load(model, options);
+        try
+        {
+            _ = loaded.Tokenizer;
+            return loaded;
+        }
+        catch
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// What each text becomes. Names are checked here (a wrong name lists the valid ones); ranges that depend on the
@@ -72,11 +91,14 @@ internal sealed class EmbeddingOptionSet
         }
         if (parse.GetValue(_dimensions) is < 1 and var d)
             throw KeyEmbedException.Input($"--dimensions must be at least 1 (got {d})");
+        var poolingMode = parse.GetValue(_pooling) is { } pooling ? Named("--pooling", () => Embedding.EmbeddingOptions.ParsePooling(pooling)) : (PoolingMode?)null;
+        if (parse.GetValue(_excludeSpecial) && poolingMode is PoolingMode.First or PoolingMode.LastReal or PoolingMode.Cls)
+            throw KeyEmbedException.Input($"--exclude-special cannot be combined with --pooling {parse.GetValue(_pooling)!.Trim()}, which reads one special token by design; use --pooling mean, max or mean-max");
         return new Embedding.EmbeddingOptions
         {
             Layers = parse.GetValue(_layers) is { } layers ? Named("--layers", () => Embedding.EmbeddingOptions.ParseLayers(layers)) : null,
             LayerMode = parse.GetValue(_layerMode) is { } mode ? Named("--layer-mode", () => Embedding.EmbeddingOptions.ParseLayerMode(mode)) : LayerMode.Sum,
-            Pooling = parse.GetValue(_pooling) is { } pooling ? Named("--pooling", () => Embedding.EmbeddingOptions.ParsePooling(pooling)) : null,
+            Pooling = poolingMode,
             ExcludeSpecialTokens = parse.GetValue(_excludeSpecial),
             Normalize = normalize,
             Dimensions = parse.GetValue(_dimensions),
@@ -105,7 +127,7 @@ internal sealed class EmbeddingOptionSet
         {
             if (token.Type == TokenType.DoubleDash) afterDoubleDash = true;
             else if (!afterDoubleDash && token.Type == TokenType.Argument && token.Value.StartsWith("--", StringComparison.Ordinal) && token.Value.Length > 2)
-                throw KeyEmbedException.Input($"unknown option '{token.Value}' (see --help); to use it as a text, put it after --");
+                throw new UsageException($"unknown option '{token.Value}' (see --help); to use it as a text, put it after --");
         }
         return parse.GetValue(texts) ?? [];
     }
@@ -123,11 +145,78 @@ internal sealed class EmbeddingOptionSet
         if (path == StandardInput)
         {
             var lines = new List<string>();
-            while (context.In.ReadLine() is { } line) lines.Add(line);
+            while (context.In.ReadLine() is { } line)
+            {
+                if (line.Contains('\0')) throw NotText(option);
+                lines.Add(line);
+            }
             return lines;
         }
         if (!File.Exists(path)) throw KeyEmbedException.Input($"{option}: file '{path}' not found (give - to read standard input)");
+        CheckText(path, option);
         return File.ReadLines(path);
+    }
+
+    /// <summary>How much of a file <see cref="CheckText"/> looks at.</summary>
+    internal const int TextSniffBytes = 64 * 1024;
+
+    /// <summary>
+    /// Refuses a file that is not UTF-8 text, judged by its content (its first 64 KiB), not its name: a NUL byte
+    /// (executables, .npy, images, UTF-16) or a byte sequence that is not UTF-8.
+    /// </summary>
+    public static void CheckText(string path, string option)
+    {
+        var head = new byte[TextSniffBytes];
+        int length;
+        try
+        {
+            using var file = File.OpenRead(path);
+            length = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw KeyEmbedException.Input($"{option}: cannot read '{path}': {e.Message}");
+        }
+        var bytes = head.AsSpan(0, length);
+        string problem = bytes.IndexOf((byte)0) is var nul and >= 0 ? $"a NUL byte at offset {nul}"
+            : InvalidUtf8Offset(bytes, isFinalBlock: length < head.Length) is { } bad ? $"bytes that are not UTF-8 at offset {bad}"
+            : "";
+        if (problem.Length > 0)
+            throw KeyEmbedException.Input($"{option}: '{path}' is not a UTF-8 text file ({problem}); give text, one text a line");
+    }
+
+    private static KeyEmbedException NotText(string option) =>
+        KeyEmbedException.Input($"{option}: standard input is not text (it holds NUL characters); give text, one text a line");
+
+    private static long? InvalidUtf8Offset(ReadOnlySpan<byte> bytes, bool isFinalBlock)
+    {
+        var chars = new char[bytes.Length];
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes, chars, out int read, out _, replaceInvalidSequences: false, isFinalBlock);
+        return status == System.Buffers.OperationStatus.InvalidData ? read : null;
+    }
+
+    /// <summary>
+    /// What <c>--doc</c> names: the text read from a file or standard input, or the value itself when it is a text. A
+    /// value that looks like a file name (one word with a path separator or an extension) but names no file is an error,
+    /// not a one-word document.
+    /// </summary>
+    public static string ReadDocument(CliContext context, string value, string option)
+    {
+        if (value == StandardInput)
+        {
+            string text = context.In.ReadToEnd();
+            return text.Contains('\0') ? throw NotText(option) : text;
+        }
+        if (File.Exists(value))
+        {
+            CheckText(value, option);
+            return File.ReadAllText(value);
+        }
+        if (Directory.Exists(value)) throw KeyEmbedException.Input($"{option}: '{value}' is a folder; give a text file, - for standard input, or the text itself");
+        bool oneWord = !value.Any(char.IsWhiteSpace);
+        if (oneWord && (value.Contains('/') || value.Contains('\\') || System.Text.RegularExpressions.Regex.IsMatch(value, @"\.[A-Za-z][A-Za-z0-9]{0,4}$")))
+            throw KeyEmbedException.Input($"{option}: file '{value}' not found (give a text file, - for standard input, or the text itself)");
+        return value;
     }
 
     /// <summary>Parses an n-gram range such as <c>1,2</c>, <c>1-3</c> or <c>2</c> (= 2,2).</summary>

@@ -35,26 +35,20 @@ internal static class EvalCommand
     private static Command CreateSts(CliContext ctx)
     {
         var data = DataOption();
-        var model = ModelOption();
-        var layers = new Option<string>("--layers") { Description = "Hidden-state indexes, Python-style (-1 = last layer, 0 = embedding output), comma-separated (default: the model's)." };
-        var layerMode = new Option<string>("--layer-mode") { Description = "How several layers combine: sum, mean or concat (default: sum)." };
-        var pooling = new Option<string>("--pooling") { Description = $"Token pooling: {EmbeddingOptions.PoolingNames.Replace(", none", "", StringComparison.Ordinal)} (default: the model's)." };
-        var normalize = new Option<bool?>("--normalize") { Description = "L2-normalize vectors (default: the model's). Cosine ignores length, so this changes nothing here except for texts cut into windows." };
+        // The embedding options of similarity / embed / keywords (model, layers, pooling, precision, threads, ...), spelled and checked the same way.
+        var shared = new EmbeddingOptionSet();
         var json = new Option<bool>("--json") { Description = "Print {\"pairs\": N, \"spearman\": S, \"pearson\": P} with S and P × 100." };
         var command = new Command("sts", "Spearman and Pearson correlation (× 100) of cosine similarities with an STS file's human scores.");
-        foreach (var option in new Option[] { data, model, layers, layerMode, pooling, normalize, json }) command.Options.Add(option);
+        command.Options.Add(data);
+        shared.AddTo(command);
+        command.Options.Add(json);
         command.SetAction(parseResult => CliApp.Guard(ctx, () =>
         {
             var pairs = StsBenchmark.Read(parseResult.GetValue(data)!);
-            var options = new EmbeddingOptions
-            {
-                Layers = parseResult.GetValue(layers) is { } l ? EmbeddingOptions.ParseLayers(l) : null,
-                LayerMode = parseResult.GetValue(layerMode) is { } m ? EmbeddingOptions.ParseLayerMode(m) : LayerMode.Sum,
-                Pooling = parseResult.GetValue(pooling) is { } p ? EmbeddingOptions.ParsePooling(p) : null,
-                Normalize = parseResult.GetValue(normalize),
-            };
-            using var loaded = KeyEmbedModel.Load(parseResult.GetValue(model));
-            var plan = loaded.Resolve(options);
+            var options = shared.EmbeddingOptions(parseResult);
+            using var loaded = shared.Load(parseResult);
+            var plan = EmbeddingOptionSet.Resolve(loaded, options);
+            if (plan.Pooling == PoolingMode.None) throw KeyEmbedException.Input("--pooling none gives token vectors; eval sts compares one vector per sentence");
             var progress = new ProgressLines(ctx.Error, "sentences");
             var clock = Stopwatch.StartNew();
             var result = StsBenchmark.Evaluate(pairs, texts =>

@@ -16,7 +16,7 @@ internal static class KeywordsCommand
     public static Command Create(CliContext ctx)
     {
         var shared = new EmbeddingOptionSet();
-        var doc = new Option<string>("--doc") { Description = "The document: a file path (UTF-8), - for standard input, or, when no such file exists, the text itself.", Required = true };
+        var doc = new Option<string>("--doc") { Description = "The document: a UTF-8 text file, - for standard input, or the text itself (a one-word value that looks like a file name, such as notes.txt, must be a file).", Required = true };
         var top = new Option<int>("--top") { Description = "How many keywords (default 5).", DefaultValueFactory = _ => 5 };
         var diversity = new Option<double>("--diversity") { Description = "0 (default) = rank by similarity only; up to 1 = maximal marginal relevance trades relevance for variety." };
         var ngram = new Option<string>("--ngram") { Description = $"Candidate phrase length in words, MIN,MAX (default 1,2; at most {KeywordOptions.NgramLimit}).", DefaultValueFactory = _ => "1,2" };
@@ -35,8 +35,7 @@ internal static class KeywordsCommand
             string docValue = parse.GetValue(doc)!;
             if (docValue == EmbeddingOptionSet.StandardInput && parse.GetValue(candidates) == EmbeddingOptionSet.StandardInput)
                 throw KeyEmbedException.Input("--doc and --candidates cannot both read standard input; give one of them as a file");
-            string document = docValue == EmbeddingOptionSet.StandardInput ? ctx.In.ReadToEnd()
-                : File.Exists(docValue) ? File.ReadAllText(docValue) : docValue;
+            string document = EmbeddingOptionSet.ReadDocument(ctx, docValue, "--doc");
             var (min, max) = EmbeddingOptionSet.ParseRange(parse.GetValue(ngram)!, "--ngram");
             var keywordOptions = new KeywordOptions
             {

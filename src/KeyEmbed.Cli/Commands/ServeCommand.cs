@@ -2,6 +2,7 @@ using System.CommandLine;
 using KeyEmbed.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace KeyEmbed.Cli.Commands;
 
@@ -87,8 +88,19 @@ internal static class ServeCommand
     /// </summary>
     internal static async Task<int> RunAsync(ServerOptions options, Task<IEmbeddingBackend> loading, CliContext context, CancellationToken stop)
     {
-        await using var app = KeyEmbedServer.Build(loading, options);
-        await app.StartAsync(stop);
+        // A failed start (a busy port) is our one `error:` line below; the host would also log it with a stack trace.
+        // Its Critical entries (a background service stopping the host) still show.
+        await using var app = KeyEmbedServer.Build(loading, options,
+            logging => logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical));
+        try
+        {
+            await app.StartAsync(stop);
+        }
+        catch (IOException e)
+        {
+            // Kestrel's AddressInUseException (and the like) is an IOException: one line, not its stack trace.
+            throw KeyEmbedException.Input($"cannot listen on {options.Host}:{options.Port}: {e.GetBaseException().Message} (another program holds the port? pick another --port, or 0 for a free one)");
+        }
         context.Out.WriteLine($"KeyEmbed listening on {app.ListeningUri()} (page at /, OpenAPI at /openapi.json); loading the model...");
         try
         {

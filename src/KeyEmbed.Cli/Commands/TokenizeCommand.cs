@@ -49,7 +49,7 @@ internal static class TokenizeCommand
                 }
                 return 0;
             }
-            var inputs = parse.GetValue(texts) ?? [];
+            var inputs = EmbeddingOptionSet.Texts(parse, texts);
             if (inputs.Length == 0)
                 throw KeyEmbedException.Input("give at least one text to tokenize, or --input-jsonl FILE");
             string? pair = parse.GetValue(pairText);

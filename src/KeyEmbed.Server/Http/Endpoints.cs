@@ -31,6 +31,13 @@ internal static class Endpoints
         ["POST /v1/embeddings", "POST /embed", "POST /embed/tokens", "POST /similarity", "POST /keywords", "POST /tokenize",
          "GET /health", "GET /info", "GET /metrics", "GET /openapi.json", "GET /"];
 
+    /// <summary>The methods <see cref="Routes"/> lists for <paramref name="path"/> (empty: no such route).</summary>
+    public static IReadOnlyList<string> MethodsOf(PathString path) =>
+        [.. Routes.Select(r => r.Split(' ')).Where(r => path.Equals(r[1], StringComparison.OrdinalIgnoreCase)).Select(r => r[0])];
+
+    /// <summary>Whether <paramref name="path"/> is a POST route (its body is JSON).</summary>
+    public static bool IsPostRoute(PathString path) => MethodsOf(path).Contains("POST");
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/embeddings", OpenAiEmbeddings)

@@ -50,7 +50,7 @@ internal static class TokenizerFiles
         if (sentencePieceFirst && files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
         if (files.VocabPath is not null) return LoadVocabulary(files.VocabPath, lowercase);
         if (files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
-        throw KeyEmbedException.Input($"model '{files.Source}' has no {VocabularyFile} (BERT) or {SentencePieceFile} (XLNet) beside its weights; put the tokenizer file in the model folder or pass it with --tokenizer");
+        throw KeyEmbedException.Input($"model '{files.Source}' has no {VocabularyFile} (BERT) or {SentencePieceFile} (XLNet) beside its weights; copy the tokenizer file of the same checkpoint into the model folder");
     }
 
     private static TextEncoder LoadVocabulary(string file, bool? lowercase)

@@ -1,0 +1,70 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace KeyEmbed.Tests.Server;
+
+/// <summary>What clients actually send: bodies without a JSON Content-Type, wrong methods, non-JSON media types.</summary>
+public sealed class RequestShapeTests
+{
+    private static ByteArrayContent Body(string json, string? contentType)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(json));
+        if (contentType is not null) content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        return content;
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData("text/plain; charset=utf-8")]
+    public async Task A_json_body_without_a_json_content_type_is_read_as_json(string? contentType)
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+
+        var response = await server.Client.PostAsync("/v1/embeddings", Body("""{"input": ["a b", "c"]}""", contentType));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, (await response.JsonAsync()).GetProperty("data").GetArrayLength());
+
+        response = await server.Client.PostAsync("/embed", Body("""{"texts": ["a b"]}""", contentType));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_json_is_still_a_400_naming_json()
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+
+        var response = await server.Client.PostAsync("/v1/embeddings", Body("input=hello", "application/x-www-form-urlencoded"));
+        var error = await response.ErrorAsync(400);
+        Assert.Contains("JSON", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task A_wrong_method_on_a_route_is_405_with_allow()
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+
+        var response = await server.Client.GetAsync("/v1/embeddings");
+        var error = await response.ErrorAsync(405);
+        Assert.Equal("method_not_allowed", error.GetProperty("code").GetString());
+        Assert.Contains("POST", error.GetProperty("message").GetString());
+        Assert.Equal(["POST"], response.Content.Headers.Allow);
+
+        response = await server.Client.PostAsync("/health", Body("{}", "application/json"));
+        await response.ErrorAsync(405);
+        // A path that is no route at all stays 404.
+        response = await server.Client.GetAsync("/v2/nothing");
+        await response.ErrorAsync(404);
+    }
+
+    [Fact]
+    public async Task A_media_type_that_cannot_be_json_is_415()
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+
+        var response = await server.Client.PostAsync("/v1/embeddings", Body("--x--", "multipart/form-data; boundary=x"));
+        var error = await response.ErrorAsync(415);
+        Assert.Contains("application/json", error.GetProperty("message").GetString());
+    }
+}
