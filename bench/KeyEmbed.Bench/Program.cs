@@ -7,6 +7,16 @@ using Microsoft.ML.OnnxRuntime;
 // Every mode's output starts with the machine: figures (int8 above all) depend on the CPU's instruction sets.
 var cpu = KeyEmbed.Runtime.CpuFeatures.Current;
 Console.WriteLine($"{cpu.Describe()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
+if (args is ["startup"])
+{
+    StartupProbe.Run(Console.Out);
+    return 0;
+}
+if (args is ["session-load", var sessionVariant])
+{
+    SessionProbe.Run(sessionVariant, Console.Out);
+    return 0;
+}
 if (args is ["graph-ops"])
 {
     KeyEmbed.Bench.GraphOps.Print(Console.Out);

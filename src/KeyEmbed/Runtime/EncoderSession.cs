@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace KeyEmbed.Runtime;
@@ -29,11 +30,65 @@ public sealed record SessionSettings
 internal sealed class EncoderSession : IDisposable
 {
     private readonly InferenceSession _session;
+    // The ORT-format model a session runs on without copying it (its initializers point into these bytes): pinned
+    // for the session's lifetime and released after it.
+    private GCHandle _pinnedModel;
 
-    public EncoderSession(byte[] model, SessionSettings? settings = null)
+    /// <summary>Opens a session on an ONNX model; ONNX Runtime optimizes it (<see cref="SessionSettings.Optimize"/>).</summary>
+    /// <param name="model">The ONNX model's bytes.</param>
+    /// <param name="settings">Threads and optimization.</param>
+    /// <param name="saveOptimizedTo">A file to which ONNX Runtime writes the optimized graph in its own (ORT) format,
+    /// for <see cref="FromOptimized"/> at a later start; null = none.</param>
+    public EncoderSession(byte[] model, SessionSettings? settings = null, string? saveOptimizedTo = null)
     {
         settings ??= new SessionSettings();
-        using var options = new SessionOptions
+        using var options = Options(settings);
+        if (saveOptimizedTo != null)
+        {
+            options.OptimizedModelFilePath = saveOptimizedTo;
+            options.AddSessionConfigEntry("session.save_model_format", "ORT");
+        }
+        _session = Open(model, options, settings);
+        InputNames = [.. _session.InputMetadata.Keys];
+        OutputNames = [.. _session.OutputMetadata.Keys];
+    }
+
+    private EncoderSession(InferenceSession session, GCHandle pinnedModel)
+    {
+        _session = session;
+        _pinnedModel = pinnedModel;
+        InputNames = [.. _session.InputMetadata.Keys];
+        OutputNames = [.. _session.OutputMetadata.Keys];
+    }
+
+    /// <summary>
+    /// Opens a session on a graph ONNX Runtime optimized before and saved in its ORT format (<c>saveOptimizedTo</c>):
+    /// no optimization passes run again, and the weights are used where they lie in <paramref name="ortModel"/> instead
+    /// of being copied (ORT's <c>session.use_ort_model_bytes_directly</c> and <c>use_ort_model_bytes_for_initializers</c>),
+    /// so the array is pinned and kept until the session is disposed. Only for a file written by the same ONNX Runtime
+    /// version on the same kind of CPU (the graph cache's key says so).
+    /// </summary>
+    public static EncoderSession FromOptimized(byte[] ortModel, SessionSettings? settings = null)
+    {
+        settings ??= new SessionSettings();
+        using var options = Options(settings);
+        options.AddSessionConfigEntry("session.use_ort_model_bytes_directly", "1");
+        options.AddSessionConfigEntry("session.use_ort_model_bytes_for_initializers", "1");
+        var pinned = GCHandle.Alloc(ortModel, GCHandleType.Pinned);
+        try
+        {
+            return new EncoderSession(Open(ortModel, options, settings), pinned);
+        }
+        catch
+        {
+            pinned.Free();
+            throw;
+        }
+    }
+
+    private static SessionOptions Options(SessionSettings settings)
+    {
+        var options = new SessionOptions
         {
             IntraOpNumThreads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
@@ -42,16 +97,19 @@ internal sealed class EncoderSession : IDisposable
             GraphOptimizationLevel = settings.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
         };
         if (!settings.AllowSpinning) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return options;
+    }
+
+    private static InferenceSession Open(byte[] model, SessionOptions options, SessionSettings settings)
+    {
         try
         {
-            _session = settings.SharedPrePackedWeights is { } shared
+            return settings.SharedPrePackedWeights is { } shared
                 ? new InferenceSession(model, options, shared)
                 : new InferenceSession(model, options);
         }
         catch (OnnxRuntimeException e)
         { throw new KeyEmbedException(ErrorKind.Runtime, $"ONNX Runtime could not load the built graph: {e.Message}", e); }
-        InputNames = [.. _session.InputMetadata.Keys];
-        OutputNames = [.. _session.OutputMetadata.Keys];
     }
 
     public IReadOnlyList<string> InputNames { get; }
@@ -146,5 +204,9 @@ internal sealed class EncoderSession : IDisposable
         return result;
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _session.Dispose();
+        if (_pinnedModel.IsAllocated) _pinnedModel.Free();
+    }
 }

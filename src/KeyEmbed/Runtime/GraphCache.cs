@@ -199,33 +199,47 @@ internal sealed class GraphCache
     }
 
     // Layout: magic (16) | SHA-256 of everything after it (32) | label length (int32 LE) | label (UTF-8) | ONNX bytes.
+    // The payload is read straight into its own array, not the whole file first and then copied out: entries are as
+    // large as the model, and a start's peak memory counts every copy.
     private byte[]? TryRead(string path)
     {
-        byte[] bytes;
+        string? problem;
         try
         {
             if (!File.Exists(path)) return null;
-            bytes = File.ReadAllBytes(path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            var header = new byte[HeaderBytes];
+            int got = stream.ReadAtLeast(header, HeaderBytes, throwOnEndOfStream: false);
+            if (got >= OldMagic.Length && header.AsSpan(0, OldMagic.Length).SequenceEqual(OldMagic)) return null; // an older KeyEmbed's entry: replaced quietly
+            problem = CheckHeader(header, got, stream.Length, out int labelLength);
+            if (problem is null)
+            {
+                var label = new byte[labelLength];
+                stream.ReadExactly(label);
+                var payload = GC.AllocateUninitializedArray<byte>((int)(stream.Length - HeaderBytes - labelLength));
+                stream.ReadExactly(payload);
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                hash.AppendData(header, Magic.Length + HashBytes, 4);
+                hash.AppendData(label);
+                hash.AppendData(payload);
+                if (hash.GetHashAndReset().AsSpan().SequenceEqual(header.AsSpan(Magic.Length, HashBytes))) return payload;
+                problem = "checksum mismatch: truncated or corrupted";
+            }
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
-        if (bytes.Length >= OldMagic.Length && bytes.AsSpan(0, OldMagic.Length).SequenceEqual(OldMagic)) return null; // an older KeyEmbed's entry: replaced quietly
-        string? problem = Check(bytes, out int payloadStart);
-        if (problem is null) return bytes[payloadStart..];
         _warn($"graph cache entry {path} is damaged ({problem}); rebuilding it");
         return null;
     }
 
-    private static string? Check(byte[] bytes, out int payloadStart)
+    private static string? CheckHeader(byte[] header, int headerRead, long fileLength, out int labelLength)
     {
-        payloadStart = 0;
-        if (bytes.Length < HeaderBytes) return $"truncated: {bytes.Length} bytes";
-        if (!bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return "not a KeyEmbed graph entry";
-        int labelLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(Magic.Length + HashBytes));
-        if (labelLength < 0 || labelLength > MaxLabelBytes || HeaderBytes + labelLength > bytes.Length) return "truncated or bad header";
-        if (!SHA256.HashData(bytes.AsSpan(Magic.Length + HashBytes)).AsSpan().SequenceEqual(bytes.AsSpan(Magic.Length, HashBytes)))
-            return "checksum mismatch: truncated or corrupted";
-        payloadStart = HeaderBytes + labelLength;
+        labelLength = 0;
+        if (headerRead < HeaderBytes) return $"truncated: {fileLength} bytes";
+        if (!header.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return "not a KeyEmbed graph entry";
+        labelLength = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(Magic.Length + HashBytes));
+        if (labelLength < 0 || labelLength > MaxLabelBytes || HeaderBytes + labelLength > fileLength) return "truncated or bad header";
+        if (fileLength - HeaderBytes - labelLength > Array.MaxLength) return "larger than an array can hold";
         return null;
     }
 

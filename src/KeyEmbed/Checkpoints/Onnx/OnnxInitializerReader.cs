@@ -21,51 +21,88 @@ internal sealed class OnnxInitializerReader : ITensorSource
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly List<TensorInfo> _order = [];
 
-    /// <summary>Opens an ONNX file; initializers saved as external data are read from the files beside it.</summary>
+    // Raw data this large or larger stays in the model's bytes (read when asked for); smaller raw data (the exported
+    // graph's shape and scale constants) is parsed with the rest.
+    private const int SkimThreshold = 4096;
+
+    private readonly ModelBytes _bytes;
+
+    /// <summary>Opens an ONNX file, memory-mapped; initializers saved as external data are read from the files beside it.</summary>
     public OnnxInitializerReader(string path)
-        : this(ReadFile(path), path, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)))
+        : this(MapFile(path), path, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)))
     {
     }
 
-    /// <summary>Reads an ONNX model held in memory (e.g. the built-in model); <paramref name="displayPath"/> names it in errors.</summary>
+    /// <summary>Reads an ONNX model held in memory; <paramref name="displayPath"/> names it in errors.</summary>
     /// <param name="model">The model's bytes.</param>
     /// <param name="displayPath">What errors call it.</param>
     /// <param name="externalDataFolder">Where external data files live (the model's folder); null = external data is refused.</param>
     public OnnxInitializerReader(byte[] model, string displayPath, string? externalDataFolder = null)
+        : this(ModelBytes.Of(model), displayPath, externalDataFolder)
     {
-        Path = displayPath;
-        OnnxModel proto;
-        try { proto = OnnxModel.Parser.ParseFrom(model); }
-        catch (InvalidProtocolBufferException e)
-        { throw KeyEmbedException.Checkpoint(displayPath, $"not a readable ONNX model ({e.Message})", e); }
-        if (proto.Graph is null)
-            throw KeyEmbedException.Checkpoint(displayPath, "the ONNX model has no graph");
-        var graph = proto.Graph;
+    }
 
-        var initializers = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
-        foreach (var t in graph.Initializer) initializers[t.Name] = t;
-        var renamed = MapMatMulWeights(graph.Node, initializers);
+    /// <summary>
+    /// Reads an ONNX model stored at <paramref name="offset"/> for <paramref name="length"/> bytes inside
+    /// <paramref name="file"/> (the built-in model inside its package DLL), memory-mapped: only the graph and the
+    /// small constants are parsed at once; a weight's bytes are read when the weight is.
+    /// </summary>
+    public static OnnxInitializerReader FromFileRegion(string file, long offset, long length, string displayPath) =>
+        new(ModelBytes.Map(file, offset, length), displayPath, externalDataFolder: null);
 
-        var external = new ExternalData(displayPath, externalDataFolder);
-        foreach (var tensor in graph.Initializer)
+    private OnnxInitializerReader(ModelBytes bytes, string displayPath, string? externalDataFolder)
+    {
+        _bytes = bytes;
+        try
         {
-            if (tensor.DataLocation == OnnxTensor.Types.DataLocation.External || tensor.ExternalData.Count > 0)
-                external.Load(tensor);
-            var dtype = DType(tensor);
-            bool transposed = renamed.TryGetValue(tensor.Name, out var mappedName);
-            // Unnamed integers and scalars/vectors are the exported graph's constants (shapes, 1/√d), not weights.
-            if (!transposed && IsAutoNamed(tensor.Name) && (!TensorConversion.IsFloating(dtype) || tensor.Dims.Count < 2)) continue;
-            string name = transposed ? mappedName! : tensor.Name;
-            var shape = tensor.Dims.ToArray();
-            if (transposed) shape = [shape[1], shape[0]];
-            var info = new TensorInfo(name, shape, dtype);
-            CheckByteSize(tensor, info);
-            if (!_entries.TryAdd(name, new Entry(info, tensor, transposed)))
-                throw KeyEmbedException.Checkpoint(displayPath, $"two initializers map to the name '{name}'");
-            _order.Add(info);
+            Path = displayPath;
+            OnnxModel proto;
+            Dictionary<int, (int Offset, int Length)> raw;
+            try
+            {
+                var skimmed = OnnxRawDataSkim.Skim(bytes.Span, SkimThreshold, out raw);
+                proto = OnnxModel.Parser.ParseFrom(skimmed);
+            }
+            catch (FormatException e)
+            { throw KeyEmbedException.Checkpoint(displayPath, $"not a readable ONNX model ({e.Message})", e); }
+            catch (InvalidProtocolBufferException e)
+            { throw KeyEmbedException.Checkpoint(displayPath, $"not a readable ONNX model ({e.Message})", e); }
+            if (proto.Graph is null)
+                throw KeyEmbedException.Checkpoint(displayPath, "the ONNX model has no graph");
+            var graph = proto.Graph;
+
+            var initializers = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
+            foreach (var t in graph.Initializer) initializers[t.Name] = t;
+            var renamed = MapMatMulWeights(graph.Node, initializers);
+
+            var external = new ExternalData(displayPath, externalDataFolder);
+            for (int index = 0; index < graph.Initializer.Count; index++)
+            {
+                var tensor = graph.Initializer[index];
+                if (tensor.DataLocation == OnnxTensor.Types.DataLocation.External || tensor.ExternalData.Count > 0)
+                    external.Load(tensor);
+                var dtype = DType(tensor);
+                bool transposed = renamed.TryGetValue(tensor.Name, out var mappedName);
+                // Unnamed integers and scalars/vectors are the exported graph's constants (shapes, 1/√d), not weights.
+                if (!transposed && IsAutoNamed(tensor.Name) && (!TensorConversion.IsFloating(dtype) || tensor.Dims.Count < 2)) continue;
+                string name = transposed ? mappedName! : tensor.Name;
+                var shape = tensor.Dims.ToArray();
+                if (transposed) shape = [shape[1], shape[0]];
+                var info = new TensorInfo(name, shape, dtype);
+                (int Offset, int Length)? range = raw.TryGetValue(index, out var r) ? r : null;
+                CheckByteSize(tensor, info, range?.Length ?? tensor.RawData.Length);
+                if (!_entries.TryAdd(name, new Entry(info, tensor, transposed, range)))
+                    throw KeyEmbedException.Checkpoint(displayPath, $"two initializers map to the name '{name}'");
+                _order.Add(info);
+            }
+            Facts = OnnxGraphFacts.From(graph, initializers);
+            ExternalDataFiles = external.Files;
         }
-        Facts = OnnxGraphFacts.From(graph, initializers);
-        ExternalDataFiles = external.Files;
+        catch
+        {
+            bytes.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The external data files the initializers were read from (part of the weights, e.g. for the graph cache's hash).</summary>
@@ -103,7 +140,8 @@ internal sealed class OnnxInitializerReader : ITensorSource
             throw KeyEmbedException.Checkpoint(Path, $"initializer '{name}' is {dtype}, not a floating type");
         var t = entry.Tensor;
         var values = new float[entry.Info.ElementCount];
-        if (!t.RawData.IsEmpty) TensorConversion.ToFloat32(t.RawData.Span, dtype, values);
+        var raw = RawBytes(entry);
+        if (!raw.IsEmpty) TensorConversion.ToFloat32(raw, dtype, values);
         else if (dtype == TensorDType.F32) t.FloatData.CopyTo(values, 0);
         else if (dtype == TensorDType.F64) for (int i = 0; i < values.Length; i++) values[i] = (float)t.DoubleData[i];
         else
@@ -135,16 +173,19 @@ internal sealed class OnnxInitializerReader : ITensorSource
             throw KeyEmbedException.Checkpoint(Path, $"initializer '{name}' is {dtype}, not an integer type");
         var t = entry.Tensor;
         var values = new long[entry.Info.ElementCount];
-        if (!t.RawData.IsEmpty) TensorConversion.ToInt64(t.RawData.Span, dtype, values);
+        var raw = RawBytes(entry);
+        if (!raw.IsEmpty) TensorConversion.ToInt64(raw, dtype, values);
         else if (dtype == TensorDType.I64) t.Int64Data.CopyTo(values, 0);
         else for (int i = 0; i < values.Length; i++) values[i] = t.Int32Data[i];
         return values;
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _bytes.Dispose();
+
+    // A weight's raw bytes: in the model's bytes when the parse left them there, else in the parsed tensor.
+    private ReadOnlySpan<byte> RawBytes(Entry entry) =>
+        entry.Raw is { } r ? _bytes.Span.Slice(r.Offset, r.Length) : entry.Tensor.RawData.Span;
 
     /// <summary>Exporters name what they generate by number (<c>927</c>) or with an <c>onnx::</c> prefix.</summary>
     internal static bool IsAutoNamed(string name) =>
@@ -195,12 +236,12 @@ internal sealed class OnnxInitializerReader : ITensorSource
         var other => throw KeyEmbedException.Checkpoint(Path, $"initializer '{tensor.Name}' has ONNX data type {other}, which KeyEmbed does not read (float, float16, bfloat16, double, int64, int32, int8, uint8, bool)"),
     };
 
-    private void CheckByteSize(OnnxTensor tensor, TensorInfo info)
+    private void CheckByteSize(OnnxTensor tensor, TensorInfo info, int rawLength)
     {
         if (info.Shape.Any(d => d < 0))
             throw KeyEmbedException.Checkpoint(Path, $"initializer '{tensor.Name}' has a negative dimension {info.ShapeText}");
         long count = info.ElementCount;
-        long stored = !tensor.RawData.IsEmpty ? tensor.RawData.Length / TensorConversion.ElementSize(info.DType)
+        long stored = rawLength > 0 ? rawLength / TensorConversion.ElementSize(info.DType)
             : info.DType switch
             {
                 TensorDType.F32 => tensor.FloatData.Count,
@@ -208,22 +249,20 @@ internal sealed class OnnxInitializerReader : ITensorSource
                 TensorDType.I64 => tensor.Int64Data.Count,
                 _ => tensor.Int32Data.Count,
             };
-        bool rawSizeOk = tensor.RawData.IsEmpty || tensor.RawData.Length == count * TensorConversion.ElementSize(info.DType);
+        bool rawSizeOk = rawLength == 0 || rawLength == count * TensorConversion.ElementSize(info.DType);
         if (stored != count || !rawSizeOk)
             throw KeyEmbedException.Checkpoint(Path,
-                $"initializer '{tensor.Name}' of shape {info.ShapeText} needs {count} {info.DType} values but holds {(tensor.RawData.IsEmpty ? stored + " values" : tensor.RawData.Length + " bytes")}");
+                $"initializer '{tensor.Name}' of shape {info.ShapeText} needs {count} {info.DType} values but holds {(rawLength == 0 ? stored + " values" : rawLength + " bytes")}");
     }
 
-    private static byte[] ReadFile(string path)
+    private static ModelBytes MapFile(string path)
     {
         if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "file not found");
-        long length = new FileInfo(path).Length;
-        if (length > int.MaxValue)
-            throw KeyEmbedException.Checkpoint(path, $"{length} bytes is beyond what an ONNX protobuf can hold (2 GB); use a checkpoint format instead");
-        return File.ReadAllBytes(path);
+        return ModelBytes.Map(path, 0, new FileInfo(path).Length);
     }
 
-    private sealed record Entry(TensorInfo Info, OnnxTensor Tensor, bool Transposed);
+    // Raw: where the weight's raw data lies in the model's bytes, when the parse left it there.
+    private sealed record Entry(TensorInfo Info, OnnxTensor Tensor, bool Transposed, (int Offset, int Length)? Raw);
 
     /// <summary>
     /// ONNX external data (<c>onnx.save(..., save_as_external_data=True)</c>): an initializer's bytes live in a file
