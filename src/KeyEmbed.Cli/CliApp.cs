@@ -23,6 +23,15 @@ internal static class CliApp
     /// <summary>Exit code for a command line System.CommandLine cannot parse (unknown option, a value of the wrong type).</summary>
     public const int ParseError = 1;
 
+    /// <summary>Exit code for a bug in KeyEmbed (an exception that is not a <see cref="KeyEmbedException"/>).</summary>
+    public const int InternalError = 4;
+
+    /// <summary>The exit code of a <see cref="KeyEmbedException"/> of each family (docs/errors.md lists them; a test keeps them equal).</summary>
+    public static int ExitCode(ErrorKind kind) => kind == ErrorKind.Runtime ? RuntimeError : UserError;
+
+    /// <summary>The environment variable that makes an internal error print its stack trace.</summary>
+    public const string TraceVariable = "KEYEMBED_TRACE";
+
     // System.CommandLine names CLR types ("System.Nullable`1[System.Int32]"); a user wants "an integer".
     private static string ReadableParseError(string message) => System.Text.RegularExpressions.Regex.Replace(
         message, @"as expected type '(System\.Nullable`1\[)?System\.(\w+)\]?'", m => m.Groups[2].Value switch
@@ -78,7 +87,15 @@ internal static class CliApp
         catch (KeyEmbedException e)
         {
             context.Error.WriteLine($"error: {e.Message}");
-            return e.Kind == ErrorKind.Runtime ? RuntimeError : UserError;
+            return ExitCode(e.Kind);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A bug: still one line (with where to look), not a stack trace, unless asked for.
+            context.Error.WriteLine($"error: internal error, a bug in KeyEmbed ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}); " +
+                $"please report it with the command line; {TraceVariable}=1 prints the stack trace");
+            if (Environment.GetEnvironmentVariable(TraceVariable) == "1") context.Error.WriteLine(e);
+            return InternalError;
         }
     }
 }
