@@ -132,7 +132,10 @@ public sealed class KeyEmbedModel : IDisposable
         Info = new ModelInfo(name, architecture.Name, architecture.LayerCount, architecture.HiddenSize, maxTokens,
             model.Files.Format.ToString().ToLowerInvariant()) { LongText = architecture.LongText };
         Defaults = ReadDefaults(model.Files, architecture);
-        _encoder = new Lazy<TextEncoder>(() => TokenizerFiles.ForModel(model.Files, options.Lowercase).WithMaxLength(maxTokens));
+        _encoder = new Lazy<TextEncoder>(() => model.LoadTokenizer(options.Lowercase).WithMaxLength(maxTokens));
+        // A tokenizer beside the weights is checked against the model now (ids beyond the vocabulary refused at load);
+        // the built-in one is known to fit, and a folder without one still runs ids (hidden states).
+        if (model.Files.BuiltInName is null && (model.Files.VocabPath ?? model.Files.SentencePiecePath) is not null) _ = _encoder.Value;
         var settings = new SessionSettings { Threads = options.Threads, AllowSpinning = options.AllowSpinning };
         var cache = options.UseGraphCache ? new GraphCache(maxBytes: options.GraphCacheBytes) : null;
         ComputePrecision = options.ComputePrecision;

@@ -143,15 +143,15 @@ internal static class TokenizeCommand
         }
     }
 
-    private static void WriteSide(Utf8JsonWriter writer, EncodedText encoded, int typeId, string tokensName, string idsName)
+    private static void WriteSide(Utf8JsonWriter writer, EncodedText encoded, int sequence, string tokensName, string idsName)
     {
         writer.WriteStartArray(tokensName);
         for (int t = 0; t < encoded.Length; t++)
-            if (!encoded.SpecialTokenMask[t] && encoded.TypeIds[t] == typeId) writer.WriteStringValue(encoded.Tokens[t]);
+            if (encoded.SequenceIds[t] == sequence) writer.WriteStringValue(encoded.Tokens[t]);
         writer.WriteEndArray();
         writer.WriteStartArray(idsName);
         for (int t = 0; t < encoded.Length; t++)
-            if (!encoded.SpecialTokenMask[t] && encoded.TypeIds[t] == typeId) writer.WriteNumberValue(encoded.Ids[t]);
+            if (encoded.SequenceIds[t] == sequence) writer.WriteNumberValue(encoded.Ids[t]);
         writer.WriteEndArray();
     }
 
@@ -199,7 +199,7 @@ internal static class TokenizeCommand
             for (int t = 0; t < item.Length; t++)
             {
                 var offset = item.Offsets[t];
-                string source = item.TypeIds[t] == 1 && pair is not null ? pair : inputs[i];
+                string source = item.SequenceIds[t] == 1 && pair is not null ? pair : inputs[i];
                 string sourceText = item.SpecialTokenMask[t] ? "(special)" : Printable(source.Substring(offset.Start, offset.Length));
                 rows.Add([t.ToString(), Printable(item.Tokens[t]), item.Ids[t].ToString(), item.TypeIds[t].ToString(),
                     offset.Start.ToString(), offset.Length.ToString(), sourceText]);

@@ -91,6 +91,9 @@ internal interface IEncoderArchitecture
     /// <summary>Width of every hidden state.</summary>
     int HiddenSize { get; }
 
+    /// <summary>Rows of the word embedding matrix: every token id must be below it.</summary>
+    int VocabularySize { get; }
+
     /// <summary>Longest sequence the model accepts (BERT: max_position_embeddings); null when unbounded (XLNet).</summary>
     int? MaxSequenceLength { get; }
 

@@ -8,6 +8,7 @@ using KeyEmbed.Checkpoints.PyTorch;
 using KeyEmbed.Checkpoints.Safetensors;
 using KeyEmbed.Checkpoints.TensorBundle;
 using KeyEmbed.Runtime;
+using KeyEmbed.Tokenization;
 
 namespace KeyEmbed.Models;
 
@@ -119,6 +120,21 @@ internal sealed class LoadedModel : IDisposable
         if (Architecture.MaxSequenceLength is { } max && ids.Shape[^1] > max)
             throw KeyEmbedException.Input($"{origin}: sequences of {ids.Shape[^1]} tokens are longer than this model's {max} positions; truncate them");
         Architecture.CheckInputs(inputs, origin);
+    }
+
+    /// <summary>
+    /// The model's tokenizer (the built-in vocabulary, or the folder's <c>vocab.txt</c> / SentencePiece model), refused
+    /// when it can produce ids beyond the model's embedding matrix (a tokenizer of another model): ONNX Runtime would
+    /// otherwise fail inside a Gather on the first such text.
+    /// </summary>
+    public TextEncoder LoadTokenizer(bool? lowercase)
+    {
+        var encoder = TokenizerFiles.ForModel(Files, lowercase);
+        if (encoder.VocabularySize > Architecture.VocabularySize)
+            throw new KeyEmbedException(ErrorKind.InvalidCheckpoint,
+                $"{Files.Source}: the tokenizer has {encoder.VocabularySize} entries but the model's embedding matrix has {Architecture.VocabularySize} rows; " +
+                "the tokenizer file belongs to another model. Put the model's own tokenizer beside its weights");
+        return encoder;
     }
 
     /// <summary>All hidden states 0..L.</summary>

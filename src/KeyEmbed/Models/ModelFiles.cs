@@ -59,7 +59,7 @@ internal sealed record ModelFiles
     /// <summary>WordPiece vocabulary (<c>vocab.txt</c>).</summary>
     public string? VocabPath { get; init; }
 
-    /// <summary>SentencePiece model (<c>spiece.model</c>, XLNet).</summary>
+    /// <summary>SentencePiece model (<c>spiece.model</c>, XLNet; <c>sentencepiece.bpe.model</c>, XLM-R).</summary>
     public string? SentencePiecePath { get; init; }
 
     /// <summary>Hugging Face <c>tokenizer_config.json</c> (lower-casing, special tokens).</summary>

@@ -141,7 +141,7 @@ internal static class ModelLocator
         {
             Directory = directory,
             VocabPath = Existing("vocab.txt"),
-            SentencePiecePath = Existing("spiece.model"),
+            SentencePiecePath = Existing("spiece.model") ?? Existing(Tokenization.XlmRobertaSentencePiece.FileName),
             TokenizerConfigPath = Existing("tokenizer_config.json"),
             SpecialTokensMapPath = Existing("special_tokens_map.json"),
             ModulesPath = Existing("modules.json"),

@@ -11,12 +11,13 @@ public readonly record struct TokenOffset(int Start, int Length)
 
 /// <summary>
 /// One text (or text pair) as the model receives it: special tokens in place, no padding.
-/// Offsets of tokens with <see cref="TypeIds"/> 0 point into the first text, those with type 1 into the pair text.
+/// Offsets of tokens with <see cref="SequenceIds"/> 0 point into the first text, those with 1 into the pair text.
 /// </summary>
 public sealed class EncodedText
 {
-    internal EncodedText(string[] tokens, int[] ids, int[] typeIds, TokenOffset[] offsets, bool[] specialTokenMask, bool truncated)
+    internal EncodedText(string[] tokens, int[] ids, int[] typeIds, TokenOffset[] offsets, bool[] specialTokenMask, bool truncated, int[]? sequenceIds = null)
     {
+        SequenceIds = sequenceIds ?? [.. typeIds.Select((t, i) => specialTokenMask[i] ? -1 : t)];
         Tokens = tokens;
         Ids = ids;
         TypeIds = typeIds;
@@ -33,6 +34,12 @@ public sealed class EncodedText
 
     /// <summary>Segment (token type) ids: 0 first text, 1 pair text; XLNet's final <c>&lt;cls&gt;</c> has 2.</summary>
     public IReadOnlyList<int> TypeIds { get; }
+
+    /// <summary>
+    /// Which text each token came from: 0 the first, 1 the pair text, -1 a special token. Unlike <see cref="TypeIds"/>,
+    /// it tells the sides apart for models of one token type (XLM-R).
+    /// </summary>
+    public IReadOnlyList<int> SequenceIds { get; }
 
     /// <summary>Character offsets of each token into the text it came from (see the class remarks).</summary>
     public IReadOnlyList<TokenOffset> Offsets { get; }

@@ -241,10 +241,12 @@ internal sealed class SequenceWriter(int capacity)
     private readonly int[] _types = new int[capacity];
     private readonly TokenOffset[] _offsets = new TokenOffset[capacity];
     private readonly bool[] _special = new bool[capacity];
+    private readonly int[] _sequences = new int[capacity];
     private int _count;
 
     public void Special(int id, string token, int typeId)
     {
+        _sequences[_count] = -1;
         _tokens[_count] = token;
         _ids[_count] = id;
         _types[_count] = typeId;
@@ -252,10 +254,14 @@ internal sealed class SequenceWriter(int capacity)
         _count++;
     }
 
-    public void Pieces(List<TokenPiece> pieces, int typeId)
+    /// <param name="pieces">One text's pieces.</param>
+    /// <param name="typeId">Their token type.</param>
+    /// <param name="sequence">Which text they are (0 first, 1 pair); null = the token type.</param>
+    public void Pieces(List<TokenPiece> pieces, int typeId, int? sequence = null)
     {
         foreach (var piece in pieces)
         {
+            _sequences[_count] = sequence ?? typeId;
             _tokens[_count] = piece.Token;
             _ids[_count] = piece.Id;
             _types[_count] = typeId;
@@ -267,6 +273,6 @@ internal sealed class SequenceWriter(int capacity)
     public EncodedText Finish(bool truncated)
     {
         if (_count != _ids.Length) throw new InvalidOperationException($"layout wrote {_count} of {_ids.Length} tokens");
-        return new EncodedText(_tokens, _ids, _types, _offsets, _special, truncated);
+        return new EncodedText(_tokens, _ids, _types, _offsets, _special, truncated, _sequences);
     }
 }

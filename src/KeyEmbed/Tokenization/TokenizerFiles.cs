@@ -23,7 +23,9 @@ internal static class TokenizerFiles
             if (File.Exists(vocabulary)) return LoadVocabulary(vocabulary, lowercase);
             string sentencePiece = Path.Combine(path, SentencePieceFile);
             if (File.Exists(sentencePiece)) return LoadSentencePiece(sentencePiece, lowercase);
-            throw KeyEmbedException.Input($"folder '{path}' has neither {VocabularyFile} (BERT) nor {SentencePieceFile} (XLNet); point at the model folder or the tokenizer file itself");
+            string xlmr = Path.Combine(path, XlmRobertaSentencePiece.FileName);
+            if (File.Exists(xlmr)) return LoadSentencePiece(xlmr, lowercase);
+            throw KeyEmbedException.Input($"folder '{path}' has neither {VocabularyFile} (BERT) nor {SentencePieceFile} (XLNet) nor {XlmRobertaSentencePiece.FileName} (XLM-R); point at the model folder or the tokenizer file itself");
         }
         if (File.Exists(path))
         {
@@ -46,7 +48,7 @@ internal static class TokenizerFiles
             return TextEncoder.FromWordPieceVocabulary(files.ReadVocab()!, lowercase ?? true, TextEncoder.DefaultMaxLength,
                 source: $"built-in model '{files.BuiltInName}' vocab.txt");
         // The architecture's own tokenizer first when the folder holds more than one tokenizer file.
-        bool sentencePieceFirst = ArchitectureRegistry.ByName(files.Architecture).Tokenizer == TokenizerKind.XLNetSentencePiece;
+        bool sentencePieceFirst = ArchitectureRegistry.ByName(files.Architecture).Tokenizer is TokenizerKind.XLNetSentencePiece or TokenizerKind.XlmRobertaSentencePiece;
         if (sentencePieceFirst && files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
         if (files.VocabPath is not null) return LoadVocabulary(files.VocabPath, lowercase);
         if (files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
@@ -63,6 +65,9 @@ internal static class TokenizerFiles
     private static TextEncoder LoadSentencePiece(string file, bool? lowercase)
     {
         var config = ReadConfig(file);
+        // XLM-R's file name, or a tokenizer config naming XLM-R's tokenizer (BERT-architecture multilingual models).
+        if (Path.GetFileName(file) == XlmRobertaSentencePiece.FileName || config.TokenizerClass is "XLMRobertaTokenizer" or "XLMRobertaTokenizerFast")
+            return new XlmRobertaSentencePiece(ReadAll(file), config.MaxLength ?? TextEncoder.DefaultMaxLength, file);
         return TextEncoder.FromSentencePieceModel(ReadAll(file), lowercase ?? config.Lowercase ?? false, config.KeepAccents ?? false,
             config.MaxLength ?? TextEncoder.DefaultMaxLength, file);
     }
@@ -94,7 +99,7 @@ internal static class TokenizerFiles
         }
     }
 
-    internal sealed record TokenizerConfig(bool? Lowercase, bool? KeepAccents, int? MaxLength);
+    internal sealed record TokenizerConfig(bool? Lowercase, bool? KeepAccents, int? MaxLength, string? TokenizerClass = null);
 
     /// <summary>Reads <c>do_lower_case</c>, <c>keep_accents</c> and <c>model_max_length</c> from a tokenizer_config.json beside the file.</summary>
     internal static TokenizerConfig ReadConfig(string tokenizerFile)
@@ -114,7 +119,8 @@ internal static class TokenizerFiles
             if (root.TryGetProperty("model_max_length", out var max) && max.ValueKind == JsonValueKind.Number
                 && max.TryGetDouble(out double value) && value >= 4 && value <= 1_000_000)
                 maxLength = (int)value;
-            return new TokenizerConfig(lower, keepAccents, maxLength);
+            string? tokenizerClass = root.TryGetProperty("tokenizer_class", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            return new TokenizerConfig(lower, keepAccents, maxLength, tokenizerClass);
         }
         catch (JsonException e)
         {

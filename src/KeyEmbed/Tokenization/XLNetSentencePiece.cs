@@ -18,8 +18,27 @@ internal sealed class XLNetSentencePiece : TextEncoder
     private readonly string _sepToken, _clsToken;
 
     public XLNetSentencePiece(byte[] model, bool lowercase, bool keepAccents, int maxLength, string source)
+        : this(model, lowercase, keepAccents, maxLength, source, xlnetRules: true)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="xlnetRules"/> false: SentencePiece alone (controls deleted, whitespace collapsed, the
+    /// model's normalizer, unigram segmentation), for <see cref="XlmRobertaSentencePiece"/>.
+    /// </summary>
+    /// <param name="model">The serialized SentencePiece ModelProto.</param>
+    /// <param name="lowercase">Lower-case before SentencePiece.</param>
+    /// <param name="keepAccents">Keep accents instead of NFKD + dropping combining marks.</param>
+    /// <param name="maxLength">Default maximum sequence length.</param>
+    /// <param name="source">Name used in error messages.</param>
+    /// <param name="xlnetRules">
+    /// XLNet's own rules on top of SentencePiece: the quote replacement, the digit-comma re-split and the
+    /// <c>&lt;sep&gt;</c>/<c>&lt;cls&gt;</c>/<c>&lt;pad&gt;</c> pieces.
+    /// </param>
+    internal XLNetSentencePiece(byte[] model, bool lowercase, bool keepAccents, int maxLength, string source, bool xlnetRules)
         : base(maxLength)
     {
+        _xlnetRules = xlnetRules;
         Lowercase = lowercase;
         KeepAccents = keepAccents;
         try
@@ -49,15 +68,21 @@ internal sealed class XLNetSentencePiece : TextEncoder
             _pieceStrings[id] = proto.Pieces[id].Piece;
         }
         VocabularySize = proto.Pieces.Count;
-        _sepId = Required("<sep>", source);
-        _clsId = Required("<cls>", source);
-        _padId = Required("<pad>", source);
         _unkId = _sentencePiece.UnknownId;
         _unigram = new SentencePieceUnigram(proto, _unkId);
         _sepToken = "<sep>";
         _clsToken = "<cls>";
+        if (!xlnetRules)
+        {
+            _sepId = _clsId = _padId = -1;
+            return;
+        }
+        _sepId = Required("<sep>", source);
+        _clsId = Required("<cls>", source);
+        _padId = Required("<pad>", source);
     }
 
+    private readonly bool _xlnetRules;
     private readonly Dictionary<string, int> _pieceIds;
     private readonly string[] _pieceStrings;
     private readonly SentencePieceUnigram _unigram;
@@ -66,6 +91,9 @@ internal sealed class XLNetSentencePiece : TextEncoder
         _pieceIds.TryGetValue(token, out int id)
             ? id
             : throw KeyEmbedException.Checkpoint(source, $"the SentencePiece model has no '{token}' piece; an XLNet spiece.model has <cls>, <sep>, <pad>");
+
+    /// <summary>SentencePiece's unknown piece id.</summary>
+    internal int UnknownId => _unkId;
 
     /// <summary>Lower-case before SentencePiece (<c>do_lower_case</c>).</summary>
     public bool Lowercase { get; }
@@ -122,7 +150,7 @@ internal sealed class XLNetSentencePiece : TextEncoder
         {
             string value = piece.Value;
             int start = piece.Start, end = piece.End;
-            if (value.Length > 1 && value[^1] == ',' && IsPythonDigit(value[^2]))
+            if (_xlnetRules && value.Length > 1 && value[^1] == ',' && IsPythonDigit(value[^2]))
             {
                 var reencoded = EncodeAsPieces(value[..^1].Replace(WordStart.ToString(), "", StringComparison.Ordinal));
                 var again = reencoded.Tokens;
@@ -228,7 +256,7 @@ internal sealed class XLNetSentencePiece : TextEncoder
                 codePoints.Add((' ', i - 1, i));
                 pendingSpace = false;
             }
-            if ((cp == '`' || cp == '\'') && i + 1 < span.Length && span[i + 1] == cp)
+            if (_xlnetRules && (cp == '`' || cp == '\'') && i + 1 < span.Length && span[i + 1] == cp)
             {
                 codePoints.Add(('"', i, i + 2));
                 i += 2;

@@ -55,6 +55,8 @@ internal sealed class BertGraph : IEncoderArchitecture
 
     public int LayerCount => Config.LayerCount;
 
+    public int VocabularySize => Config.VocabSize;
+
     public int HiddenSize => Config.HiddenSize;
 
     // RoBERTa's first real position is pad_token_id + 1.

@@ -45,6 +45,8 @@ internal sealed class XLNetGraph : IEncoderArchitecture
 
     public int LayerCount => Config.LayerCount;
 
+    public int VocabularySize => Config.VocabSize;
+
     public int HiddenSize => Config.DModel;
 
     public int? MaxSequenceLength => null;

@@ -1,0 +1,73 @@
+using KeyEmbed.Architectures;
+
+namespace KeyEmbed.Tokenization;
+
+/// <summary>
+/// XLM-RoBERTa's tokenizer (fairseq / Hugging Face <c>XLMRobertaTokenizer</c>): SentencePiece over
+/// <c>sentencepiece.bpe.model</c> with only the model's own normalizer, ids in fairseq's table (<c>&lt;s&gt;</c> = 0,
+/// <c>&lt;pad&gt;</c> = 1, <c>&lt;/s&gt;</c> = 2, <c>&lt;unk&gt;</c> = 3, every other piece its SentencePiece id + 1,
+/// <c>&lt;mask&gt;</c> after the last piece), layouts <c>&lt;s&gt; A &lt;/s&gt;</c> and
+/// <c>&lt;s&gt; A &lt;/s&gt;&lt;/s&gt; B &lt;/s&gt;</c>, one token type, right padding with <c>&lt;pad&gt;</c>.
+/// </summary>
+internal sealed class XlmRobertaSentencePiece : TextEncoder
+{
+    /// <summary>The file name Hugging Face and fairseq give the model.</summary>
+    public const string FileName = "sentencepiece.bpe.model";
+
+    private const int StartId = 0, PaddingId = 1, EndId = 2, UnknownId = 3, FairseqOffset = 1;
+    private const string Start = "<s>", End = "</s>";
+    private readonly XLNetSentencePiece _pieces;
+
+    public XlmRobertaSentencePiece(byte[] model, int maxLength, string source)
+        : base(maxLength)
+    {
+        _pieces = new XLNetSentencePiece(model, lowercase: false, keepAccents: true, maxLength, source, xlnetRules: false);
+        // SentencePiece ids shifted by one, plus <mask> at the end.
+        VocabularySize = _pieces.VocabularySize + FairseqOffset + 1;
+    }
+
+    /// <inheritdoc />
+    public override string Kind => "sentencepiece (xlm-roberta)";
+
+    /// <inheritdoc />
+    public override PaddingSide PaddingSide => PaddingSide.Right;
+
+    /// <inheritdoc />
+    public override int PadId => PaddingId;
+
+    /// <inheritdoc />
+    public override int PadTypeId => 0;
+
+    /// <inheritdoc />
+    public override int VocabularySize { get; }
+
+    internal override int SpecialTokenCount(bool pair) => pair ? 4 : 2;
+
+    internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output)
+    {
+        output.Special(StartId, Start, 0);
+        output.Pieces(first, 0);
+        output.Special(EndId, End, 0);
+        if (second is null) return;
+        output.Special(EndId, End, 0);
+        output.Pieces(second, 0, sequence: 1);
+        output.Special(EndId, End, 0);
+    }
+
+    internal override int LayoutIds(List<TokenPiece> pieces, Span<int> ids)
+    {
+        ids[0] = StartId;
+        for (int i = 0; i < pieces.Count; i++) ids[i + 1] = pieces[i].Id;
+        ids[pieces.Count + 1] = EndId;
+        return pieces.Count + 2;
+    }
+
+    internal override void Tokenize(string text, List<TokenPiece> output)
+    {
+        int first = output.Count;
+        _pieces.Tokenize(text, output);
+        int unknown = _pieces.UnknownId;
+        for (int i = first; i < output.Count; i++)
+            output[i] = output[i] with { Id = output[i].Id == unknown ? UnknownId : output[i].Id + FairseqOffset };
+    }
+}
