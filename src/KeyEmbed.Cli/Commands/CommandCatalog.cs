@@ -10,6 +10,8 @@ internal static class CommandCatalog
         yield return SimilarityCommand.Create(context);
         yield return EmbedCommand.Create(context);
         yield return KeywordsCommand.Create(context);
+        yield return IndexCommand.Create(context);
+        yield return SearchCommand.Create(context);
         yield return TokenizeCommand.Create(context);
         yield return InspectCommand.Create(context);
         yield return HiddenStatesCommand.Create(context);

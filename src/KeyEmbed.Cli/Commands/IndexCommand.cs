@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Globalization;
+using KeyEmbed.Stores;
+using KeyEmbed.Stores.Folder;
+
+namespace KeyEmbed.Cli.Commands;
+
+/// <summary>
+/// <c>keyembed index --input FILE|- --store STORE [--shard I/N]</c>: embeds a corpus (one text a line, or JSON Lines
+/// with <c>id</c>, <c>text</c> and metadata fields) into a store, streamed in chunks of <see cref="ChunkSize"/> texts,
+/// each chunk one commit, progress on standard error. Ids already stored are skipped before embedding, so running it
+/// again adds only what is missing; <c>--shard I/N</c> takes the ids whose hash falls in shard I, so N processes
+/// together store every row exactly once.
+/// </summary>
+internal static class IndexCommand
+{
+    /// <summary>Texts embedded and committed together.</summary>
+    internal const int ChunkSize = 1024;
+
+    public static Command Create(CliContext ctx)
+    {
+        var shared = new EmbeddingOptionSet();
+        var store = StoreOptions.Store();
+        var input = new Option<string>("--input") { Description = "The corpus: a UTF-8 file (one text a line, or JSON Lines with \"text\", optional \"id\" and metadata fields) or - for standard input.", Required = true };
+        var inputFormat = new Option<string>("--input-format") { Description = "auto (default: JSON Lines for .jsonl/.ndjson files, else one text a line), lines or jsonl.", DefaultValueFactory = _ => "auto" };
+        var shard = new Option<string?>("--shard") { Description = "I/N: index only shard I (0-based) of N, chosen by a hash of each id; N processes with I = 0..N-1 cover the corpus once." };
+        var indexPrecision = new Option<string>("--index-precision") { Description = "A new folder store's HNSW index: float32 (default) or int8 (a quarter of the memory). Ignored for PostgreSQL and existing stores.", DefaultValueFactory = _ => "float32" };
+
+        var command = new Command("index", "Embed a corpus into a vector store (a folder, or PostgreSQL with pgvector): streamed, resumable, shardable.");
+        shared.AddTo(command);
+        foreach (var option in new Option[] { store, input, inputFormat, shard, indexPrecision }) command.Options.Add(option);
+        command.SetAction(parse => CliApp.Guard(ctx, () =>
+        {
+            string inputPath = parse.GetValue(input)!;
+            var format = CorpusReader.ParseFormat(parse.GetValue(inputFormat)!, inputPath);
+            var (shardIndex, shardCount) = parse.GetValue(shard) is { } s ? VectorStores.ParseShard(s) : (0, 1);
+            var lines = EmbeddingOptionSet.ReadLines(ctx, inputPath, "--input");
+            string source = inputPath == EmbeddingOptionSet.StandardInput ? "standard input" : inputPath;
+
+            using var target = VectorStores.Open(parse.GetValue(store)!, StoreAccess.Write, new FolderStoreOptions { IndexPrecision = parse.GetValue(indexPrecision)!.Trim().ToLowerInvariant() });
+            var (model, options) = StoreOptions.Load(command, parse, shared, target.Profile);
+            using var _ = model;
+            target.Claim(StoreProfile.Of(model, options), "index");
+
+            long total = lines.LongCount(), read = 0, added = 0, skipped = 0, otherShards = 0;
+            double embedSeconds = 0, storeSeconds = 0;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            void Work(Action<long> report)
+            {
+                foreach (var chunk in Numbered(lines).Chunk(ChunkSize))
+                {
+                    var items = CorpusReader.Read(chunk.Select(c => c.Line), format, source, chunk[0].Number).ToList();
+                    var mine = shardCount == 1 ? items : items.Where(i => VectorStores.ShardOf(i.Id, shardCount) == shardIndex).ToList();
+                    otherShards += items.Count - mine.Count;
+                    var result = StoreWriter.Add(target, mine, texts => model.Embed(texts, options).Vectors);
+                    added += result.Added;
+                    skipped += result.AlreadyStored;
+                    embedSeconds += result.EmbedSeconds;
+                    storeSeconds += result.StoreSeconds;
+                    read += chunk.Length;
+                    report(read);
+                }
+            }
+            if (total > ChunkSize) new ProgressReport(ctx.Error, total).Run(Work);
+            else Work(_ => { });
+            if (target is FolderStore folder) folder.Flush();
+            double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"indexed {added} new texts ({skipped} already stored{(shardCount > 1 ? $", {otherShards} in other shards" : "")}) into {target.Location}, which holds {target.Count()}; {seconds:F1} s: embedding {embedSeconds:F1} s, store {storeSeconds:F1} s"));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static IEnumerable<(string Line, long Number)> Numbered(IEnumerable<string> lines)
+    {
+        long number = 0;
+        foreach (var line in lines) yield return (line, ++number);
+    }
+}

@@ -1,0 +1,464 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Cloud.Unum.USearch;
+using Microsoft.Data.Sqlite;
+
+namespace KeyEmbed.Stores.Folder;
+
+/// <summary>Settings of a folder store made by this process (an existing store keeps its own).</summary>
+public sealed record FolderStoreOptions
+{
+    /// <summary>How the HNSW index holds vectors: <c>float32</c> (default) or <c>int8</c> (a quarter of the memory; scores are still exact cosines from the float32 copy).</summary>
+    public string IndexPrecision { get; init; } = "float32";
+
+    /// <summary>Rows added between two saves of the index file (the texts and vectors are committed at every add regardless).</summary>
+    public int SaveEveryRows { get; init; } = 100_000;
+}
+
+/// <summary>
+/// The embedded store: a folder holding <c>store.db</c> (SQLite through Microsoft.Data.Sqlite: the recorded
+/// <see cref="StoreProfile"/>, and per text its id, text, metadata and float32 vector, keyed by a row number) and
+/// <c>index.usearch</c> (a USearch HNSW index, cosine, over those row numbers).
+/// <para>
+/// SQLite is the truth: every <see cref="Add"/> is one transaction (write-ahead log), and the index is a cache of it
+/// saved to a temporary file and renamed over the old one. The index holds rows in row-number order, so after a
+/// process is killed it covers a prefix of the committed rows; opening adds the rest (and rebuilds an index that does
+/// not fit). A reader memory-maps an up-to-date index (USearch "view"); one writer at a time holds <c>write.lock</c>.
+/// </para>
+/// </summary>
+public sealed class FolderStore : IVectorStore
+{
+    private const string Format = "keyembed-store/1";
+    private const string DatabaseFile = "store.db";
+    private const string IndexFile = "index.usearch";
+
+    private readonly SqliteConnection _db;
+    private readonly FileStream? _writeLock;
+    private readonly string _folder;
+    private readonly StoreAccess _access;
+    private readonly ReaderWriterLockSlim _indexLock = new();
+    private readonly object _dbLock = new();
+    private readonly int _saveEvery;
+    private string _indexPrecision;
+    private USearchIndex? _index;
+    private long _indexedUpTo;
+    private long _unsaved;
+
+    private FolderStore(string location, string folder, SqliteConnection db, FileStream? writeLock, StoreAccess access, FolderStoreOptions options)
+    {
+        Location = location;
+        _folder = folder;
+        _db = db;
+        _writeLock = writeLock;
+        _access = access;
+        _saveEvery = Math.Max(1, options.SaveEveryRows);
+        _indexPrecision = options.IndexPrecision;
+    }
+
+    /// <inheritdoc/>
+    public string Location { get; }
+
+    /// <inheritdoc/>
+    public StoreProfile? Profile { get; private set; }
+
+    /// <summary>The precision the HNSW index keeps vectors in (float32 or int8).</summary>
+    public string IndexPrecision => _indexPrecision;
+
+    /// <summary>Opens (or, for <see cref="StoreAccess.Write"/>, creates) the store in <paramref name="location"/>.</summary>
+    public static FolderStore Open(string location, StoreAccess access, FolderStoreOptions? options = null)
+    {
+        options ??= new FolderStoreOptions();
+        if (options.IndexPrecision is not ("float32" or "int8"))
+            throw KeyEmbedException.Input($"index precision must be float32 or int8 (got '{options.IndexPrecision}')");
+        string folder = Path.GetFullPath(location);
+        string database = Path.Combine(folder, DatabaseFile);
+        if (access == StoreAccess.Read)
+        {
+            if (!Directory.Exists(folder))
+                throw KeyEmbedException.Input($"store '{location}' not found; make it with: keyembed index --input FILE --store {location}");
+            if (!File.Exists(database))
+                throw KeyEmbedException.Input($"'{location}' is not a KeyEmbed store (it has no {DatabaseFile})");
+        }
+        else
+        {
+            if (File.Exists(folder))
+                throw KeyEmbedException.Input($"'{location}' is a file, not a store folder; give a new or existing store folder");
+            if (Directory.Exists(folder) && !File.Exists(database) && Directory.EnumerateFileSystemEntries(folder).Any())
+                throw KeyEmbedException.Input($"'{location}' is not a KeyEmbed store (no {DatabaseFile}) and is not empty; give a new or empty folder");
+            Directory.CreateDirectory(folder);
+        }
+
+        FileStream? writeLock = null;
+        if (access == StoreAccess.Write)
+        {
+            try { writeLock = new FileStream(Path.Combine(folder, "write.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException)
+            {
+                throw KeyEmbedException.Input($"store '{location}' is being written by another process (write.lock is held); a folder store takes one writer at a time — use PostgreSQL for several");
+            }
+        }
+        var mode = access == StoreAccess.Write ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite;
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = mode, Pooling = false }.ToString());
+        FolderStore? store = null;
+        try
+        {
+            db.Open();
+            store = new FolderStore(location, folder, db, writeLock, access, options);
+            store.Initialize();
+            return store;
+        }
+        catch (SqliteException e)
+        {
+            Dispose(store, db, writeLock);
+            throw KeyEmbedException.Input($"'{location}' is not a KeyEmbed store: {DatabaseFile} is unreadable ({e.Message.TrimEnd('.')})");
+        }
+        catch
+        {
+            Dispose(store, db, writeLock);
+            throw;
+        }
+
+        static void Dispose(FolderStore? store, SqliteConnection db, FileStream? writeLock)
+        {
+            if (store is not null) { store.Dispose(); return; }
+            db.Dispose();
+            writeLock?.Dispose();
+        }
+    }
+
+    private void Initialize()
+    {
+        if (_access == StoreAccess.Write)
+        {
+            Execute("PRAGMA journal_mode=WAL");
+            Execute("PRAGMA synchronous=NORMAL");
+            Execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+            Execute("CREATE TABLE IF NOT EXISTS items (row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL, metadata TEXT, vector BLOB NOT NULL)");
+            if (Meta("format") is null)
+            {
+                SetMeta("format", Format);
+                SetMeta("index_precision", _indexPrecision);
+            }
+        }
+        string? format = HasTable("meta") ? Meta("format") : null;
+        if (format != Format)
+            throw KeyEmbedException.Input($"'{Location}' is not a KeyEmbed store ({DatabaseFile} has no {Format} marker{(format is null ? "" : $"; found '{format}'")})");
+        _indexPrecision = Meta("index_precision") ?? "float32";
+        if (Meta("profile") is { } profile)
+        {
+            Profile = StoreProfile.FromJson(profile, Location);
+            OpenIndex();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Claim(StoreProfile profile, string action)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        if (Profile is { } recorded)
+        {
+            recorded.Check(profile, Location, action);
+            return;
+        }
+        if (_access != StoreAccess.Write) throw KeyEmbedException.Input($"store '{Location}' is empty; add texts with keyembed index first");
+        lock (_dbLock) SetMeta("profile", profile.ToJson());
+        Profile = profile;
+        OpenIndex();
+    }
+
+    /// <inheritdoc/>
+    public long Count()
+    {
+        lock (_dbLock) return Scalar<long>("SELECT count(*) FROM items");
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlySet<string> Existing(IReadOnlyCollection<string> ids)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        lock (_dbLock)
+        {
+            foreach (var chunk in ids.Chunk(500))
+            {
+                using var command = _db.CreateCommand();
+                command.CommandText = "SELECT id FROM items WHERE id IN (" + string.Join(",", chunk.Select((_, i) => "$p" + i)) + ")";
+                for (int i = 0; i < chunk.Length; i++) command.Parameters.AddWithValue("$p" + i, chunk[i]);
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) found.Add(reader.GetString(0));
+            }
+        }
+        return found;
+    }
+
+    /// <inheritdoc/>
+    public int Add(IReadOnlyList<StoreItem> items, IReadOnlyList<float[]> vectors)
+    {
+        if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading.");
+        if (items.Count != vectors.Count) throw new ArgumentException("One vector per item.", nameof(vectors));
+        var profile = Profile ?? throw new InvalidOperationException("Claim the store with a profile before adding.");
+        foreach (var vector in vectors) CheckWidth(vector, profile, "vector");
+        var keys = new List<ulong>();
+        var added = new List<float[]>();
+        lock (_dbLock)
+        {
+            using var transaction = _db.BeginTransaction();
+            using var insert = _db.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT OR IGNORE INTO items (id, text, metadata, vector) VALUES ($id, $text, $metadata, $vector); SELECT CASE WHEN changes() = 1 THEN last_insert_rowid() ELSE 0 END";
+            var id = insert.Parameters.Add("$id", SqliteType.Text);
+            var text = insert.Parameters.Add("$text", SqliteType.Text);
+            var metadata = insert.Parameters.Add("$metadata", SqliteType.Text);
+            var blob = insert.Parameters.Add("$vector", SqliteType.Blob);
+            for (int i = 0; i < items.Count; i++)
+            {
+                id.Value = items[i].Id;
+                text.Value = items[i].Text;
+                metadata.Value = (object?)items[i].Metadata ?? DBNull.Value;
+                blob.Value = MemoryMarshal.AsBytes(vectors[i].AsSpan()).ToArray();
+                long row = (long)insert.ExecuteScalar()!;
+                if (row > 0) { keys.Add((ulong)row); added.Add(vectors[i]); }
+            }
+            transaction.Commit();
+        }
+        if (keys.Count > 0)
+        {
+            _indexLock.EnterWriteLock();
+            try
+            {
+                _index!.Add([.. keys], [.. added]);
+                _indexedUpTo = (long)keys[^1];
+                _unsaved += keys.Count;
+                if (_unsaved >= _saveEvery) SaveIndex();
+            }
+            finally { _indexLock.ExitWriteLock(); }
+        }
+        return keys.Count;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
+        if (Profile is not { } profile) return [];
+        CheckWidth(query, profile, "query");
+        List<(long Row, float Score)> candidates;
+        if (exact) candidates = ExactTop(query, top);
+        else
+        {
+            _indexLock.EnterReadLock();
+            try
+            {
+                int found = _index!.Search(query, top, out ulong[] rows, out float[] distances);
+                candidates = [.. Enumerable.Range(0, found).Select(i => ((long)rows[i], 1f - distances[i]))];
+            }
+            finally { _indexLock.ExitReadLock(); }
+        }
+        if (candidates.Count == 0) return [];
+        var hits = new List<StoreHit>(candidates.Count);
+        lock (_dbLock)
+        {
+            using var command = _db.CreateCommand();
+            command.CommandText = "SELECT row, id, text, metadata, vector FROM items WHERE row IN (" + string.Join(",", candidates.Select(c => c.Row)) + ")";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                // Scores are exact cosines from the stored float32 vector, whatever precision the index keeps.
+                var vector = MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(4)).ToArray();
+                hits.Add(new StoreHit(reader.GetString(1), reader.GetString(2), TensorPrimitives.CosineSimilarity(query, vector),
+                    reader.IsDBNull(3) ? null : reader.GetString(3)));
+            }
+        }
+        return [.. hits.OrderByDescending(h => h.Score).ThenBy(h => h.Id, StringComparer.Ordinal)];
+    }
+
+    /// <inheritdoc/>
+    public float[]? Vector(string id)
+    {
+        lock (_dbLock)
+        {
+            using var command = _db.CreateCommand();
+            command.CommandText = "SELECT vector FROM items WHERE id = $id";
+            command.Parameters.AddWithValue("$id", id);
+            return command.ExecuteScalar() is byte[] blob ? MemoryMarshal.Cast<byte, float>(blob).ToArray() : null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Ping()
+    {
+        lock (_dbLock) _ = Scalar<long>("SELECT count(*) FROM meta");
+    }
+
+    /// <summary>Writes the index file now (to a temporary name, then renamed over the old one).</summary>
+    public void Flush()
+    {
+        if (_access != StoreAccess.Write || _index is null) return;
+        _indexLock.EnterWriteLock();
+        try { SaveIndex(); }
+        finally { _indexLock.ExitWriteLock(); }
+    }
+
+    /// <summary>Saves the index if rows were added since the last save, and closes the store.</summary>
+    public void Dispose()
+    {
+        try { if (_unsaved > 0) Flush(); }
+        finally
+        {
+            _index?.Dispose();
+            _db.Dispose();
+            _writeLock?.Dispose();
+            _indexLock.Dispose();
+        }
+    }
+
+    private void SaveIndex()
+    {
+        string path = Path.Combine(_folder, IndexFile);
+        string temporary = path + ".tmp";
+        _index!.Save(temporary);
+        File.Move(temporary, path, overwrite: true);
+        _unsaved = 0;
+    }
+
+    // The index on disk covers rows 1..k of the committed rows when it was saved after them; load it (memory-map it
+    // when reading and nothing is missing), add what it lacks, rebuild it when it does not fit the database.
+    private void OpenIndex()
+    {
+        var profile = Profile!;
+        string path = Path.Combine(_folder, IndexFile);
+        long rows = Scalar<long>("SELECT count(*) FROM items");
+        long lastRow = rows == 0 ? 0 : Scalar<long>("SELECT max(row) FROM items");
+        USearchIndex? index = null;
+        if (File.Exists(path))
+        {
+            try
+            {
+                index = new USearchIndex(path, view: _access == StoreAccess.Read);
+                long size = (long)index.Size();
+                long covered = size == 0 || size > rows ? 0 : Scalar<long>($"SELECT row FROM items ORDER BY row LIMIT 1 OFFSET {size - 1}");
+                bool fits = (long)index.Dimensions() == profile.Dimensions && size <= rows && (size == 0 || index.Contains((ulong)covered));
+                if (!fits) { index.Dispose(); index = null; }
+                else
+                {
+                    _indexedUpTo = covered;
+                    if (covered < lastRow && _access == StoreAccess.Read)
+                    {
+                        // A view cannot grow: load it into memory to add the rows a killed writer committed but did not index.
+                        index.Dispose();
+                        index = new USearchIndex(path, view: false);
+                    }
+                }
+            }
+            catch (USearchException)
+            {
+                index?.Dispose();
+                index = null;
+            }
+        }
+        if (index is null)
+        {
+            index = new USearchIndex(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions);
+            _indexedUpTo = 0;
+        }
+        _index = index;
+        CatchUp(lastRow);
+    }
+
+    private void CatchUp(long lastRow)
+    {
+        if (_indexedUpTo >= lastRow) return;
+        using var command = _db.CreateCommand();
+        command.CommandText = "SELECT row, vector FROM items WHERE row > $after ORDER BY row";
+        command.Parameters.AddWithValue("$after", _indexedUpTo);
+        using var reader = command.ExecuteReader();
+        var keys = new List<ulong>();
+        var vectors = new List<float[]>();
+        void Flush()
+        {
+            if (keys.Count == 0) return;
+            _index!.Add([.. keys], [.. vectors]);
+            _unsaved += keys.Count;
+            keys.Clear();
+            vectors.Clear();
+        }
+        while (reader.Read())
+        {
+            keys.Add((ulong)reader.GetInt64(0));
+            vectors.Add(MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(1)).ToArray());
+            if (keys.Count == 4096) Flush();
+        }
+        Flush();
+        _indexedUpTo = lastRow;
+        if (_access == StoreAccess.Read) _unsaved = 0;
+    }
+
+    private List<(long Row, float Score)> ExactTop(float[] query, int top)
+    {
+        var best = new PriorityQueue<long, (float Score, long Row)>(Comparer<(float Score, long Row)>.Create((a, b) =>
+            a.Score != b.Score ? a.Score.CompareTo(b.Score) : b.Row.CompareTo(a.Row)));
+        lock (_dbLock)
+        {
+            using var command = _db.CreateCommand();
+            command.CommandText = "SELECT row, vector FROM items";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                long row = reader.GetInt64(0);
+                var vector = MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(1));
+                float score = TensorPrimitives.CosineSimilarity(query, vector);
+                if (best.Count < top) best.Enqueue(row, (score, row));
+                else best.EnqueueDequeue(row, (score, row));
+            }
+        }
+        var list = new List<(long, float)>(best.Count);
+        while (best.TryDequeue(out long row, out var key)) list.Add((row, key.Score));
+        list.Reverse();
+        return list;
+    }
+
+    private void CheckWidth(float[] vector, StoreProfile profile, string what)
+    {
+        if (vector.Length != profile.Dimensions)
+            throw KeyEmbedException.Input($"store {Location} holds {profile.Dimensions}-dimensional vectors; this {what} has {vector.Length} dimensions");
+    }
+
+    private bool HasTable(string name)
+    {
+        using var command = _db.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $name";
+        command.Parameters.AddWithValue("$name", name);
+        return (long)command.ExecuteScalar()! > 0;
+    }
+
+    private string? Meta(string key)
+    {
+        using var command = _db.CreateCommand();
+        command.CommandText = "SELECT value FROM meta WHERE key = $key";
+        command.Parameters.AddWithValue("$key", key);
+        return command.ExecuteScalar() as string;
+    }
+
+    private void SetMeta(string key, string value)
+    {
+        using var command = _db.CreateCommand();
+        command.CommandText = "INSERT INTO meta (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+        command.Parameters.AddWithValue("$key", key);
+        command.Parameters.AddWithValue("$value", value);
+        command.ExecuteNonQuery();
+    }
+
+    private T Scalar<T>(string sql)
+    {
+        using var command = _db.CreateCommand();
+        command.CommandText = sql;
+        return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _db.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

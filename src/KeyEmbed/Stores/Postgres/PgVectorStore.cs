@@ -1,0 +1,345 @@
+using System.Data.Common;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Npgsql;
+using NpgsqlTypes;
+using Pgvector;
+
+namespace KeyEmbed.Stores.Postgres;
+
+/// <summary>
+/// A store in PostgreSQL with the pgvector extension (Npgsql + Pgvector): one table per store with <c>id</c> (unique),
+/// <c>text</c>, <c>metadata</c> (jsonb) and <c>embedding vector(N)</c> under an HNSW index (<c>vector_cosine_ops</c>),
+/// and the store's <see cref="StoreProfile"/> in <c>keyembed_stores</c>. Rows arrive by binary COPY into a temporary
+/// table and move over with <c>INSERT … ON CONFLICT (id) DO NOTHING</c> in one transaction, so any number of
+/// indexing processes and service replicas share one table and every id is stored once.
+/// </summary>
+public sealed partial class PgVectorStore : IVectorStore
+{
+    /// <summary>The table used when the location names none.</summary>
+    public const string DefaultTable = "keyembed";
+
+    private readonly NpgsqlDataSource _source;
+    private readonly string _table;
+    private readonly string _endpoint;
+    private readonly StoreAccess _access;
+
+    private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access)
+    {
+        _source = source;
+        _table = table;
+        Location = location;
+        _endpoint = endpoint;
+        _access = access;
+    }
+
+    /// <inheritdoc/>
+    public string Location { get; }
+
+    /// <inheritdoc/>
+    public StoreProfile? Profile { get; private set; }
+
+    /// <summary>The table this store uses.</summary>
+    public string Table => _table;
+
+    /// <summary>Whether <paramref name="location"/> names PostgreSQL (a <c>postgres://</c> URL or a connection string).</summary>
+    public static bool IsPostgres(string location) =>
+        location.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || location.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
+        || ConnectionStringLike().IsMatch(location);
+
+    /// <summary>Opens the store: checks the server answers and has pgvector; for writing, creates the extension and the profile table.</summary>
+    public static PgVectorStore Open(string location, StoreAccess access)
+    {
+        var (builder, table, shown) = Parse(location);
+        builder.Timeout = builder.Timeout == 15 ? 5 : builder.Timeout;
+        var endpoint = $"{builder.Host}:{builder.Port}";
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        dataSourceBuilder.UseVector();
+        var store = new PgVectorStore(dataSourceBuilder.Build(), table, shown, endpoint, access);
+        try
+        {
+            store.Initialize();
+            return store;
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    private void Initialize()
+    {
+        Run(connection =>
+        {
+            if (_access == StoreAccess.Write)
+            {
+                using var transaction = connection.BeginTransaction();
+                Execute(connection, "SELECT pg_advisory_xact_lock(7318455150120)", transaction);
+                try { Execute(connection, "CREATE EXTENSION IF NOT EXISTS vector", transaction); }
+                catch (PostgresException e) when (e.SqlState is "58P01" or "0A000" or "42501")
+                {
+                    throw KeyEmbedException.Input($"PostgreSQL at {_endpoint} cannot enable pgvector ({e.MessageText}); install the extension (README: 'Stores') or ask the database owner to run CREATE EXTENSION vector");
+                }
+                Execute(connection, "CREATE TABLE IF NOT EXISTS keyembed_stores (name text PRIMARY KEY, profile text NOT NULL)", transaction);
+                transaction.Commit();
+                // Connections learn the database's types when they open; one opened before the extension existed
+                // would not know 'vector'. Reload them for every connection of this data source.
+                _source.ReloadTypes();
+            }
+            if (ReadProfile(connection) is { } profile) Profile = profile;
+            else if (_access == StoreAccess.Read)
+                throw KeyEmbedException.Input($"{Location}: there is no KeyEmbed store table '{_table}' in this database; make it with: keyembed index --input FILE --store URL?table={_table}");
+            return 0;
+        });
+    }
+
+    /// <inheritdoc/>
+    public void Claim(StoreProfile profile, string action)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        if (Profile is { } recorded)
+        {
+            recorded.Check(profile, Location, action);
+            return;
+        }
+        if (_access != StoreAccess.Write) throw KeyEmbedException.Input($"store '{Location}' is empty; add texts with keyembed index first");
+        Run(connection =>
+        {
+            using var transaction = connection.BeginTransaction();
+            // Several shards start at once: one creates the table, the others find it.
+            Execute(connection, "SELECT pg_advisory_xact_lock(7318455150120)", transaction);
+            if (ReadProfile(connection, transaction) is { } existing)
+            {
+                transaction.Commit();
+                existing.Check(profile, Location, action);
+                Profile = existing;
+                return 0;
+            }
+            Execute(connection, $"CREATE TABLE IF NOT EXISTS {_table} (row bigserial PRIMARY KEY, id text NOT NULL UNIQUE, text text NOT NULL, metadata jsonb, embedding vector({profile.Dimensions}) NOT NULL)", transaction);
+            Execute(connection, $"CREATE INDEX IF NOT EXISTS {_table}_embedding_hnsw ON {_table} USING hnsw (embedding vector_cosine_ops)", transaction);
+            using (var insert = new NpgsqlCommand("INSERT INTO keyembed_stores (name, profile) VALUES ($1, $2)", connection, transaction))
+            {
+                insert.Parameters.AddWithValue(_table);
+                insert.Parameters.AddWithValue(profile.ToJson());
+                insert.ExecuteNonQuery();
+            }
+            transaction.Commit();
+            Profile = profile;
+            return 0;
+        });
+    }
+
+    /// <inheritdoc/>
+    public long Count() => Profile is null ? 0 : Run(connection =>
+    {
+        using var command = new NpgsqlCommand($"SELECT count(*) FROM {_table}", connection);
+        return (long)command.ExecuteScalar()!;
+    });
+
+    /// <inheritdoc/>
+    public IReadOnlySet<string> Existing(IReadOnlyCollection<string> ids)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        if (Profile is null || ids.Count == 0) return found;
+        return Run(connection =>
+        {
+            using var command = new NpgsqlCommand($"SELECT id FROM {_table} WHERE id = ANY($1)", connection);
+            command.Parameters.AddWithValue(ids.ToArray());
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) found.Add(reader.GetString(0));
+            return found;
+        });
+    }
+
+    /// <inheritdoc/>
+    public int Add(IReadOnlyList<StoreItem> items, IReadOnlyList<float[]> vectors)
+    {
+        if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading.");
+        if (items.Count != vectors.Count) throw new ArgumentException("One vector per item.", nameof(vectors));
+        var profile = Profile ?? throw new InvalidOperationException("Claim the store with a profile before adding.");
+        foreach (var vector in vectors) CheckWidth(vector, profile, "vector");
+        if (items.Count == 0) return 0;
+        return Run(connection =>
+        {
+            using var transaction = connection.BeginTransaction();
+            string incoming = $"keyembed_incoming_{profile.Dimensions}";
+            Execute(connection, $"CREATE TEMP TABLE IF NOT EXISTS {incoming} (id text, text text, metadata jsonb, embedding vector({profile.Dimensions})) ON COMMIT DELETE ROWS", transaction);
+            using (var copy = connection.BeginBinaryImport($"COPY {incoming} (id, text, metadata, embedding) FROM STDIN (FORMAT BINARY)"))
+            {
+                for (int i = 0; i < items.Count; i++)
+                {
+                    copy.StartRow();
+                    copy.Write(items[i].Id, NpgsqlDbType.Text);
+                    copy.Write(items[i].Text, NpgsqlDbType.Text);
+                    if (items[i].Metadata is { } metadata) copy.Write(metadata, NpgsqlDbType.Jsonb);
+                    else copy.WriteNull();
+                    copy.Write(new Vector(vectors[i]), "vector");
+                }
+                copy.Complete();
+            }
+            int added;
+            using (var move = new NpgsqlCommand($"INSERT INTO {_table} (id, text, metadata, embedding) SELECT id, text, metadata, embedding FROM {incoming} ON CONFLICT (id) DO NOTHING", connection, transaction))
+                added = move.ExecuteNonQuery();
+            transaction.Commit();
+            return added;
+        });
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
+        if (Profile is not { } profile) return [];
+        CheckWidth(query, profile, "query");
+        return Run(connection =>
+        {
+            using var transaction = connection.BeginTransaction();
+            // ef_search bounds how many rows the HNSW scan can return; exact turns index scans off for this transaction.
+            Execute(connection, exact ? "SET LOCAL enable_indexscan = off" : $"SET LOCAL hnsw.ef_search = {Math.Clamp(Math.Max(100, 2 * top), 1, 1000)}", transaction);
+            using var command = new NpgsqlCommand(
+                $"SELECT id, text, metadata::text, 1 - (embedding <=> $1) FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
+            command.Parameters.AddWithValue(new Vector(query));
+            command.Parameters.AddWithValue(top);
+            var hits = new List<StoreHit>(top);
+            using (var reader = command.ExecuteReader())
+                while (reader.Read())
+                    hits.Add(new StoreHit(reader.GetString(0), reader.GetString(1), (float)reader.GetDouble(3), reader.IsDBNull(2) ? null : reader.GetString(2)));
+            transaction.Commit();
+            return (IReadOnlyList<StoreHit>)hits;
+        });
+    }
+
+    /// <summary>The query plan PostgreSQL chooses for a top-<paramref name="top"/> search (tests check the HNSW index is used).</summary>
+    internal string ExplainSearch(float[] query, int top) => Run(connection =>
+    {
+        using var transaction = connection.BeginTransaction();
+        Execute(connection, $"SET LOCAL hnsw.ef_search = {Math.Max(100, 2 * top)}", transaction);
+        using var command = new NpgsqlCommand($"EXPLAIN SELECT id FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
+        command.Parameters.AddWithValue(new Vector(query));
+        command.Parameters.AddWithValue(top);
+        var lines = new List<string>();
+        using (var reader = command.ExecuteReader()) while (reader.Read()) lines.Add(reader.GetString(0));
+        transaction.Commit();
+        return string.Join("\n", lines);
+    });
+
+    /// <inheritdoc/>
+    public float[]? Vector(string id) => Profile is null ? null : Run(connection =>
+    {
+        using var command = new NpgsqlCommand($"SELECT embedding FROM {_table} WHERE id = $1", connection);
+        command.Parameters.AddWithValue(id);
+        return command.ExecuteScalar() is Vector vector ? vector.ToArray() : null;
+    });
+
+    /// <inheritdoc/>
+    public void Ping() => Run(connection =>
+    {
+        using var command = new NpgsqlCommand("SELECT 1", connection);
+        return command.ExecuteScalar();
+    });
+
+    /// <inheritdoc/>
+    public void Dispose() => _source.Dispose();
+
+    private StoreProfile? ReadProfile(NpgsqlConnection connection, NpgsqlTransaction? transaction = null)
+    {
+        using var exists = new NpgsqlCommand("SELECT to_regclass('keyembed_stores') IS NOT NULL", connection, transaction);
+        if (!(bool)exists.ExecuteScalar()!) return null;
+        using var command = new NpgsqlCommand("SELECT profile FROM keyembed_stores WHERE name = $1", connection, transaction);
+        command.Parameters.AddWithValue(_table);
+        return command.ExecuteScalar() is string json ? StoreProfile.FromJson(json, Location) : null;
+    }
+
+    // Every database call goes through here: a connection from the pool, and connection failures as one line naming
+    // the host and port (an input error: the --store value or the server's state is for the user to fix).
+    private T Run<T>(Func<NpgsqlConnection, T> work)
+    {
+        try
+        {
+            using var connection = _source.OpenConnection();
+            return work(connection);
+        }
+        catch (NpgsqlException e) when (e is not PostgresException && (e.InnerException is SocketException or TimeoutException or IOException || e.Message.Contains("timeout", StringComparison.OrdinalIgnoreCase)))
+        {
+            string reason = (e.InnerException?.Message ?? e.Message).TrimEnd('.');
+            throw KeyEmbedException.Input($"cannot reach PostgreSQL at {_endpoint} ({reason}); check the host and port in --store and that the server is running");
+        }
+        catch (SocketException e)
+        {
+            throw KeyEmbedException.Input($"cannot reach PostgreSQL at {_endpoint} ({e.Message.TrimEnd('.')}); check the host and port in --store and that the server is running");
+        }
+        catch (PostgresException e) when (e.SqlState is "28P01" or "28000" or "3D000")
+        {
+            throw KeyEmbedException.Input($"PostgreSQL at {_endpoint} refused the connection: {e.MessageText}");
+        }
+        catch (PostgresException e)
+        {
+            throw new KeyEmbedException(ErrorKind.Runtime, $"PostgreSQL at {_endpoint} failed on store table '{_table}': {e.MessageText} (SQLSTATE {e.SqlState})", e);
+        }
+    }
+
+    private static void Execute(NpgsqlConnection connection, string sql, NpgsqlTransaction? transaction = null)
+    {
+        using var command = new NpgsqlCommand(sql, connection, transaction);
+        command.ExecuteNonQuery();
+    }
+
+    private void CheckWidth(float[] vector, StoreProfile profile, string what)
+    {
+        if (vector.Length != profile.Dimensions)
+            throw KeyEmbedException.Input($"store {Location} holds {profile.Dimensions}-dimensional vectors; this {what} has {vector.Length} dimensions");
+    }
+
+    /// <summary>
+    /// <c>postgres://user[:password]@host[:port]/database[?table=NAME]</c>, or a connection string with an optional
+    /// <c>Table=NAME</c> key → connection settings, table, and the location to show (password left out).
+    /// </summary>
+    internal static (NpgsqlConnectionStringBuilder Builder, string Table, string Shown) Parse(string location)
+    {
+        var builder = new NpgsqlConnectionStringBuilder();
+        string table = DefaultTable;
+        string shown;
+        if (location.Contains("://", StringComparison.Ordinal))
+        {
+            if (!Uri.TryCreate(location, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+                throw KeyEmbedException.Input($"--store: '{Redact(location)}' is not a PostgreSQL URL; write postgres://user[:password]@host:port/database[?table=NAME]");
+            builder.Host = uri.Host;
+            builder.Port = uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port;
+            var user = uri.UserInfo.Split(':', 2);
+            if (user[0].Length > 0) builder.Username = Uri.UnescapeDataString(user[0]);
+            if (user.Length == 2) builder.Password = Uri.UnescapeDataString(user[1]);
+            string database = Uri.UnescapeDataString(uri.AbsolutePath.Trim('/'));
+            if (database.Length > 0) builder.Database = database;
+            foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var kv = pair.Split('=', 2);
+                string key = Uri.UnescapeDataString(kv[0]);
+                string value = kv.Length == 2 ? Uri.UnescapeDataString(kv[1]) : "";
+                if (key.Equals("table", StringComparison.OrdinalIgnoreCase)) table = value;
+                else throw KeyEmbedException.Input($"--store: unknown URL parameter '{key}'; the one KeyEmbed reads is ?table=NAME");
+            }
+            shown = $"postgres://{(user[0].Length > 0 ? user[0] + "@" : "")}{builder.Host}:{builder.Port}/{database}?table={table}";
+        }
+        else
+        {
+            var generic = new DbConnectionStringBuilder { ConnectionString = location };
+            if (generic.TryGetValue("table", out var value)) { table = value?.ToString() ?? ""; generic.Remove("table"); }
+            try { builder.ConnectionString = generic.ConnectionString; }
+            catch (ArgumentException e) { throw KeyEmbedException.Input($"--store: not a PostgreSQL connection string ({e.Message})"); }
+            shown = $"Host={builder.Host};Port={builder.Port};Database={builder.Database};Table={table}";
+        }
+        if (!TableName().IsMatch(table))
+            throw KeyEmbedException.Input($"--store: table name '{table}' must be lower-case letters, digits and underscores, starting with a letter or underscore (at most 50 characters)");
+        return (builder, table, shown);
+    }
+
+    private static string Redact(string location) => Regex.Replace(location, "://([^:@/]+):[^@/]*@", "://$1:***@");
+
+    [GeneratedRegex("^[a-z_][a-z0-9_]{0,49}$")]
+    private static partial Regex TableName();
+
+    [GeneratedRegex(@"(^|;)\s*(host|server)\s*=", RegexOptions.IgnoreCase)]
+    private static partial Regex ConnectionStringLike();
+}

@@ -1,0 +1,102 @@
+using KeyEmbed.Stores;
+using KeyEmbed.Stores.Folder;
+
+namespace KeyEmbed.Tests.Stores;
+
+/// <summary>The folder store on its own (no model): commits, the index file as a cache of SQLite, one writer.</summary>
+public sealed class FolderStoreTests
+{
+    private static readonly StoreProfile Profile = new("test", "0123456789abcdef", [1], "sum", "mean", false, true, 16, "float32");
+
+    private static float[] Unit(Random random, int width = 16)
+    {
+        var v = new float[width];
+        for (int i = 0; i < width; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
+        float norm = MathF.Sqrt(v.Sum(x => x * x));
+        return [.. v.Select(x => x / norm)];
+    }
+
+    private static (StoreItem[] Items, float[][] Vectors) Batch(Random random, int from, int count) =>
+        ([.. Enumerable.Range(from, count).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, count).Select(_ => Unit(random))]);
+
+    [Fact]
+    public void A_store_whose_index_file_lags_behind_its_committed_rows_opens_with_all_of_them()
+    {
+        // As after a writer killed between a commit and the next save of the index: the rows are in SQLite, the
+        // index file holds fewer. Opening adds the missing rows; every stored vector finds itself.
+        using var dir = new TempDir();
+        var random = new Random(5);
+        var (first, firstVectors) = Batch(random, 0, 300);
+        var (second, secondVectors) = Batch(random, 300, 200);
+        using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write))
+        {
+            store.Claim(Profile, "test");
+            store.Add(first, firstVectors);
+            store.Flush();
+            File.Copy(dir.File("s/index.usearch"), dir.File("old.usearch"));
+            store.Add(second, secondVectors);
+        }
+        File.Copy(dir.File("old.usearch"), dir.File("s/index.usearch"), overwrite: true);
+        File.WriteAllText(dir.File("s/index.usearch.tmp"), "a save torn by the kill");
+
+        foreach (var access in new[] { StoreAccess.Read, StoreAccess.Write })
+        {
+            using var reopened = FolderStore.Open(dir.File("s"), access);
+            Assert.Equal(500, reopened.Count());
+            for (int i = 0; i < 500; i += 37)
+            {
+                var vector = i < 300 ? firstVectors[i] : secondVectors[i - 300];
+                Assert.Equal("id" + i, reopened.Search(vector, 1)[0].Id);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_damaged_index_file_is_rebuilt_from_the_committed_rows()
+    {
+        using var dir = new TempDir();
+        var random = new Random(6);
+        var (items, vectors) = Batch(random, 0, 100);
+        using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write))
+        {
+            store.Claim(Profile, "test");
+            store.Add(items, vectors);
+        }
+        File.WriteAllBytes(dir.File("s/index.usearch"), new byte[64]);
+        using var reopened = FolderStore.Open(dir.File("s"), StoreAccess.Read);
+        Assert.Equal("id42", reopened.Search(vectors[42], 3)[0].Id);
+    }
+
+    [Fact]
+    public void Adding_an_id_twice_keeps_the_first_and_a_second_writer_is_refused()
+    {
+        using var dir = new TempDir();
+        var random = new Random(7);
+        using var store = FolderStore.Open(dir.File("s"), StoreAccess.Write);
+        store.Claim(Profile, "test");
+        var first = Unit(random);
+        Assert.Equal(1, store.Add([new StoreItem("a", "first")], [first]));
+        Assert.Equal(0, store.Add([new StoreItem("a", "second")], [Unit(random)]));
+        Assert.Equal("first", store.Search(first, 1)[0].Text);
+
+        var refused = Assert.Throws<KeyEmbedException>(() => FolderStore.Open(dir.File("s"), StoreAccess.Write));
+        Assert.Contains("another process", refused.Message);
+        var wrongWidth = Assert.Throws<KeyEmbedException>(() => store.Search(new float[8], 1));
+        Assert.Contains("16-dimensional", wrongWidth.Message);
+    }
+
+    [Fact]
+    public void An_int8_index_still_finds_each_vector_and_scores_exactly()
+    {
+        using var dir = new TempDir();
+        var random = new Random(8);
+        var (items, vectors) = Batch(random, 0, 200);
+        using var store = FolderStore.Open(dir.File("s"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" });
+        store.Claim(Profile, "test");
+        store.Add(items, vectors);
+        var hit = store.Search(vectors[17], 1).Single();
+        Assert.Equal("id17", hit.Id);
+        Assert.Equal(1f, hit.Score, 5);
+        Assert.Equal("int8", store.IndexPrecision);
+    }
+}

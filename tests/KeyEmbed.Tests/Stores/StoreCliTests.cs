@@ -1,0 +1,143 @@
+using System.Text.Json;
+using KeyEmbed.Stores;
+
+namespace KeyEmbed.Tests.Stores;
+
+/// <summary><c>index</c> and <c>search</c> on folder stores with the tiny random BERT: contracts, resuming, bad input.</summary>
+public sealed class StoreCliTests
+{
+    private static readonly string TinyModel = SharedData.Golden("bert-tiny-random");
+
+    private static void AssertOneErrorLine(int code, string error, params string[] mentions)
+    {
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        foreach (var mention in mentions) Assert.Contains(mention, error);
+    }
+
+    [Fact]
+    public void Index_then_search_prints_the_json_contract_one_list_per_query_best_first()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("corpus.txt"), ["apple pie", "banana bread", "", "cherry tart", "apple pie", "durian"]);
+        File.WriteAllLines(dir.File("queries.txt"), ["apple pie", "durian"]);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"));
+        Assert.True(code == 0, error);
+        Assert.Contains("indexed 4 new texts (1 already stored)", error);
+
+        var (searched, output, searchError) = CliProcess.Run("search", "--store", dir.File("s"), "--input", dir.File("queries.txt"), "--top", "3", "--format", "json");
+        Assert.True(searched == 0, searchError);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal(["queries", "results"], json.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["apple pie", "durian"], json.RootElement.GetProperty("queries").EnumerateArray().Select(q => q.GetString()!));
+        var results = json.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(2, results.Count);
+        for (int q = 0; q < 2; q++)
+        {
+            var hits = results[q].EnumerateArray().ToList();
+            Assert.Equal(3, hits.Count);
+            Assert.All(hits, h => Assert.Equal(["id", "text", "score"], h.EnumerateObject().Select(p => p.Name)));
+            var scores = hits.Select(h => h.GetProperty("score").GetSingle()).ToList();
+            Assert.Equal(scores.OrderByDescending(s => s), scores);
+        }
+        // Each query is stored, so it is its own nearest text (the store's model and options were used for the queries).
+        Assert.Equal("apple pie", results[0][0].GetProperty("text").GetString());
+        Assert.Equal(VectorStores.ContentId("apple pie"), results[0][0].GetProperty("id").GetString());
+        Assert.Equal("durian", results[1][0].GetProperty("text").GetString());
+        Assert.True(results[1][0].GetProperty("score").GetSingle() > 0.9999f);
+    }
+
+    [Fact]
+    public void Json_lines_keep_ids_and_metadata_and_a_rerun_adds_only_new_ids()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("a.jsonl"), ["""{"id": "k1", "text": "solar power", "lang": "en"}""", """{"id": 7, "text": "wind power"}"""]);
+        Assert.Equal(0, CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("a.jsonl"), "--store", dir.File("s")).Code);
+        File.AppendAllLines(dir.File("a.jsonl"), ["""{"id": "k3", "text": "tidal power"}"""]);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("a.jsonl"), "--store", dir.File("s"));
+        Assert.True(code == 0, error);
+        Assert.Contains("indexed 1 new texts (2 already stored)", error);
+
+        using var store = VectorStores.Open(dir.File("s"), StoreAccess.Read);
+        Assert.Equal(3, store.Count());
+        // The tiny random model may give several texts the same vector: look for k1 among the best three.
+        var hit = store.Search(store.Vector("k1")!, 3).Single(h => h.Id == "k1");
+        Assert.Equal("solar power", hit.Text);
+        Assert.Equal(1f, hit.Score, 5);
+        Assert.Equal("en", JsonDocument.Parse(hit.Metadata!).RootElement.GetProperty("lang").GetString());
+        Assert.NotNull(store.Vector("7"));
+    }
+
+    [Fact]
+    public void A_malformed_json_lines_row_is_named_by_file_and_line()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("bad.jsonl"), ["""{"text": "fine"}""", "{\"text\": \"broken", """{"text": "never read"}"""]);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("bad.jsonl"), "--store", dir.File("s"));
+        AssertOneErrorLine(code, error, "bad.jsonl line 2", "not valid JSON");
+
+        File.WriteAllLines(dir.File("notext.jsonl"), ["""{"id": "a", "body": "no text field"}"""]);
+        (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("notext.jsonl"), "--store", dir.File("s"));
+        AssertOneErrorLine(code, error, "notext.jsonl line 1", "\"text\"");
+    }
+
+    [Fact]
+    public void A_store_made_by_another_model_or_options_is_refused_naming_both()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("c.txt"), ["one", "two"]);
+        Assert.Equal(0, CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("c.txt"), "--store", dir.File("s")).Code);
+
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--pooling", "max", "--input", dir.File("c.txt"), "--store", dir.File("s"));
+        AssertOneErrorLine(code, error, "pooling mean", "pooling max", dir.File("s"));
+        (code, _, error) = CliProcess.Run("search", "--model", "minilm", "--store", dir.File("s"), "--query", "one");
+        AssertOneErrorLine(code, error, "model minilm", "model " + TinyModel);
+        (code, _, error) = CliProcess.Run("search", "--dimensions", "8", "--store", dir.File("s"), "--query", "one");
+        AssertOneErrorLine(code, error, "8 dimensions");
+    }
+
+    [Fact]
+    public void A_folder_that_is_not_a_store_is_refused()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("photos"));
+        File.WriteAllText(dir.File("photos/cat.jpg"), "not a store");
+        var (code, _, error) = CliProcess.Run("search", "--store", dir.File("photos"), "--query", "cat");
+        AssertOneErrorLine(code, error, "is not a KeyEmbed store");
+        File.WriteAllLines(dir.File("c.txt"), ["one"]);
+        (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("c.txt"), "--store", dir.File("photos"));
+        AssertOneErrorLine(code, error, "is not a KeyEmbed store", "not empty");
+        Assert.False(File.Exists(dir.File("photos/store.db")));
+
+        Directory.CreateDirectory(dir.File("fake"));
+        File.WriteAllText(dir.File("fake/store.db"), "this is not SQLite at all, just text long enough to have a header......");
+        (code, _, error) = CliProcess.Run("search", "--store", dir.File("fake"), "--query", "cat");
+        AssertOneErrorLine(code, error, "is not a KeyEmbed store");
+        (code, _, error) = CliProcess.Run("search", "--store", dir.File("missing"), "--query", "cat");
+        AssertOneErrorLine(code, error, "not found");
+    }
+
+    [Fact]
+    public void An_unreachable_database_is_one_line_naming_host_and_port_exit_2()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("c.txt"), ["one"]);
+        // Port 1 on loopback: nothing listens there.
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("c.txt"), "--store", "postgres://someone:secret@127.0.0.1:1/db?table=t");
+        AssertOneErrorLine(code, error, "127.0.0.1:1", "PostgreSQL");
+        Assert.DoesNotContain("secret", error);
+        (code, _, error) = CliProcess.Run("search", "--store", "postgres://someone@127.0.0.1:1/db", "--query", "x");
+        AssertOneErrorLine(code, error, "127.0.0.1:1");
+    }
+
+    [Fact]
+    public void Shard_values_outside_i_of_n_are_refused()
+    {
+        foreach (var bad in new[] { "3/3", "1", "-1/2", "a/b", "0/0" })
+        {
+            var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", "-", "--store", "unused", "--shard", bad);
+            AssertOneErrorLine(code, error, "--shard");
+        }
+    }
+}
