@@ -196,8 +196,15 @@ public sealed partial class PgVectorStore : IVectorStore
         return Run(connection =>
         {
             using var transaction = connection.BeginTransaction();
-            // ef_search bounds how many rows the HNSW scan can return; exact turns index scans off for this transaction.
-            Execute(connection, exact ? "SET LOCAL enable_indexscan = off" : $"SET LOCAL hnsw.ef_search = {Math.Clamp(Math.Max(100, 2 * top), 1, 1000)}", transaction);
+            // ef_search bounds how many rows the HNSW scan can return. The planner may prefer a sequential scan on a
+            // small or freshly loaded table (no statistics yet); the index is what a search means, so it is required
+            // here. Exact turns index scans off instead.
+            if (exact) Execute(connection, "SET LOCAL enable_indexscan = off", transaction);
+            else
+            {
+                Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearch(top)}", transaction);
+                Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
+            }
             using var command = new NpgsqlCommand(
                 $"SELECT id, text, metadata::text, 1 - (embedding <=> $1) FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
             command.Parameters.AddWithValue(new Vector(query));
@@ -215,7 +222,8 @@ public sealed partial class PgVectorStore : IVectorStore
     internal string ExplainSearch(float[] query, int top) => Run(connection =>
     {
         using var transaction = connection.BeginTransaction();
-        Execute(connection, $"SET LOCAL hnsw.ef_search = {Math.Max(100, 2 * top)}", transaction);
+        Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearch(top)}", transaction);
+        Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
         using var command = new NpgsqlCommand($"EXPLAIN SELECT id FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
         command.Parameters.AddWithValue(new Vector(query));
         command.Parameters.AddWithValue(top);
@@ -232,6 +240,8 @@ public sealed partial class PgVectorStore : IVectorStore
         command.Parameters.AddWithValue(id);
         return command.ExecuteScalar() is Vector vector ? vector.ToArray() : null;
     });
+
+    private static int EfSearch(int top) => Math.Clamp(Math.Max(100, 2 * top), 1, 1000);
 
     /// <inheritdoc/>
     public void Ping() => Run(connection =>
