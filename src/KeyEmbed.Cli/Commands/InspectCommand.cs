@@ -22,6 +22,11 @@ internal static class InspectCommand
             o.WriteLine($"source format: {loaded.Weights.Format}");
             foreach (var (key, value) in arch.Facts) o.WriteLine($"{key}: {value}");
             o.WriteLine($"parameters: {arch.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} ({arch.ParameterCount / 1e6:0.0} M)");
+            if (arch.TensorUses.Count > 0)
+            {
+                o.WriteLine($"tensors used: {arch.TensorUses.Count}");
+                foreach (var (stored, became) in arch.TensorUses) o.WriteLine($"  {stored} -> {became}");
+            }
             o.WriteLine("files:");
             foreach (var (role, path) in files.Describe()) o.WriteLine($"  {role}: {path}");
             o.WriteLine($"ignored tensors: {arch.IgnoredWeights.Count}");

@@ -124,6 +124,9 @@ internal interface IEncoderArchitecture
     /// <summary>Why a stored tensor the encoder does not use is expected (pooler, head, optimizer slot), or null when it is not.</summary>
     string? WhyIgnored(string storedName) => null;
 
+    /// <summary>What each stored tensor became (stored name → the encoder weight(s) it fills), in file order, for <c>inspect</c>; empty when the architecture does not say.</summary>
+    IReadOnlyList<KeyValuePair<string, string>> TensorUses => [];
+
     /// <summary>Settings of the run worth recording beside hidden states (written as safetensors metadata by <c>hidden-states</c>).</summary>
     IReadOnlyList<KeyValuePair<string, string>> RunMetadata => [];
 

@@ -25,27 +25,32 @@ internal sealed class WeightScope
     private readonly IWeightNames _names;
     private readonly string _prefix;
     private readonly HashSet<string> _used;
+    private readonly Dictionary<string, SortedSet<string>> _uses;
 
     public WeightScope(ITensorSource source, IWeightNames names)
-        : this(source, names, "", new HashSet<string>(StringComparer.Ordinal))
+        : this(source, names, "", new HashSet<string>(StringComparer.Ordinal), new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal))
     {
     }
 
-    private WeightScope(ITensorSource source, IWeightNames names, string prefix, HashSet<string> used)
+    private WeightScope(ITensorSource source, IWeightNames names, string prefix, HashSet<string> used, Dictionary<string, SortedSet<string>> uses)
     {
         _source = source;
         _names = names;
         _prefix = prefix;
         _used = used;
+        _uses = uses;
     }
 
     public ITensorSource Source => _source;
 
     /// <summary>A view whose names are relative to <c>prefix.</c>.</summary>
-    public WeightScope Prefix(string prefix) => new(_source, _names, Full(prefix), _used);
+    public WeightScope Prefix(string prefix) => new(_source, _names, Full(prefix), _used, _uses);
 
     /// <summary>Stored tensors used so far (by <see cref="Tensor"/> or <see cref="Check"/>).</summary>
     public IReadOnlyCollection<string> Used => _used;
+
+    /// <summary>Each used stored tensor's canonical names (several where layers share it), with "[transposed]" where it was read transposed.</summary>
+    public IReadOnlyDictionary<string, SortedSet<string>> Uses => _uses;
 
     /// <summary>Stored tensors never asked for, in file order.</summary>
     public IReadOnlyList<string> Unused() => [.. _source.Tensors.Select(t => t.Name).Where(n => !_used.Contains(n))];
@@ -57,7 +62,7 @@ internal sealed class WeightScope
     public long Check(string name, params long[] expectedShape)
     {
         var (location, info) = Locate(name, expectedShape);
-        _used.Add(location.StoredName);
+        Record(location, name);
         return info.ElementCount;
     }
 
@@ -65,7 +70,7 @@ internal sealed class WeightScope
     public float[] Tensor(string name, params long[] expectedShape)
     {
         var (location, info) = Locate(name, expectedShape);
-        _used.Add(location.StoredName);
+        Record(location, name);
         var data = _source.ReadFloat32(location.StoredName);
         return location.Transposed ? Transpose(data, (int)info.Shape[0], (int)info.Shape[1]) : data;
     }
@@ -119,6 +124,13 @@ internal sealed class WeightScope
         location = null!;
         info = null!;
         return false;
+    }
+
+    private void Record(WeightLocation location, string name)
+    {
+        _used.Add(location.StoredName);
+        if (!_uses.TryGetValue(location.StoredName, out var canonical)) _uses[location.StoredName] = canonical = new(StringComparer.Ordinal);
+        canonical.Add(Full(name) + (location.Transposed ? " [transposed]" : ""));
     }
 
     private string Full(string name) => _prefix.Length == 0 ? name : _prefix + "." + name;

@@ -26,6 +26,9 @@ internal sealed class BertGraph : IEncoderArchitecture
     private const int Int8SmoothedChannels = 24;
     private const int Int8OutlierChannels = 24;
 
+    // At most a quarter of a narrow input's channels (tiny test models) are set apart; real widths (≥ 128) keep 24.
+    private static int OutlierCount(int width, int count = Int8OutlierChannels) => Math.Min(count, width / 4);
+
     private readonly WeightScope _weights;
     private readonly Lazy<IReadOnlyList<BertInt8InputSizes>> _int8InputSizes;
 
@@ -98,6 +101,23 @@ internal sealed class BertGraph : IEncoderArchitecture
     ];
 
     public IReadOnlyList<string> IgnoredWeights { get; }
+
+    /// <summary>Stored name → BERT's canonical name(s) it fills; a tensor shared by layers (ALBERT) lists them as <c>encoder.layer.{0,1,2}.…</c>.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> TensorUses =>
+    [
+        .. _weights.Source.Tensors.Where(t => _weights.Uses.ContainsKey(t.Name))
+            .Select(t => KeyValuePair.Create(t.Name, SharedLayers(_weights.Uses[t.Name]))),
+    ];
+
+    // encoder.layer.0.x, encoder.layer.1.x → encoder.layer.{0,1}.x
+    private static string SharedLayers(IReadOnlyCollection<string> canonical)
+    {
+        if (canonical.Count == 1) return canonical.First();
+        var parts = canonical.Select(c => System.Text.RegularExpressions.Regex.Match(c, @"^encoder\.layer\.(\d+)\.(.+)$")).ToList();
+        if (parts.All(m => m.Success) && parts.Select(m => m.Groups[2].Value).Distinct().Count() == 1)
+            return $"encoder.layer.{{{string.Join(",", parts.Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Order())}}}.{parts[0].Groups[2].Value}";
+        return string.Join(", ", canonical);
+    }
 
     public long ParameterCount { get; }
 
@@ -237,7 +257,7 @@ internal sealed class BertGraph : IEncoderArchitecture
         int h = Config.HiddenSize, n = Config.IntermediateSize;
         var im = w.Prefix("intermediate");
         var o = w.Prefix("output");
-        int[] loud = [.. Enumerable.Range(0, n).OrderByDescending(i => sizes.DownInput[i]).Take(Int8OutlierChannels).Order()];
+        int[] loud = [.. Enumerable.Range(0, n).OrderByDescending(i => sizes.DownInput[i]).Take(OutlierCount(n)).Order()];
         int k = loud.Length;
 
         var upKernel = Kernel(im, "dense", h, n);
@@ -254,7 +274,7 @@ internal sealed class BertGraph : IEncoderArchitecture
             loudUpBias[j] = upBias[loud[j]];
             upBias[loud[j]] = 0f;
         }
-        string up = OutlierSplitQuantizedMatMul(b, "intermediate", SplitOutliers(b, "intermediate", x, sizes.UpInput, Int8OutlierChannels),
+        string up = OutlierSplitQuantizedMatMul(b, "intermediate", SplitOutliers(b, "intermediate", x, sizes.UpInput, OutlierCount(sizes.UpInput.Length)),
             upKernel, n, b.Initializer("intermediate.bias", upBias, n));
         string intermediate = Activation(b, up);
         string loudIntermediate = Activation(b, b.Linear(x, b.Initializer("intermediate.loud_kernel", loudUpKernel, h, k),
@@ -338,7 +358,7 @@ internal sealed class BertGraph : IEncoderArchitecture
         string? bias = withBias ? Bias(b, w, name, outputs) : null;
         var kernel = Kernel(w, name, inputs, outputs);
         if (p == ComputePrecision.Int8 && outlierSizes is not null)
-            return OutlierSplitQuantizedMatMul(b, name, SplitOutliers(b, name, x, outlierSizes, Int8OutlierChannels), kernel, outputs, bias);
+            return OutlierSplitQuantizedMatMul(b, name, SplitOutliers(b, name, x, outlierSizes, OutlierCount(outlierSizes.Length)), kernel, outputs, bias);
         if (p == ComputePrecision.Int8 && inputScales is not null) ScaleRows(kernel, inputScales, outputs);
         if (p == ComputePrecision.Int8) return QuantizedMatMul(b, name, x, kernel, inputs, outputs, bias);
         return b.Linear(x, b.Initializer($"{name}.kernel", kernel, inputs, outputs), bias);
@@ -358,10 +378,11 @@ internal sealed class BertGraph : IEncoderArchitecture
         if (sizes is null) return null;
         var size = sizes.AttentionInput;
         var order = Enumerable.Range(0, size.Length).OrderByDescending(i => size[i]).ToArray();
-        double reference = size[order[Int8SmoothedChannels]];
+        int smoothed = OutlierCount(size.Length, Int8SmoothedChannels);
+        double reference = size[order[smoothed]];
         var scales = new float[size.Length];
         Array.Fill(scales, 1f);
-        foreach (int channel in order.Take(Int8SmoothedChannels)) scales[channel] = (float)Math.Sqrt(size[channel] / reference);
+        foreach (int channel in order.Take(smoothed)) scales[channel] = (float)Math.Sqrt(size[channel] / reference);
         return scales;
     }
 
