@@ -46,7 +46,7 @@ public sealed record GraphRequest(int HighestLayer, IReadOnlyList<int>? HiddenSt
     public bool FusedAttention { get; init; }
 
     /// <summary>Graph output name of the pooled vector of hidden state <paramref name="layer"/>.</summary>
-    public static string PooledOutputName(int layer) => "pooled_mean." + layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string PooledOutputName(int layer) => GraphNames.PooledMean(layer);
 
     /// <summary>The request as text for cache keys (every field that changes the graph).</summary>
     internal string CacheKey =>

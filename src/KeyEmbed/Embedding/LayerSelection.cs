@@ -10,7 +10,7 @@ namespace KeyEmbed.Embedding;
 internal static class LayerSelection
 {
     /// <summary>The graph output that carries hidden state <paramref name="layer"/> (absolute, 0..L).</summary>
-    public static string OutputName(int layer) => "hidden_states." + layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string OutputName(int layer) => Runtime.GraphNames.HiddenState(layer);
 
     /// <summary>The valid index range as text, e.g. <c>-13..12</c> for 12 layers.</summary>
     public static string RangeText(int layerCount) => $"{-(layerCount + 1)}..{layerCount}";

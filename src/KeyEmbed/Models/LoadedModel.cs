@@ -116,7 +116,7 @@ internal sealed class LoadedModel : IDisposable
     /// <param name="origin">Where the inputs came from, for the message (a file, "request").</param>
     public void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin)
     {
-        var ids = inputs["input_ids"];
+        var ids = inputs[GraphNames.InputIds];
         if (Architecture.MaxSequenceLength is { } max && ids.Shape[^1] > max)
             throw KeyEmbedException.Input($"{origin}: sequences of {ids.Shape[^1]} tokens are longer than this model's {max} positions; truncate them");
         Architecture.CheckInputs(inputs, origin);

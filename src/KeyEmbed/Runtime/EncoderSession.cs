@@ -145,7 +145,7 @@ internal sealed class EncoderSession : IDisposable
             var map = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
             // Outputs whose shape follows from the inputs ([batch, sequence, …]) are written by ORT straight into the
             // arrays handed back, with no second copy; any other output (XLNet's memories) is copied out of ORT's buffer.
-            if (intInputs.TryGetValue("input_ids", out var ids) && PreallocatedOutputs(outputNames, ids.Shape) is { } preallocated)
+            if (intInputs.TryGetValue(GraphNames.InputIds, out var ids) && PreallocatedOutputs(outputNames, ids.Shape) is { } preallocated)
             {
                 var outputValues = new OrtValue[outputNames.Length];
                 for (int i = 0; i < outputNames.Length; i++)

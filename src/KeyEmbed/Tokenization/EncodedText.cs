@@ -103,9 +103,9 @@ public sealed class BatchEncoding
         long[] shape = [BatchSize, SequenceLength];
         return new Dictionary<string, Runtime.DenseTensor<long>>(StringComparer.Ordinal)
         {
-            ["input_ids"] = new(InputIds, shape),
-            ["attention_mask"] = new(AttentionMask, shape),
-            ["token_type_ids"] = new(TokenTypeIds, shape),
+            [Runtime.GraphNames.InputIds] = new(InputIds, shape),
+            [Runtime.GraphNames.AttentionMask] = new(AttentionMask, shape),
+            [Runtime.GraphNames.TokenTypeIds] = new(TokenTypeIds, shape),
         };
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace KeyEmbed.Architectures.Bert;
@@ -109,8 +108,4 @@ internal sealed record BertConfig(
         _ => throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
             $"{path}: hidden_act '{name}' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)"),
     };
-
-    /// <summary>The config as invariant text, part of the graph cache key.</summary>
-    public string CacheKeyText() => string.Create(CultureInfo.InvariantCulture,
-        $"bert v{VocabSize} h{HiddenSize} l{LayerCount} a{HeadCount} i{IntermediateSize} act{Activation} p{MaxPositions} t{TypeVocabSize} eps{LayerNormEps:R}");
 }

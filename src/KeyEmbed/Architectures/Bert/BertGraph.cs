@@ -79,9 +79,9 @@ internal sealed class BertGraph : IEncoderArchitecture
     /// <summary>Ids within the vocabulary, token types within the token type table (when the family has one).</summary>
     public void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin)
     {
-        ArchitectureInputs.CheckRange(inputs, "input_ids", Config.VocabSize, "the vocabulary", origin);
+        ArchitectureInputs.CheckRange(inputs, GraphNames.InputIds, Config.VocabSize, "the vocabulary", origin);
         if (Variant.TokenTypes)
-            ArchitectureInputs.CheckRange(inputs, "token_type_ids", Config.TypeVocabSize, "the token type range", origin);
+            ArchitectureInputs.CheckRange(inputs, GraphNames.TokenTypeIds, Config.TypeVocabSize, "the token type range", origin);
     }
 
     public IReadOnlyList<KeyValuePair<string, string>> Facts =>
@@ -125,9 +125,9 @@ internal sealed class BertGraph : IEncoderArchitecture
     {
         var outputs = ValidateRequest(request);
         var b = new GraphBuilder("keyembed_bert");
-        string inputIds = b.Input("input_ids", ElementType.Int64, "batch", "sequence");
-        string attentionMask = b.Input("attention_mask", ElementType.Int64, "batch", "sequence");
-        string tokenTypeIds = b.Input("token_type_ids", ElementType.Int64, "batch", "sequence");
+        string inputIds = b.Input(GraphNames.InputIds, ElementType.Int64, "batch", "sequence");
+        string attentionMask = b.Input(GraphNames.AttentionMask, ElementType.Int64, "batch", "sequence");
+        string tokenTypeIds = b.Input(GraphNames.TokenTypeIds, ElementType.Int64, "batch", "sequence");
 
         var layerSettings = new LayerSettings(request.FusedOperators, request.Precision, request.FusedAttention,
             request.Precision == ComputePrecision.Int8 ? _int8InputSizes.Value : null);
@@ -486,7 +486,7 @@ internal sealed class BertGraph : IEncoderArchitecture
     private void Output(GraphBuilder b, int layer, string value, string? poolingMask)
     {
         if (poolingMask is null)
-            b.Output($"hidden_states.{layer}", value, ElementType.Float, "batch", "sequence", (long)Config.HiddenSize);
+            b.Output(GraphNames.HiddenState(layer), value, ElementType.Float, "batch", "sequence", (long)Config.HiddenSize);
         else
             b.Output(GraphRequest.PooledOutputName(layer), b.MaskedMean(value, poolingMask), ElementType.Float, "batch", (long)Config.HiddenSize);
     }

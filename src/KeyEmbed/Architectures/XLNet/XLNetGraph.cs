@@ -72,7 +72,7 @@ internal sealed class XLNetGraph : IEncoderArchitecture
 
     /// <summary>Ids within the vocabulary; token types are only compared for equality (segment encoding), so any value goes.</summary>
     public void CheckInputs(IReadOnlyDictionary<string, DenseTensor<long>> inputs, string origin) =>
-        ArchitectureInputs.CheckRange(inputs, "input_ids", Config.VocabSize, "the vocabulary", origin);
+        ArchitectureInputs.CheckRange(inputs, GraphNames.InputIds, Config.VocabSize, "the vocabulary", origin);
 
     public ISegmentRunner CreateSegmentRunner(int segmentLength, int? highestLayer = null, SessionSettings? settings = null,
         Func<IEncoderArchitecture, GraphRequest, EncoderSession>? openSession = null) =>
@@ -131,11 +131,11 @@ internal sealed class XLNetGraph : IEncoderArchitecture
 
         var b = new GraphBuilder("xlnet");
         long h = Config.DModel;
-        string ids = b.Input("input_ids", ElementType.Int64, "batch", "sequence");
-        string mask = b.Input("attention_mask", ElementType.Int64, "batch", "sequence");
-        string types = b.Input("token_type_ids", ElementType.Int64, "batch", "sequence");
+        string ids = b.Input(GraphNames.InputIds, ElementType.Int64, "batch", "sequence");
+        string mask = b.Input(GraphNames.AttentionMask, ElementType.Int64, "batch", "sequence");
+        string types = b.Input(GraphNames.TokenTypeIds, ElementType.Int64, "batch", "sequence");
         string[]? mems = Settings.MemoryInputs
-            ? Enumerable.Range(0, top).Select(k => b.Input($"mems.{k}", ElementType.Float, "memory", "batch", h)).ToArray()
+            ? Enumerable.Range(0, top).Select(k => b.Input(GraphNames.Memory(k), ElementType.Float, "memory", "batch", h)).ToArray()
             : null;
         if (mems is { Length: 0 }) mems = null;
 
@@ -157,7 +157,7 @@ internal sealed class XLNetGraph : IEncoderArchitecture
 
     private void Expose(GraphBuilder b, int k, string value, HashSet<int> exposed)
     {
-        if (exposed.Contains(k)) b.Output($"hidden_states.{k}", value, ElementType.Float, "batch", "sequence", (long)Config.DModel);
+        if (exposed.Contains(k)) b.Output(GraphNames.HiddenState(k), value, ElementType.Float, "batch", "sequence", (long)Config.DModel);
     }
 
     /// <summary>Values every layer shares: lengths, position encoding, attention-mask bias, segment difference.</summary>
@@ -268,7 +268,7 @@ internal sealed class XLNetGraph : IEncoderArchitecture
             source = memory is null ? reused : b.Concat(1, memory, reused);
         }
         string kept = b.Slice(source, b.Int64s(-Settings.MemoryLength), b.Int64s(long.MaxValue), b.Int64s(1));
-        b.Output($"new_mems.{layer}", b.Transpose(kept, 1, 0, 2), ElementType.Float, "new_memory", "batch", (long)Config.DModel);
+        b.Output(GraphNames.NewMemory(layer), b.Transpose(kept, 1, 0, 2), ElementType.Float, "new_memory", "batch", (long)Config.DModel);
     }
 
     // modeling_xlnet.py XLNetRelativeAttention.rel_shift_bnij: view [.., qlen, rlen] as [.., rlen, qlen], drop the

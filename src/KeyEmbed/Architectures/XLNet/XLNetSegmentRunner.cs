@@ -35,8 +35,8 @@ internal sealed class XLNetSegmentRunner : ISegmentRunner
         Graph = graph.WithSettings(graph.Settings with { MemoryLength = memoryLength, MemoryInputs = true });
         _outputs =
         [
-            .. Enumerable.Range(0, HighestLayer + 1).Select(k => $"hidden_states.{k}"),
-            .. Enumerable.Range(0, HighestLayer).Select(k => $"new_mems.{k}"),
+            .. Enumerable.Range(0, HighestLayer + 1).Select(GraphNames.HiddenState),
+            .. Enumerable.Range(0, HighestLayer).Select(GraphNames.NewMemory),
         ];
         var request = new GraphRequest(HighestLayer);
         _session = openSession is null
@@ -73,16 +73,16 @@ internal sealed class XLNetSegmentRunner : ISegmentRunner
             long[] shape = [1, length];
             var intInputs = new Dictionary<string, DenseTensor<long>>
             {
-                ["input_ids"] = new([.. ids.Skip(start).Take(length)], shape),
-                ["attention_mask"] = new([.. Enumerable.Repeat(1L, length)], shape),
-                ["token_type_ids"] = new(typeIds is null ? new long[length] : [.. typeIds.Skip(start).Take(length)], shape),
+                [GraphNames.InputIds] = new([.. ids.Skip(start).Take(length)], shape),
+                [GraphNames.AttentionMask] = new([.. Enumerable.Repeat(1L, length)], shape),
+                [GraphNames.TokenTypeIds] = new(typeIds is null ? new long[length] : [.. typeIds.Skip(start).Take(length)], shape),
             };
             var floatInputs = new Dictionary<string, DenseTensor<float>>();
-            for (int k = 0; k < HighestLayer; k++) floatInputs[$"mems.{k}"] = memories[k];
+            for (int k = 0; k < HighestLayer; k++) floatInputs[GraphNames.Memory(k)] = memories[k];
             var results = _session.Run(intInputs, _outputs, floatInputs);
             for (int k = 0; k <= HighestLayer; k++)
-                results[$"hidden_states.{k}"].Data.CopyTo(states[k], start * width);
-            for (int k = 0; k < HighestLayer; k++) memories[k] = results[$"new_mems.{k}"];
+                results[GraphNames.HiddenState(k)].Data.CopyTo(states[k], start * width);
+            for (int k = 0; k < HighestLayer; k++) memories[k] = results[GraphNames.NewMemory(k)];
         }
         return new SegmentRunResult(
             [.. states.Select(s => new DenseTensor<float>(s, [1, ids.Count, width]))], memories, segments);
