@@ -30,6 +30,12 @@ public interface IEmbeddingBackend
 
     /// <summary>One vector per token of <paramref name="text"/> (pooling ignored), with the tokens and their character offsets.</summary>
     TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options);
+
+    /// <summary>
+    /// What vectors made under <paramref name="options"/> are, as a vector store records it (model weights hash and
+    /// resolved options); null when this backend cannot say, and then it cannot write or search stores.
+    /// </summary>
+    KeyEmbed.Stores.StoreProfile? ProfileFor(EmbeddingOptions options) => null;
 }
 
 /// <summary>Facts about a loaded model.</summary>

@@ -49,5 +49,8 @@ public sealed class KeyEmbedModelBackend : IEmbeddingBackend, IDisposable
     }
 
     /// <inheritdoc />
+    public KeyEmbed.Stores.StoreProfile? ProfileFor(EmbeddingOptions options) => KeyEmbed.Stores.StoreProfile.Of(_model, options);
+
+    /// <inheritdoc />
     public void Dispose() => _model.Dispose();
 }

@@ -76,6 +76,10 @@ public static class KeyEmbedServer
             services.GetRequiredService<ServerMetrics>(), services.GetRequiredService<ILogger<DynamicBatcher>>()));
         builder.Services.AddHostedService(services => services.GetRequiredService<DynamicBatcher>());
         builder.Services.AddSingleton<ServerState>();
+        builder.Services.AddSingleton(new Stores.StoreHost(options));
+        builder.Services.AddSingleton<Stores.DrainState>();
+        // With a drain delay the service handles SIGTERM itself (readiness 503 first, then stop); see DrainingLifetime.
+        if (options.DrainDelay is not null) builder.Services.AddSingleton<IHostLifetime, Stores.DrainingLifetime>();
 
         var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(KeyEmbedServer).FullName!);
@@ -98,6 +102,7 @@ public static class KeyEmbedServer
         // Serves the page's files only where no route matched.
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         Endpoints.Map(app);
+        StoreEndpoints.Map(app);
         app.MapOpenApi("/openapi.json");
         app.MapFallback(context => throw Unrouted(context.Request));
         return app;
@@ -198,11 +203,11 @@ public static class KeyEmbedServer
         }
     }
 
-    /// <summary>The page's files and <c>/health</c> are open; everything else needs the bearer key.</summary>
+    /// <summary>The page's files, <c>/health</c> and <c>/health/ready</c> are open; everything else needs the bearer key.</summary>
     private static Task RequireKeyAsync(HttpContext context, Func<Task> next, string key)
     {
         var path = context.Request.Path;
-        var open = path == "/health" || (HttpMethods.IsGet(context.Request.Method) && IsPageFile(path));
+        var open = path == "/health" || path == "/health/ready" || (HttpMethods.IsGet(context.Request.Method) && IsPageFile(path));
         if (open) return next();
         var header = context.Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))

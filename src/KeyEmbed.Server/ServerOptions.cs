@@ -33,6 +33,18 @@ public sealed record ServerOptions
     /// <summary>Seconds suggested in <c>Retry-After</c> when the queue is full or the model is still loading.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
 
+    /// <summary>
+    /// The vector store <c>POST /v1/index</c> and <c>POST /v1/search</c> use (and <c>/health/ready</c> pings); null = none.
+    /// The service does not dispose it.
+    /// </summary>
+    public KeyEmbed.Stores.IVectorStore? Store { get; init; }
+
+    /// <summary>
+    /// When set, the service handles SIGTERM itself: <c>/health/ready</c> turns 503 at once and the service keeps serving
+    /// this long before it stops (so a balancer takes it out first). Null keeps the host's default signal handling.
+    /// </summary>
+    public TimeSpan? DrainDelay { get; init; }
+
     /// <summary>Checks the values; a bad one is a <see cref="KeyEmbedException"/> naming the option.</summary>
     public void Validate()
     {
@@ -49,6 +61,7 @@ public sealed record ServerOptions
         Positive(MaxBatchTokens, "--max-batch-tokens");
         Positive(MaxQueuedRequests, "--max-queue");
         Positive(RetryAfterSeconds, "retry-after seconds");
+        if (DrainDelay < TimeSpan.Zero) throw new KeyEmbedException(ErrorKind.InvalidInput, $"--drain-seconds must not be negative (got {DrainDelay.Value.TotalSeconds}).");
         if (MaxBatchWait < TimeSpan.Zero) throw new KeyEmbedException(ErrorKind.InvalidInput, $"--max-wait-ms must not be negative (got {MaxBatchWait.TotalMilliseconds}).");
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using KeyEmbed.Server;
+using KeyEmbed.Stores;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -28,7 +29,10 @@ internal static class ServeCommand
         public Option<int> CacheMegabytes { get; } = new("--cache-mb") { Description = "Memory for recently computed embeddings, keyed by text and options (0 turns the cache off).", DefaultValueFactory = _ => 32 };
         public Option<long> MaxBodyBytes { get; } = new("--max-body-bytes") { Description = "Largest request body (413 beyond).", DefaultValueFactory = _ => Defaults.MaxBodyBytes };
 
-        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes, Precision, Threads, CacheMegabytes];
+        public Option<string?> Store { get; } = new("--store") { Description = "A vector store for POST /v1/index and /v1/search and the page's search box: a folder, or postgres://user[:password]@host:port/database[?table=NAME] (shared by replicas; docs/stores.md)." };
+        public Option<double> DrainSeconds { get; } = new("--drain-seconds") { Description = "On SIGTERM, answer 503 on /health/ready and keep serving this long before stopping, so a balancer takes the replica out first.", DefaultValueFactory = _ => 5 };
+
+        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes, Precision, Threads, CacheMegabytes, Store, DrainSeconds];
 
         /// <summary>How the model is loaded: compute precision, threads, embedding cache.</summary>
         public KeyEmbedModelOptions ReadModelOptions(ParseResult parsed)
@@ -57,6 +61,7 @@ internal static class ServeCommand
                 MaxInputs = parsed.GetValue(MaxInputs),
                 MaxInputChars = parsed.GetValue(MaxInputChars),
                 MaxBodyBytes = parsed.GetValue(MaxBodyBytes),
+                DrainDelay = TimeSpan.FromSeconds(parsed.GetValue(DrainSeconds)),
             };
             options.Validate();
             return options;
@@ -76,10 +81,24 @@ internal static class ServeCommand
             var serverOptions = options.Read(parsed, environment);
             var model = parsed.GetValue(options.Model)!;
             var modelOptions = options.ReadModelOptions(parsed);
-            var loading = Task.Run(() => load(model, modelOptions));
+            // The store opens first (an unreachable database stops the command at once); replicas share a PostgreSQL one.
+            using var store = parsed.GetValue(options.Store) is { } location ? VectorStores.Open(location, StoreAccess.Write) : null;
+            serverOptions = serverOptions with { Store = store };
+            var loading = Task.Run(() => CheckStore(load(model, modelOptions), store));
             return RunAsync(serverOptions, loading, context, stop).GetAwaiter().GetResult();
         }));
         return command;
+    }
+
+    // A store made by another model or options is refused before the service reports ready (naming both profiles).
+    private static IEmbeddingBackend CheckStore(IEmbeddingBackend backend, IVectorStore? store)
+    {
+        if (store?.Profile is { } recorded && backend.ProfileFor(recorded.ToOptions()) is { } made)
+        {
+            try { recorded.Check(made, store.Location, "service"); }
+            catch { (backend as IDisposable)?.Dispose(); throw; }
+        }
+        return backend;
     }
 
     /// <summary>

@@ -146,6 +146,58 @@ async function loadInfo() {
   }
 }
 
+// The search box shows only when a vector store is attached (GET /v1/store answers 200).
+async function loadStore() {
+  try {
+    const response = await fetch("v1/store", { headers: headers() });
+    if (!response.ok) return;
+    const store = await response.json();
+    $("store-line").textContent = `${store.count} texts in ${store.location}` + (store.profile ? ` (${store.profile})` : "");
+    $("store-search").hidden = false;
+  } catch (e) {
+    // No store: the box stays hidden.
+  }
+}
+
+async function searchStore() {
+  const query = $("store-query").value.trim();
+  if (!query) return;
+  $("store-go").disabled = true;
+  $("store-status").textContent = "Searching…";
+  $("store-status").className = "";
+  try {
+    const body = { query, top: Number($("store-top").value) || 10 };
+    const response = await fetch("v1/search", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    const answer = await response.json();
+    if (!response.ok) {
+      $("store-status").textContent = `${response.status}: ${answer.error ? answer.error.message : response.statusText}`;
+      $("store-status").className = "error";
+      return;
+    }
+    const table = $("store-results");
+    table.replaceChildren();
+    answer.results[0].forEach((hit, i) => {
+      const tr = table.insertRow();
+      tr.appendChild(cell("td", String(i + 1)));
+      const score = cell("td", hit.score.toFixed(3));
+      score.className = "score";
+      tr.appendChild(score);
+      tr.appendChild(cell("td", hit.text));
+      tr.appendChild(cell("td", hit.id)).className = "score";
+    });
+    $("store-status").textContent = `${answer.results[0].length} nearest texts.`;
+  } catch (e) {
+    $("store-status").textContent = "The request failed: " + e.message;
+    $("store-status").className = "error";
+  } finally {
+    $("store-go").disabled = false;
+  }
+}
+
+$("store-go").addEventListener("click", searchStore);
+$("store-query").addEventListener("keydown", (e) => { if (e.key === "Enter") searchStore(); });
+$("api-key").addEventListener("change", loadStore);
 $("compare").addEventListener("click", compare);
 $("keywords").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) compare(); });
 loadInfo();
+loadStore();

@@ -47,6 +47,17 @@ public sealed record StoreProfile(
     private static string WeightsHash(KeyEmbedModel model) =>
         new Runtime.GraphCache().ContentHash(model.Loaded.Files.WeightFiles);
 
+    /// <summary>The embedding options this profile records (to embed queries or new texts the store's way).</summary>
+    public EmbeddingOptions ToOptions() => new()
+    {
+        Layers = Layers,
+        LayerMode = EmbeddingOptions.ParseLayerMode(LayerMode),
+        Pooling = EmbeddingOptions.ParsePooling(Pooling),
+        ExcludeSpecialTokens = ExcludeSpecial,
+        Normalize = Normalize,
+        Dimensions = Dimensions,
+    };
+
     /// <summary>Whether vectors made under <paramref name="other"/> can be stored beside or compared with these.</summary>
     public bool Matches(StoreProfile other) =>
         ModelHash == other.ModelHash && Layers.SequenceEqual(other.Layers) && LayerMode == other.LayerMode && Pooling == other.Pooling

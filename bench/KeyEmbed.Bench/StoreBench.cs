@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using KeyEmbed.Stores;
+using KeyEmbed.Stores.Folder;
+using KeyEmbed.Stores.Postgres;
+
+namespace KeyEmbed.Bench;
+
+/// <summary>
+/// <c>-- stores [--pg URL] [--ingest N] [--sizes 100000,1000000] [--queries Q] [--work DIR]</c>: what the vector stores
+/// cost. (1) Ingestion of N keywords (n-grams of the STS sentences) into each store: the model's time (measured once,
+/// the same vectors then go through each store's chunked write path) and the store's time. (2) Search over random unit
+/// vectors of the model's width: queries/s and p50/p99 of one query (store alone, and with embedding one keyword),
+/// recall@10 against brute force, memory and disk per million vectors; USearch float32 and int8 (folder store) and
+/// pgvector. Not a test: the machine is shared, figures say so.
+/// </summary>
+internal static class StoreBench
+{
+    private const int Width = 384;
+
+    public static void Run(string stsFolder, string? pg, int ingest, IReadOnlyList<int> sizes, int queries, string work, TextWriter output)
+    {
+        Directory.CreateDirectory(work);
+        output.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, shared with other builds and tests (load average {LoadAverage()}); figures are indicative");
+        using var model = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { CacheBytes = 0 });
+        var profile = StoreProfile.Of(model);
+
+        // (1) Ingestion.
+        var keywords = Keywords(stsFolder, ingest);
+        output.WriteLine($"ingestion: {keywords.Count:N0} distinct keywords (1–3-word n-grams of the STS Benchmark sentences)");
+        model.Embed(keywords.Take(256).ToList());
+        var clock = Stopwatch.StartNew();
+        var vectors = new List<float[]>(keywords.Count);
+        foreach (var chunk in keywords.Chunk(1024)) vectors.AddRange(model.Embed(chunk).Vectors);
+        double embedSeconds = clock.Elapsed.TotalSeconds;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  model alone: {embedSeconds:F1} s = {keywords.Count / embedSeconds:F0} keywords/s (minilm float32, {Environment.ProcessorCount} threads)"));
+        var byText = keywords.Select((k, i) => (k, i)).ToDictionary(p => p.k, p => vectors[p.i]);
+        IReadOnlyList<float[]> Lookup(IReadOnlyList<string> texts) => [.. texts.Select(t => byText[t])];
+        var stores = new List<(string Name, Func<IVectorStore> Open)>
+        {
+            ("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Write)),
+            ("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" })),
+        };
+        if (pg is not null) stores.Add(("pgvector", () => PgVectorStore.Open($"{pg}?table=bench_ingest_{Environment.ProcessId}", StoreAccess.Write)));
+        foreach (var (name, open) in stores)
+        {
+            clock.Restart();
+            double storeSeconds = 0;
+            using (var store = open())
+            {
+                store.Claim(profile, "bench");
+                foreach (var chunk in keywords.Chunk(1024))
+                {
+                    var items = chunk.Select(k => new StoreItem(VectorStores.ContentId(k), k)).ToList();
+                    storeSeconds += StoreWriter.Add(store, items, Lookup).StoreSeconds;
+                }
+            }
+            storeSeconds = clock.Elapsed.TotalSeconds; // including the final index save and close
+            double total = embedSeconds + storeSeconds;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {name}: store {storeSeconds:F1} s; embed + store {total:F1} s = {keywords.Count / total:F0} keywords/s; outside the model {100 * storeSeconds / total:F1} % (store adds {100 * storeSeconds / embedSeconds:F1} % to embedding time)"));
+        }
+
+        // (2) Search over random unit vectors.
+        var random = new Random(12345);
+        var queryTexts = keywords.Take(queries).ToList();
+        foreach (int size in sizes)
+        {
+            var data = new float[size][];
+            for (int i = 0; i < size; i++) data[i] = RandomUnit(random);
+            var queryVectors = Enumerable.Range(0, queries).Select(_ => RandomUnit(random)).ToList();
+            var truth = queryVectors.Select(q => ExactTop(data, q, 10)).ToList();
+            output.WriteLine($"search over {size:N0} random unit vectors of {Width} dimensions, {queries} queries, top 10:");
+            var targets = new List<(string Name, Func<IVectorStore> Create, Func<IVectorStore> Reopen, Func<long> Disk)>
+            {
+                ("USearch float32", () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Write),
+                    () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-f32"))),
+                ("USearch int8", () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" }),
+                    () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-i8"))),
+            };
+            if (pg is not null)
+            {
+                string location = $"{pg}?table=bench_{size}_{Environment.ProcessId}";
+                targets.Add(("pgvector", () => PgVectorStore.Open(location, StoreAccess.Write), () => PgVectorStore.Open(location, StoreAccess.Read),
+                    () => PgBytes(location)));
+            }
+            foreach (var (name, create, reopen, disk) in targets)
+            {
+                clock.Restart();
+                using (var store = create())
+                {
+                    store.Claim(profile, "bench");
+                    for (int start = 0; start < size; start += 4096)
+                    {
+                        int count = Math.Min(4096, size - start);
+                        store.Add([.. Enumerable.Range(start, count).Select(i => new StoreItem("v" + i, "v" + i))], data[start..(start + count)]);
+                    }
+                }
+                double build = clock.Elapsed.TotalSeconds;
+                long before = Process.GetCurrentProcess().WorkingSet64;
+                using var reader = reopen();
+                reader.Search(queryVectors[0], 10);
+                long memory = Process.GetCurrentProcess().WorkingSet64 - before;
+                var latencies = new List<double>();
+                int found = 0;
+                for (int q = 0; q < queries; q++)
+                {
+                    var watch = Stopwatch.StartNew();
+                    var hits = reader.Search(queryVectors[q], 10);
+                    latencies.Add(watch.Elapsed.TotalMilliseconds);
+                    found += hits.Count(h => truth[q].Contains(int.Parse(h.Id.AsSpan(1), CultureInfo.InvariantCulture)));
+                }
+                var withModel = new List<double>();
+                foreach (var text in queryTexts)
+                {
+                    var watch = Stopwatch.StartNew();
+                    reader.Search(model.Embed([text]).Vectors[0], 10);
+                    withModel.Add(watch.Elapsed.TotalMilliseconds);
+                }
+                long bytes = disk();
+                double perMillion = 1_000_000.0 / size;
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {name}: build {build:F0} s ({size / build:F0} vectors/s); one query {1000 / latencies.Average():F0} queries/s, p50 {Percentile(latencies, 50):F2} ms, p99 {Percentile(latencies, 99):F2} ms; " +
+                    $"with embedding one keyword p50 {Percentile(withModel, 50):F2} ms, p99 {Percentile(withModel, 99):F2} ms; recall@10 {(double)found / (10 * queries):F4}; " +
+                    $"disk {bytes * perMillion / (1 << 20):F0} MiB per million; reader memory {(name == "pgvector" ? "in the server (see disk: index size)" : $"{memory * perMillion / (1 << 20):F0} MiB per million (working-set growth on opening)")}"));
+            }
+        }
+    }
+
+    private static List<string> Keywords(string stsFolder, int count)
+    {
+        var words = new List<string[]>();
+        foreach (var file in Directory.GetFiles(stsFolder, "sts-*.csv"))
+            foreach (var line in File.ReadLines(file))
+            {
+                var fields = line.Split('\t');
+                foreach (var sentence in fields.Skip(5).Take(2))
+                    words.Add([.. sentence.ToLowerInvariant().Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(w => w.Trim('.', ',', '"', '\'', '?', '!', ';', ':', '(', ')')).Where(w => w.Length > 0)]);
+            }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var keywords = new List<string>(count);
+        for (int n = 1; n <= 3 && keywords.Count < count; n++)
+            foreach (var sentence in words)
+                for (int i = 0; i + n <= sentence.Length && keywords.Count < count; i++)
+                {
+                    string keyword = string.Join(' ', sentence.Skip(i).Take(n));
+                    if (seen.Add(keyword)) keywords.Add(keyword);
+                }
+        return keywords;
+    }
+
+    private static float[] RandomUnit(Random random)
+    {
+        var v = new float[Width];
+        for (int i = 0; i < Width; i++)
+        {
+            // Box–Muller: normal components give directions uniform on the sphere.
+            double u = 1 - random.NextDouble(), w = random.NextDouble();
+            v[i] = (float)(Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(2 * Math.PI * w));
+        }
+        float norm = TensorPrimitives.Norm(v);
+        TensorPrimitives.Divide(v, norm, v);
+        return v;
+    }
+
+    private static HashSet<int> ExactTop(float[][] data, float[] query, int k)
+    {
+        var best = new PriorityQueue<int, float>();
+        for (int i = 0; i < data.Length; i++)
+        {
+            float score = TensorPrimitives.Dot(data[i], query);
+            if (best.Count < k) best.Enqueue(i, score);
+            else if (best.TryPeek(out _, out float lowest) && score > lowest) best.EnqueueDequeue(i, score);
+        }
+        var result = new HashSet<int>();
+        while (best.TryDequeue(out int i, out _)) result.Add(i);
+        return result;
+    }
+
+    private static double Percentile(List<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
+    }
+
+    private static long FolderBytes(string folder) => Directory.GetFiles(folder).Sum(f => new FileInfo(f).Length);
+
+    private static long PgBytes(string location)
+    {
+        var (builder, table, _) = PgVectorStore.Parse(location);
+        using var connection = new Npgsql.NpgsqlConnection(builder.ConnectionString);
+        connection.Open();
+        using var command = new Npgsql.NpgsqlCommand($"SELECT pg_total_relation_size('{table}')", connection);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static string LoadAverage()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
+        catch (IOException) { return "?"; }
+    }
+}
