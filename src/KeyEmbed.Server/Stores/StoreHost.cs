@@ -38,6 +38,7 @@ internal sealed class StoreHost(ServerOptions options)
             return options;
         }
     }
+}
 
 /// <summary>Whether the service is draining (SIGTERM received, or stopping): <c>/health/ready</c> answers 503 from then on.</summary>
 internal sealed class DrainState

@@ -5,6 +5,7 @@ using KeyEmbed.Cli.Commands;
 using KeyEmbed.Server;
 using KeyEmbed.Tests.Server;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
 using YamlDotNet.RepresentationModel;
 
 namespace KeyEmbed.Tests.Deploy;

@@ -32,12 +32,13 @@ public sealed class StoreRoutesTests
         Assert.Equal(1, again.GetProperty("already_stored").GetInt32());
         Assert.Equal(3, again.GetProperty("count").GetInt64());
 
-        var response = await server.PostJsonAsync("/v1/search", """{"queries": ["coal mines", "solar panels"], "top": 2}""");
+        var response = await server.PostJsonAsync("/v1/search", """{"queries": ["coal mines", "solar panels"], "top": 3}""");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var answer = await response.JsonAsync();
         Assert.Equal(["coal mines", "solar panels"], answer.GetProperty("queries").EnumerateArray().Select(q => q.GetString()!));
         var results = answer.GetProperty("results").EnumerateArray().ToList();
-        Assert.All(results, r => Assert.Equal(2, r.GetArrayLength()));
+        // Every stored text comes back (the tiny random model may give several texts the same vector, so ranks can tie).
+        Assert.All(results, r => Assert.Equal(3, r.GetArrayLength()));
         Assert.Contains(results[0].EnumerateArray(), h => h.GetProperty("id").GetString() == "c" && h.GetProperty("score").GetSingle() > 0.9999f);
         var solar = results[1].EnumerateArray().Single(h => h.GetProperty("id").GetString() == "a");
         Assert.Equal("en", solar.GetProperty("metadata").GetProperty("lang").GetString());
