@@ -22,6 +22,12 @@ public interface IEmbeddingBackend
     int CountTokens(string text);
 
     /// <summary>
+    /// The share (0..1) of <paramref name="text"/>'s tokens, special tokens aside, that the vocabulary does not know
+    /// (<see cref="Tokenization.UnknownTokens"/>); thread-safe like <see cref="Tokenize"/>. 0 when the backend cannot tell.
+    /// </summary>
+    double UnknownShare(string text) => 0;
+
+    /// <summary>
     /// One pooled vector per text, in the order given. Texts longer than <see cref="ModelFacts.MaxTokens"/> are
     /// truncated (the service refuses them beforehand when a request asks for no truncation). The options were
     /// checked with <see cref="EmbeddingOptions.Resolve"/> against <see cref="ModelFacts.Defaults"/>.

@@ -33,6 +33,9 @@ public sealed class KeyEmbedModelBackend : IEmbeddingBackend, IDisposable
     public int CountTokens(string text) => _model.CountTokens(text);
 
     /// <inheritdoc />
+    public double UnknownShare(string text) => _model.Tokenizer.UnknownShare(text);
+
+    /// <inheritdoc />
     /// <remarks>As the interface says, a text longer than the model's window is truncated to it (the library's own
     /// <see cref="KeyEmbedModel.Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/> would
     /// embed it by windows or segments, which would not match the usage counts the service reports).</remarks>

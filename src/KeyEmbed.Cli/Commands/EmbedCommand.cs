@@ -48,7 +48,13 @@ internal static class EmbedCommand
             {
                 if (fileFormat != VectorFileFormat.Json) throw KeyEmbedException.Input("--pooling none writes token-level JSON; use --format json");
                 if (precision != VectorPrecision.Float32) throw KeyEmbedException.Input("--pooling none writes float32 token vectors; leave out --quantize");
-                WithOutput(ctx, outputPath, (stream, release) => WriteTokens(stream, model, options, arguments.Concat(lines), release));
+                var tokenUnknown = new Tokenization.UnknownTokens();
+                WithOutput(ctx, outputPath, (stream, release) => WriteTokens(stream, model, options, arguments.Concat(lines).Select(t =>
+                {
+                    tokenUnknown.Observe(model.Tokenizer, [t]);
+                    return t;
+                }), release));
+                EmbeddingOptionSet.WarnUnknownTokens(ctx, tokenUnknown);
                 return 0;
             }
 
@@ -56,6 +62,7 @@ internal static class EmbedCommand
             var metadata = Metadata(model, plan);
             int width = precision == VectorPrecision.Binary ? (plan.Dimensions + 7) / 8 : plan.Dimensions;
             long windowed = 0;
+            var unknown = new Tokenization.UnknownTokens();
             IReadOnlyList<float>? scales = null;
             WithOutput(ctx, outputPath, (stream, release) =>
             {
@@ -68,6 +75,7 @@ internal static class EmbedCommand
                         long before = done;
                         var result = model.Embed(chunk, options, report is not null && withinChunks ? new Progress(n => report(before + n)) : null);
                         windowed += result.WindowedCount;
+                        unknown.Observe(model.Tokenizer, chunk);
                         for (int i = 0; i < chunk.Length; i++) Write(writer, chunk[i], result.Vectors[i], precision);
                         release();
                         done += chunk.Length;
@@ -90,6 +98,7 @@ internal static class EmbedCommand
                 ctx.Error.WriteLine($"int8 scales: {scalesPath}");
             }
             SimilarityCommand.NoteWindows(ctx, windowed, model);
+            EmbeddingOptionSet.WarnUnknownTokens(ctx, unknown);
             if (outputPath is not null) ctx.Error.WriteLine($"wrote {total} vectors of {plan.Dimensions} dimensions to {outputPath}");
             return 0;
         }));

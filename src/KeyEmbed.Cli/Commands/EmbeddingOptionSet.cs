@@ -132,6 +132,23 @@ internal sealed class EmbeddingOptionSet
         return parse.GetValue(texts) ?? [];
     }
 
+    /// <summary>
+    /// Warns once on stderr when texts are mostly unknown to the model's vocabulary (<see cref="Tokenization.UnknownTokens"/>);
+    /// the vectors are unchanged.
+    /// </summary>
+    public static void WarnUnknownTokens(CliContext context, KeyEmbedModel model, IEnumerable<string> texts)
+    {
+        var unknown = new Tokenization.UnknownTokens();
+        unknown.Observe(model.Tokenizer, texts);
+        WarnUnknownTokens(context, unknown);
+    }
+
+    /// <summary>Writes the warning of <paramref name="unknown"/>, if any: <c>warning: ...</c>, one line.</summary>
+    public static void WarnUnknownTokens(CliContext context, Tokenization.UnknownTokens unknown)
+    {
+        if (unknown.Message() is { } message) context.Error.WriteLine($"warning: {message}");
+    }
+
     /// <summary>The name that stands for standard input in <c>--input</c> and <c>--candidates</c>.</summary>
     public const string StandardInput = "-";
 

@@ -56,6 +56,7 @@ internal static class KeywordsCommand
             var plan = EmbeddingOptionSet.Resolve(model, options);
             if (plan.Pooling == Embedding.PoolingMode.None) throw KeyEmbedException.Input("--pooling none gives token vectors; keywords need one vector per phrase");
             var keywords = model.Keywords(document, keywordOptions, options);
+            EmbeddingOptionSet.WarnUnknownTokens(ctx, model, [document]);
             if (outputFormat == "json") WriteJson(ctx.Out, keywords);
             else WriteTable(ctx.Out, keywords);
             return 0;

@@ -48,6 +48,7 @@ internal static class SimilarityCommand
             {
                 var result = model.Embed([q, .. items], options);
                 NoteWindows(ctx, result, model);
+                EmbeddingOptionSet.WarnUnknownTokens(ctx, model, [q, .. items]);
                 var neighbours = NearestNeighbours.TopK(result.Vectors[0], result.Vectors[1..], k);
                 if (outputFormat == "json") WriteNeighboursJson(ctx.Out, q, items, neighbours);
                 else WriteNeighboursTable(ctx.Out, q, items, neighbours);
@@ -55,6 +56,7 @@ internal static class SimilarityCommand
             }
             var embedded = model.Embed(items, options);
             NoteWindows(ctx, embedded, model);
+            EmbeddingOptionSet.WarnUnknownTokens(ctx, model, items);
             var similarity = SimilarityMatrix.Compute(embedded.Vectors);
             switch (outputFormat)
             {

@@ -44,7 +44,7 @@ internal sealed class EmbedRequest : OptionFields
     public List<string?>? Texts { get; set; }
 }
 
-internal sealed record EmbedResponse(string Model, int Dimensions, float[][] Embeddings, int[] Tokens);
+internal sealed record EmbedResponse(string Model, int Dimensions, float[][] Embeddings, int[] Tokens, string? Warning = null);
 
 internal sealed class EmbedTokensRequest : OptionFields
 {
@@ -74,7 +74,8 @@ internal sealed record SimilarityResponse(
     float[]? MeanPairwise = null,
     IReadOnlyList<IReadOnlyList<RankedText>>? Neighbours = null,
     string? Query = null,
-    IReadOnlyList<RankedText>? Results = null);
+    IReadOnlyList<RankedText>? Results = null,
+    string? Warning = null);
 
 internal sealed class KeywordsRequest : OptionFields
 {
@@ -89,7 +90,7 @@ internal sealed class KeywordsRequest : OptionFields
 
 internal sealed record KeywordItem(string Keyword, float Score);
 
-internal sealed record KeywordsResponse(string Model, IReadOnlyList<KeywordItem> Keywords);
+internal sealed record KeywordsResponse(string Model, IReadOnlyList<KeywordItem> Keywords, string? Warning = null);
 
 internal sealed class TokenizeRequest
 {

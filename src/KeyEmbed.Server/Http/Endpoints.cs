@@ -65,6 +65,25 @@ internal static class Endpoints
         app.MapGet("/metrics", MetricsText).WithSummary("Prometheus text exposition.");
     }
 
+    /// <summary>The response header that carries the unknown-token warning (ASCII: counts only; the body's field has the text).</summary>
+    public const string WarningHeader = "KeyEmbed-Warning";
+
+    /// <summary>
+    /// Measures the texts' unknown-token share; when some are mostly unknown, counts them in /metrics, sets
+    /// <see cref="WarningHeader"/> and returns the warning for the body's <c>warning</c> field. Vectors are unchanged.
+    /// </summary>
+    private static string? UnknownTokenWarning(HttpContext context, ServerState state, IEmbeddingBackend backend, IEnumerable<string> texts)
+    {
+        var unknown = new Tokenization.UnknownTokens();
+        foreach (var text in texts)
+            if (backend.UnknownShare(text) is var share && share >= Tokenization.UnknownTokens.WarningShare) unknown.Flag(text, share);
+            else unknown.Pass();
+        if (unknown.Flagged == 0) return null;
+        state.Metrics.UnknownTokenTexts.Inc(unknown.Flagged);
+        context.Response.Headers[WarningHeader] = $"unknown-tokens; texts={unknown.Flagged}; of={unknown.Seen}";
+        return unknown.Message();
+    }
+
     private static RouteHandlerBuilder ProducesErrors(this RouteHandlerBuilder route) => route
         .Produces<ErrorResponse>(StatusCodes.Status400BadRequest)
         .Produces<ErrorResponse>(StatusCodes.Status401Unauthorized)
@@ -88,6 +107,8 @@ internal static class Endpoints
         var (options, truncate) = RequestValidation.Options(new OptionFields { Dimensions = request.Dimensions, Normalize = true }, backend.Model);
         var tokens = RequestValidation.CountTokens(backend, texts, truncate, "input");
         var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
+        // OpenAI's response shape stays as it is: the warning travels in the header (and /metrics) only.
+        UnknownTokenWarning(context, state, backend, texts);
         var usage = new OpenAiUsage(tokens.Sum(), tokens.Sum());
         var model = backend.Model.Name;
         return base64
@@ -134,7 +155,8 @@ internal static class Endpoints
         var (options, truncate) = RequestValidation.Options(request, backend.Model);
         var tokens = RequestValidation.CountTokens(backend, texts, truncate, "texts");
         var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
-        return Results.Json(new EmbedResponse(backend.Model.Name, vectors.Length > 0 ? vectors[0].Length : 0, vectors, tokens),
+        var warning = UnknownTokenWarning(context, state, backend, texts);
+        return Results.Json(new EmbedResponse(backend.Model.Name, vectors.Length > 0 ? vectors[0].Length : 0, vectors, tokens, warning),
             ServerJsonContext.Default.EmbedResponse);
     }
 
@@ -169,7 +191,8 @@ internal static class Endpoints
             var vectors = await state.Batcher.EmbedAsync(all, tokens.Sum(), options, context.RequestAborted);
             var ranked = NearestNeighbours.TopK(vectors[0], vectors[1..], k)
                 .Select(n => new RankedText(n.Index, candidates[n.Index], n.Similarity)).ToArray();
-            return Results.Json(new SimilarityResponse(backend.Model.Name, Query: query, Results: ranked), ServerJsonContext.Default.SimilarityResponse);
+            var rankedWarning = UnknownTokenWarning(context, state, backend, all);
+            return Results.Json(new SimilarityResponse(backend.Model.Name, Query: query, Results: ranked, Warning: rankedWarning), ServerJsonContext.Default.SimilarityResponse);
         }
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var neighbours = RequestValidation.TopK(request.TopK, "top_k", Math.Min(5, texts.Count - 1), Math.Max(texts.Count - 1, 0));
@@ -179,7 +202,8 @@ internal static class Endpoints
         var similarity = SimilarityMatrix.Compute(embedded);
         var nearest = similarity.Matrix.Select((row, i) => (IReadOnlyList<RankedText>)
             [.. NearestNeighbours.TopOfRow(row, neighbours, exclude: i).Select(n => new RankedText(n.Index, texts[n.Index], n.Similarity))]).ToArray();
-        return Results.Json(new SimilarityResponse(backend.Model.Name, texts, similarity.Matrix, similarity.ToSet, similarity.MeanPairwise, nearest),
+        var matrixWarning = UnknownTokenWarning(context, state, backend, texts);
+        return Results.Json(new SimilarityResponse(backend.Model.Name, texts, similarity.Matrix, similarity.ToSet, similarity.MeanPairwise, nearest, Warning: matrixWarning),
             ServerJsonContext.Default.SimilarityResponse);
     }
 
@@ -194,7 +218,8 @@ internal static class Endpoints
         // Candidates and document are embedded by the backend on the worker; the ranking (KeyBERT + MMR) is the library's.
         var keywords = await state.Batcher.RunExclusiveAsync(
             b => new KeywordExtractor(texts => b.EmbedBatch(texts, embedding)).Extract(document, options), tokens[0], context.RequestAborted);
-        return Results.Json(new KeywordsResponse(backend.Model.Name, [.. keywords.Select(k => new KeywordItem(k.Text, k.Score))]),
+        var keywordsWarning = UnknownTokenWarning(context, state, backend, [document]);
+        return Results.Json(new KeywordsResponse(backend.Model.Name, [.. keywords.Select(k => new KeywordItem(k.Text, k.Score))], keywordsWarning),
             ServerJsonContext.Default.KeywordsResponse);
     }
 

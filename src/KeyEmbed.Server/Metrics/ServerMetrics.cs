@@ -25,6 +25,8 @@ internal sealed class ServerMetrics
         QueueDepth = factory.CreateGauge("keyembed_queue_depth", "Requests waiting for the model.");
         Tokens = factory.CreateCounter("keyembed_tokens_total", "Tokens embedded (rate() of it is tokens per second).");
         Rejected = factory.CreateCounter("keyembed_rejected_total", "Requests refused because the queue was full.");
+        UnknownTokenTexts = factory.CreateCounter("keyembed_unknown_token_texts_total",
+            "Texts whose tokens were mostly unknown to the model's vocabulary (at least UnknownTokens.WarningShare); their vectors say little.");
     }
 
     public CollectorRegistry Registry { get; }
@@ -36,6 +38,7 @@ internal sealed class ServerMetrics
     public Gauge QueueDepth { get; }
     public Counter Tokens { get; }
     public Counter Rejected { get; }
+    public Counter UnknownTokenTexts { get; }
 
     public Task WriteTextAsync(Stream destination, CancellationToken cancellation) =>
         Registry.CollectAndExportAsTextAsync(destination, cancellation);

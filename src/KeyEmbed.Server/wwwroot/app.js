@@ -105,6 +105,9 @@ async function compare() {
     }
     const key = $("api-key").value.trim();
     if (key) sessionStorage.setItem("keyembed-key", key);
+    // Texts the model's vocabulary mostly does not know (Chinese on an English model): the scores mean little.
+    $("warning").textContent = answer.warning ? "Warning: " + answer.warning : "";
+    $("warning").hidden = !answer.warning;
     drawHeatmap(answer.texts, answer.matrix);
     drawToSet(answer.texts, answer.to_set);
     drawNeighbours(answer.texts, answer.neighbours);

@@ -154,9 +154,27 @@ public sealed record EmbeddingOptions
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         var result = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out result[i]))
-                throw KeyEmbedException.Input($"layers: '{parts[i]}' is not an integer; give comma-separated indexes such as -2 or -4,-3,-2,-1");
+        {
+            if (int.TryParse(parts[i], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out result[i])) continue;
+            result[i] = KerasBertLayer(parts[i]) ?? throw KeyEmbedException.Input(
+                $"layers: '{parts[i]}' is not an integer; give comma-separated indexes such as -2 or -4,-3,-2,-1 (or keras-bert layer names such as Encoder-11,Encoder-12)");
+        }
         return result;
+    }
+
+    /// <summary>
+    /// keras-bert's layer names, 1-based over the transformer layers: <c>Encoder-K</c> (any suffix, such as
+    /// <c>Encoder-12-FeedForward-Norm</c>) is layer K's output, hidden state K; <c>Embedding-Norm</c> (or
+    /// <c>Embedding</c>) is the embedding output, hidden state 0. Null when <paramref name="name"/> is neither.
+    /// </summary>
+    public static int? KerasBertLayer(string name)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(name.Trim(), @"^(?:Encoder-(\d{1,4})(?:-[A-Za-z-]*)?|(Embedding)(?:-Norm)?)$",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        if (!match.Success) return null;
+        if (match.Groups[2].Success) return 0;
+        int layer = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        return layer >= 1 ? layer : throw KeyEmbedException.Input($"layers: '{name}': keras-bert numbers its Encoder layers from 1");
     }
 
     /// <summary>Parses a pooling name (<see cref="PoolingNames"/>; also <c>meanmax</c>, <c>last-real</c>, <c>token</c>).</summary>

@@ -50,6 +50,9 @@ internal sealed class BertWordPiece : TextEncoder
     /// <inheritdoc />
     public override int VocabularySize => _vocabulary.Count;
 
+    /// <inheritdoc />
+    public override int? UnknownId => _unkId;
+
     internal override int SpecialTokenCount(bool pair) => pair ? 3 : 2;
 
     internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output)

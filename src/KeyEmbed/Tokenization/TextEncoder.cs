@@ -36,6 +36,27 @@ public abstract class TextEncoder
     /// <summary>Number of entries in the vocabulary.</summary>
     public abstract int VocabularySize { get; }
 
+    /// <summary>The id of the unknown token (<c>[UNK]</c>, <c>&lt;unk&gt;</c>); null when the tokenizer has none.</summary>
+    public virtual int? UnknownId => null;
+
+    /// <summary>
+    /// The share of <paramref name="text"/>'s tokens (special tokens aside) that the vocabulary does not know, 0..1:
+    /// high for a text in a language or script the model was not trained on (<see cref="UnknownTokens"/>).
+    /// </summary>
+    public double UnknownShare(string text)
+    {
+        if (UnknownId is not { } unknown) return 0;
+        var encoded = Encode(text);
+        int real = 0, unknownCount = 0;
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            if (encoded.SpecialTokenMask[i]) continue;
+            real++;
+            if (encoded.Ids[i] == unknown) unknownCount++;
+        }
+        return real == 0 ? 0 : (double)unknownCount / real;
+    }
+
     /// <summary>A copy of this encoder whose default maximum length is <paramref name="maxLength"/> (e.g. the model's position limit).</summary>
     public TextEncoder WithMaxLength(int maxLength)
     {

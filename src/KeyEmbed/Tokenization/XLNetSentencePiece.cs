@@ -116,6 +116,9 @@ internal sealed class XLNetSentencePiece : TextEncoder
     /// <inheritdoc />
     public override int VocabularySize { get; }
 
+    /// <inheritdoc />
+    public override int? UnknownId => _unkId;
+
     internal override int SpecialTokenCount(bool pair) => pair ? 3 : 2;
 
     internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output)

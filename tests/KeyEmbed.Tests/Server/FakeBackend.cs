@@ -51,6 +51,13 @@ internal sealed class FakeBackend : IEmbeddingBackend
 
     public int CountTokens(string text) => Tokenize(text).Tokens.Count;
 
+    /// <summary>This fake's "vocabulary" is English: a word with a character beyond ASCII is unknown.</summary>
+    public double UnknownShare(string text)
+    {
+        var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        return words.Length == 0 ? 0 : (double)words.Count(w => w.Any(c => c > 0x7F)) / words.Length;
+    }
+
     public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options)
     {
         Hold();

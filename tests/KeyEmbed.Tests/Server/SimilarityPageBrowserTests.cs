@@ -148,4 +148,32 @@ public sealed class SimilarityPageBrowserTests
         await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
         Assert.True(new FileInfo(screenshot).Length > 10_000);
     }
+
+    [Fact]
+    [Trait("Resource", "chromium")]
+    public async Task Page_shows_a_notice_when_the_keywords_are_mostly_unknown_to_the_model()
+    {
+        if (!File.Exists(ChromiumPath))
+            Assert.Fail($"Chromium is not installed at {ChromiumPath}: run `apt-get install -y chromium` (.ci/run does).");
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchChromium(playwright);
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(server.Address.ToString());
+        await page.FillAsync("#keywords", "king\nqueen");
+        await page.ClickAsync("#compare");
+        await page.WaitForSelectorAsync("#heatmap td");
+        Assert.False(await page.IsVisibleAsync("#warning"));
+
+        // The fake's vocabulary is English: Han words are unknown, as on the built-in model.
+        await page.FillAsync("#keywords", "人工智能\n机器学习\n深度学习\nbanana");
+        await page.ClickAsync("#compare");
+        await page.WaitForSelectorAsync("#warning", new() { State = WaitForSelectorState.Visible });
+        var notice = await page.TextContentAsync("#warning");
+        Assert.Contains("3 of 4 texts", notice);
+        Assert.Contains("docs/chinese.md", notice);
+        // The scores are still drawn (the vectors are not changed, only flagged).
+        Assert.Equal(16, (await page.QuerySelectorAllAsync("#heatmap td")).Count);
+    }
 }
