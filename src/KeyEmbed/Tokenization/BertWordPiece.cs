@@ -51,7 +51,7 @@ internal sealed class BertWordPiece : TextEncoder
     public override int VocabularySize => _vocabulary.Count;
 
     /// <inheritdoc />
-    public override int? UnknownId => _unkId;
+    public override int? UnknownTokenId => _unkId;
 
     internal override int SpecialTokenCount(bool pair) => pair ? 3 : 2;
 

@@ -37,7 +37,7 @@ public abstract class TextEncoder
     public abstract int VocabularySize { get; }
 
     /// <summary>The id of the unknown token (<c>[UNK]</c>, <c>&lt;unk&gt;</c>); null when the tokenizer has none.</summary>
-    public virtual int? UnknownId => null;
+    public virtual int? UnknownTokenId => null;
 
     /// <summary>
     /// The share of <paramref name="text"/>'s tokens (special tokens aside) that the vocabulary does not know, 0..1:
@@ -45,7 +45,7 @@ public abstract class TextEncoder
     /// </summary>
     public double UnknownShare(string text)
     {
-        if (UnknownId is not { } unknown) return 0;
+        if (UnknownTokenId is not { } unknown) return 0;
         var encoded = Encode(text);
         int real = 0, unknownCount = 0;
         for (int i = 0; i < encoded.Length; i++)

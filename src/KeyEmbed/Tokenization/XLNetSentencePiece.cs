@@ -117,7 +117,7 @@ internal sealed class XLNetSentencePiece : TextEncoder
     public override int VocabularySize { get; }
 
     /// <inheritdoc />
-    public override int? UnknownId => _unkId;
+    public override int? UnknownTokenId => _unkId;
 
     internal override int SpecialTokenCount(bool pair) => pair ? 3 : 2;
 

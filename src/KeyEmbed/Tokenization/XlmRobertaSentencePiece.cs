@@ -41,6 +41,9 @@ internal sealed class XlmRobertaSentencePiece : TextEncoder
     /// <inheritdoc />
     public override int VocabularySize { get; }
 
+    /// <inheritdoc />
+    public override int? UnknownTokenId => UnknownId;
+
     internal override int SpecialTokenCount(bool pair) => pair ? 4 : 2;
 
     internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output)
