@@ -27,6 +27,9 @@ internal static class ModelLocator
                 $"--model '{model}' is a file but not an .onnx file; pass the folder that holds the checkpoint instead (it should contain {Expected})");
         }
         if (BuiltInModels.IsBuiltIn(model)) return BuiltIn(model.ToLowerInvariant());
+        // ORG/NAME[@revision]: a Hugging Face name, looked up offline in the local Hugging Face cache.
+        if (HuggingFaceCache.ParseRepoId(model) is not null)
+            return FromDirectory(HuggingFaceCache.Resolve(model, Environment.GetEnvironmentVariable), model);
         throw KeyEmbedException.Input(
             $"--model '{model}': no such folder or file, and not a built-in model ({string.Join(", ", BuiltInModels.Names)}); pass a model folder, an .onnx file or a built-in name");
     }
