@@ -258,7 +258,7 @@ internal sealed class OnnxInitializerReader : ITensorSource
     private static ModelBytes MapFile(string path)
     {
         if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "file not found");
-        return ModelBytes.Map(path, 0, new FileInfo(path).Length);
+        return ModelBytes.Map(path, 0, FileLength.Of(path));
     }
 
     // Raw: where the weight's raw data lies in the model's bytes, when the parse left it there.
@@ -287,7 +287,7 @@ internal sealed class OnnxInitializerReader : ITensorSource
             string file = System.IO.Path.Combine(folder, location);
             if (!File.Exists(file))
                 throw KeyEmbedException.Checkpoint(modelPath, $"initializer '{tensor.Name}': external data file '{location}' is missing; keep it beside the .onnx file");
-            long size = new FileInfo(file).Length;
+            long size = FileLength.Of(file);
             long offset = Number(tensor, fields, "offset") ?? 0;
             long length = Number(tensor, fields, "length") ?? size - offset;
             if (offset < 0 || length < 0 || offset > size || length > size - offset || length > int.MaxValue)

@@ -24,7 +24,7 @@ public sealed class SafetensorsReader : ITensorSource
     {
         Path = path;
         if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "file not found");
-        long fileLength = new FileInfo(path).Length;
+        long fileLength = FileLength.Of(path);
         if (fileLength < 8) throw KeyEmbedException.Checkpoint(path, $"too short for a safetensors file ({fileLength} bytes; the header length alone takes 8)");
 
         byte[] header;

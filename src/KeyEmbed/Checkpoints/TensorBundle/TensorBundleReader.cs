@@ -35,7 +35,7 @@ public sealed partial class TensorBundleReader : ITensorSource
         Path = prefix + ".index";
         if (!File.Exists(Path))
             throw KeyEmbedException.Checkpoint(Path, "checkpoint index not found; pass the checkpoint prefix (e.g. dir/bert_model.ckpt) or its .index file");
-        long indexLength = new FileInfo(Path).Length;
+        long indexLength = FileLength.Of(Path);
         if (indexLength > MaxIndexBytes)
             throw KeyEmbedException.Checkpoint(Path, $"index file is {indexLength} bytes, far larger than any checkpoint index; not a TensorFlow checkpoint index");
 
@@ -234,7 +234,7 @@ public sealed partial class TensorBundleReader : ITensorSource
             if (_length >= 0) return _length;
             if (!File.Exists(Path))
                 throw KeyEmbedException.Checkpoint(Path, $"data shard not found (the index {System.IO.Path.GetFileName(indexPath)} lists tensors in it); keep every .data-NNNNN-of-NNNNN file beside the .index");
-            return _length = new FileInfo(Path).Length;
+            return _length = FileLength.Of(Path);
         }
 
         // A shard that shrank after the index was validated would make the pointers unsafe: LazyFileMap refuses it.
