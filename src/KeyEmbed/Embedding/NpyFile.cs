@@ -58,18 +58,11 @@ internal static partial class NpyFile
             throw KeyEmbedException.Input($"{path}: not a .npy file (it does not start with \\x93NUMPY)");
         int major = prefix[6];
         long headerLength;
-        if (major == 1)
-        {
-            Span<byte> len = stackalloc byte[2];
-            stream.ReadExactly(len);
-            headerLength = BinaryPrimitives.ReadUInt16LittleEndian(len);
-        }
-        else if (major is 2 or 3)
-        {
-            Span<byte> len = stackalloc byte[4];
-            stream.ReadExactly(len);
-            headerLength = BinaryPrimitives.ReadUInt32LittleEndian(len);
-        }
+        Span<byte> len = stackalloc byte[major == 1 ? 2 : 4];
+        if (major is 1 or 2 or 3 && stream.ReadAtLeast(len, len.Length, throwOnEndOfStream: false) < len.Length)
+            throw KeyEmbedException.Input($"{path}: the file ends inside the .npy preamble; it is truncated");
+        if (major == 1) headerLength = BinaryPrimitives.ReadUInt16LittleEndian(len);
+        else if (major is 2 or 3) headerLength = BinaryPrimitives.ReadUInt32LittleEndian(len);
         else throw KeyEmbedException.Input($"{path}: .npy version {major}.{prefix[7]} is not supported (1.0, 2.0, 3.0 are)");
         if (headerLength > stream.Length - stream.Position)
             throw KeyEmbedException.Input($"{path}: header claims {headerLength} bytes but the file is shorter; it is truncated");
@@ -84,9 +77,18 @@ internal static partial class NpyFile
             throw KeyEmbedException.Input($"{path}: header lacks descr, fortran_order or shape: {header.Trim()}");
         if (fortran.Groups[1].Value == "True")
             throw KeyEmbedException.Input($"{path}: Fortran-order arrays are not supported; save it in C order (numpy.ascontiguousarray)");
-        var shape = shapeMatch.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        long count = shape.Aggregate(1L, (a, b) => a * b);
+        var dims = shapeMatch.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var shape = new long[dims.Length];
+        long count = 1;
+        for (int i = 0; i < dims.Length; i++)
+        {
+            // Found by fuzzing (fuzz/corpus/npy): a shape entry that is not a number, or a product that overflows.
+            if (!long.TryParse(dims[i], NumberStyles.None, CultureInfo.InvariantCulture, out shape[i]))
+                throw KeyEmbedException.Input($"{path}: shape entry '{dims[i]}' is not a non-negative integer: {header.Trim()}");
+            if (shape[i] != 0 && count > Array.MaxLength / shape[i])
+                throw KeyEmbedException.Input($"{path}: shape ({string.Join(", ", dims)}) has more elements than an array can hold");
+            count *= shape[i];
+        }
 
         string type = descr.Groups[1].Value;
         int elementSize = type switch { "<f4" => 4, "<f8" => 8, "|i1" or "<i1" => 1, "|u1" or "<u1" => 1, _ => 0 };

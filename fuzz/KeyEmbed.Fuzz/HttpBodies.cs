@@ -1,0 +1,74 @@
+using System.Net;
+using System.Text;
+using KeyEmbed.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+
+namespace KeyEmbed.Fuzz;
+
+/// <summary>
+/// The <c>http</c> target: the real service (Kestrel on a loopback port, the tiny random BERT from
+/// <c>../shared/golden/bert-tiny-random</c>) started once per process; each input is one POST, its first byte choosing
+/// the route and the rest the body. Every answer must be one the service documents for a client's request: 2xx, or
+/// 400 / 413 / 415 / 422 with a JSON error body. A 5xx (or any other status) is a crash.
+/// </summary>
+internal static class HttpBodies
+{
+    internal static readonly string[] Routes = ["/v1/embeddings", "/embed", "/embed/tokens", "/similarity", "/keywords", "/tokenize"];
+
+    private static readonly HashSet<HttpStatusCode> Allowed =
+    [
+        HttpStatusCode.OK, HttpStatusCode.BadRequest, HttpStatusCode.RequestEntityTooLarge,
+        HttpStatusCode.UnsupportedMediaType, HttpStatusCode.UnprocessableEntity,
+    ];
+
+    private static readonly Lazy<HttpClient> Client = new(Start);
+
+    private static HttpClient Start()
+    {
+        string model = SharedFolder("golden/bert-tiny-random");
+        var backend = new KeyEmbedModelBackend(KeyEmbedModel.Load(model, new KeyEmbedModelOptions { UseGraphCache = false, Threads = 1 }));
+        var app = KeyEmbedServer.Build(backend, new ServerOptions { Host = "127.0.0.1", Port = 0, MaxBodyBytes = 64 * 1024, MaxInputs = 32 },
+            logging => logging.ClearProviders());
+        app.StartAsync().GetAwaiter().GetResult();
+        return new HttpClient { BaseAddress = app.ListeningUri(), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public static void Run(byte[] input)
+    {
+        string route = Routes[input.Length == 0 ? 0 : input[0] % Routes.Length];
+        using var content = new ByteArrayContent(input.Length == 0 ? [] : input[1..]);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = Client.Value.PostAsync(route, content).GetAwaiter().GetResult();
+        string body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+        if (!Allowed.Contains(response.StatusCode))
+            throw new InvalidOperationException($"POST {route} answered {(int)response.StatusCode}: {body}");
+        if (response.StatusCode != HttpStatusCode.OK && !body.Contains("\"error\"", StringComparison.Ordinal))
+            throw new InvalidOperationException($"POST {route} answered {(int)response.StatusCode} without a JSON error body: {body}");
+    }
+
+    internal static string SharedFolder(string relative)
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
+                foreach (var candidate in new[] { Path.Combine(dir.FullName, "shared", relative), Path.Combine(dir.FullName, "..", "shared", relative) })
+                    if (Directory.Exists(candidate)) return Path.GetFullPath(candidate);
+        throw new DirectoryNotFoundException($"../shared/{relative} not found above {Environment.CurrentDirectory}");
+    }
+
+    /// <summary>Small valid bodies per route (the seeds), each prefixed with its route byte.</summary>
+    internal static IEnumerable<(string Name, byte[] Bytes)> Seeds()
+    {
+        string[] bodies =
+        [
+            """{"input": ["a river of stone", "green light"], "model": "x", "encoding_format": "float", "dimensions": 8}""",
+            """{"texts": ["a river of stone"], "layers": [-1], "layer_mode": "sum", "pooling": "mean", "normalize": true, "truncate": true}""",
+            """{"text": "a river of stone", "exclude_special_tokens": true}""",
+            """{"texts": ["river", "stone"], "query": "water", "candidates": ["river", "light"], "top_k": 2}""",
+            """{"document": "the river runs past the stone mill by the green light", "top_k": 3, "diversity": 0.5, "min_ngram": 1, "max_ngram": 2, "remove_stop_words": true}""",
+            """{"texts": ["a river of stone", "unaffable"], "text": "x"}""",
+        ];
+        for (int i = 0; i < Routes.Length; i++)
+            yield return ($"route{i}", [(byte)i, .. Encoding.UTF8.GetBytes(bodies[i])]);
+    }
+}

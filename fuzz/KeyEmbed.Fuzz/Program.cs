@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using SharpFuzz;
+
+namespace KeyEmbed.Fuzz;
+
+/// <summary>
+/// <c>KeyEmbed.Fuzz TARGET</c>: the afl-fuzz fork server for one target (run by <c>fuzz/run.sh</c>, after SharpFuzz
+/// has instrumented KeyEmbed.dll and KeyEmbed.Server.dll). <c>KeyEmbed.Fuzz TARGET --replay FILE|DIR...</c>: runs inputs
+/// once each and reports the ones that crash or take over a second (triage). <c>KeyEmbed.Fuzz --seeds DIR</c>: writes
+/// every target's seed inputs into DIR/TARGET/.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length == 2 && args[0] == "--seeds")
+        {
+            foreach (var (seedTarget, name, bytes) in Seeds.All())
+            {
+                Directory.CreateDirectory(Path.Combine(args[1], seedTarget));
+                File.WriteAllBytes(Path.Combine(args[1], seedTarget, name), bytes);
+            }
+            return 0;
+        }
+        if (args.Length == 0 || !Targets.All.ContainsKey(args[0]))
+        {
+            Console.Error.WriteLine($"usage: KeyEmbed.Fuzz TARGET [--replay FILE|DIR...] | --seeds DIR; targets: {string.Join(", ", Targets.All.Keys)}");
+            return 1;
+        }
+        string target = args[0];
+        if (args.Length > 1 && args[1] == "--replay")
+        {
+            int failures = 0;
+            try { Targets.Run(target, []); } catch (Exception) { } // warm-up: shared tokenizers, the service
+            foreach (var file in args.Skip(2).SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p) : [p]).Order(StringComparer.Ordinal))
+            {
+                var input = File.ReadAllBytes(file);
+                var clock = Stopwatch.StartNew();
+                try
+                {
+                    string? refusal = Targets.Run(target, input);
+                    if (clock.Elapsed > TimeSpan.FromSeconds(1)) throw new TimeoutException($"took {clock.ElapsedMilliseconds} ms");
+                    Console.WriteLine($"{file}: {(refusal is null ? "accepted" : "refused: " + refusal)}");
+                }
+                catch (Exception e)
+                {
+                    failures++;
+                    var frames = (e.StackTrace ?? "").Split('\n').Take(4);
+                    Console.WriteLine($"{file}: {e.GetType().Name}: {e.Message}\n{string.Join('\n', frames)}\n");
+                }
+            }
+            Console.WriteLine($"{failures} failing input(s)");
+            return failures == 0 ? 0 : 2;
+        }
+        // Warm the target (shared tokenizers, the service) before the fork server starts, so the per-input timeout
+        // measures the input, not start-up. Instrumented code records edges into SharpFuzz's trace buffer, which the
+        // fork server maps only when it starts; until then it records into a scratch buffer.
+        unsafe
+        {
+            SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
+        }
+        try { Targets.Run(target, []); } catch (Exception) { }
+        Fuzzer.OutOfProcess.Run(stream =>
+        {
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            Targets.Run(target, copy.ToArray());
+        });
+        return 0;
+    }
+}
