@@ -73,10 +73,30 @@ for kind in crashes hangs; do
   fi
 done
 
-# Keep what the run learnt: new queue entries (not the seeds themselves), smallest first, at most 40 per target.
+# Keep what the run learnt: new queue entries of at most 4 KiB, smallest first, at most 40 per target, leaving out the
+# seeds themselves and everything descended from a seed made of a ../shared file (so no near-copy of reference data
+# enters the repository; afl names each entry's parents in src:).
 mkdir -p "fuzz/corpus/$target"
-ls -S -r "$work/findings/default/queue/" | grep -v 'orig:' | head -40 | while read -r entry; do
-  name=$(printf '%s' "$entry" | sha1sum | cut -c1-16)
-  cp "$work/findings/default/queue/$entry" "fuzz/corpus/$target/$name"
-done
+python3 - "$work/findings/default/queue" "fuzz/corpus/$target" <<'PY'
+import hashlib, os, re, shutil, sys
+queue, dest = sys.argv[1], sys.argv[2]
+entries = {int(re.match(r"id:(\d+)", n).group(1)): n for n in os.listdir(queue) if n.startswith("id:")}
+shared = {}
+def from_shared(i):
+    if i not in shared:
+        name = entries.get(i, "")
+        shared[i] = True  # cycles cannot happen; provisional value
+        m = re.search(r"orig:(.*)", name)
+        if m:
+            shared[i] = m.group(1).startswith("shared-")
+        else:
+            parents = re.search(r"src:([\d+]+)", name)
+            shared[i] = any(from_shared(int(p)) for p in parents.group(1).split("+")) if parents else False
+    return shared[i]
+keep = sorted((os.path.getsize(os.path.join(queue, n)), n) for i, n in entries.items()
+              if "orig:" not in n and not from_shared(i) and os.path.getsize(os.path.join(queue, n)) <= 4096)
+for _, n in keep[:40]:
+    data = open(os.path.join(queue, n), "rb").read()
+    open(os.path.join(dest, hashlib.sha1(data).hexdigest()[:16]), "wb").write(data)
+PY
 exit $status

@@ -80,7 +80,7 @@ public static class Seeds
                 data = Targets.SharedFile($"{folder}/{prefix}.data-00000-of-00001");
             }
             catch (FileNotFoundException) { continue; }
-            if (index.Length <= ushort.MaxValue) yield return (Path.GetFileName(folder) + ".bundle", PackBundle(index, data));
+            if (index.Length <= ushort.MaxValue) yield return ("shared-" + Path.GetFileName(folder) + ".bundle", PackBundle(index, data));
         }
     }
 

@@ -51,6 +51,12 @@ public static class KeyEmbedServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // Slow and idle clients (docs/server.md "Connection limits", docs/reliability.md): bounded connections,
+            // headers within a deadline, bodies at a minimum rate, idle keep-alive connections closed.
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
+            kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(options.MinRequestBodyBytesPerSecond, options.MinRequestBodyGrace);
+            kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
             kestrel.AddServerHeader = false;
         });
         builder.WebHost.UseUrls(ListenUrl(options));
@@ -198,6 +204,10 @@ public static class KeyEmbedServer
             if (mapping.RetryAfter) context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (kind == ApiErrorKind.Unauthorized) context.Response.Headers.WWWAuthenticate = "Bearer";
             if (kind == ApiErrorKind.MethodNotAllowed) context.Response.Headers.Allow = string.Join(", ", Endpoints.MethodsOf(context.Request.Path));
+            // The unread rest of a too-large body cannot be drained, so Kestrel closes the connection after this answer;
+            // saying so lets the client open a new one instead of sending its next request into a closing socket
+            // (found by the soak: the request after a 413 on a kept-alive connection failed with "response ended").
+            if (kind == ApiErrorKind.PayloadTooLarge) context.Response.Headers.Connection = "close";
             await context.Response.WriteAsJsonAsync(new ErrorResponse(new ErrorBody(message, mapping.Type, param, mapping.Code)),
                 ServerJsonContext.Default.ErrorResponse);
         }

@@ -45,6 +45,30 @@ public sealed record ServerOptions
     /// </summary>
     public TimeSpan? DrainDelay { get; init; }
 
+    /// <summary>
+    /// Most open connections (Kestrel's <c>MaxConcurrentConnections</c>); beyond it new connections are refused at once,
+    /// so idle or slow clients cannot exhaust the service's sockets and threads. Default 1000.
+    /// </summary>
+    public int MaxConnections { get; init; } = 1000;
+
+    /// <summary>
+    /// How long a client may take to send a request's headers (Kestrel's <c>RequestHeadersTimeout</c>); a client that
+    /// trickles its headers or connects and says nothing is disconnected after it. Default 10 s.
+    /// </summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Slowest accepted request body, in bytes per second averaged after a grace period (Kestrel's
+    /// <c>MinRequestBodyDataRate</c>); a client trickling its body slower gets 408 and is disconnected. Default 240 B/s after 5 s.
+    /// </summary>
+    public double MinRequestBodyBytesPerSecond { get; init; } = 240;
+
+    /// <summary>Grace period before <see cref="MinRequestBodyBytesPerSecond"/> applies (over 1 s). Default 5 s.</summary>
+    public TimeSpan MinRequestBodyGrace { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long an idle keep-alive connection stays open (Kestrel's <c>KeepAliveTimeout</c>). Default 60 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Checks the values; a bad one is a <see cref="KeyEmbedException"/> naming the option.</summary>
     public void Validate()
     {
@@ -62,6 +86,11 @@ public sealed record ServerOptions
         Positive(MaxQueuedRequests, "--max-queue");
         Positive(RetryAfterSeconds, "retry-after seconds");
         if (DrainDelay < TimeSpan.Zero) throw new KeyEmbedException(ErrorKind.InvalidInput, $"--drain-seconds must not be negative (got {DrainDelay.Value.TotalSeconds}).");
+        Positive(MaxConnections, "max connections");
+        Positive(RequestHeadersTimeout.Ticks, "request headers timeout");
+        Positive(KeepAliveTimeout.Ticks, "keep-alive timeout");
+        if (MinRequestBodyBytesPerSecond <= 0 || MinRequestBodyGrace <= TimeSpan.FromSeconds(1))
+            throw new KeyEmbedException(ErrorKind.InvalidInput, "the minimum request body rate must be positive and its grace period over a second (Kestrel's rule).");
         if (MaxBatchWait < TimeSpan.Zero) throw new KeyEmbedException(ErrorKind.InvalidInput, $"--max-wait-ms must not be negative (got {MaxBatchWait.TotalMilliseconds}).");
     }
 }

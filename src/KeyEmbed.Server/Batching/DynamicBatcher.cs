@@ -229,7 +229,12 @@ internal sealed class DynamicBatcher : IHostedService
         }
         catch (Exception e)
         {
-            if (e is not KeyEmbedException) _log.LogError(e, "A model batch of {Requests} requests failed", batch.Count);
+            // Only this batch's requests fail (each answers with the failure's status); the worker goes on with the next.
+            // Every failure that answers 5xx is logged with its reason (a bug with its stack trace).
+            if (e is not KeyEmbedException known)
+                _log.LogError(e, "A model batch of {Requests} requests failed: {Reason}", batch.Count, e.Message);
+            else if (known.Kind is not (ErrorKind.InvalidInput or ErrorKind.Overloaded))
+                _log.LogError("A model batch of {Requests} requests failed ({Kind}): {Reason}", batch.Count, known.Kind, known.Message);
             foreach (var pending in batch) pending.Completion.TrySetException(e);
         }
         finally

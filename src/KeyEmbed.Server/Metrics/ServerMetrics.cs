@@ -27,6 +27,14 @@ internal sealed class ServerMetrics
         Rejected = factory.CreateCounter("keyembed_rejected_total", "Requests refused because the queue was full.");
         UnknownTokenTexts = factory.CreateCounter("keyembed_unknown_token_texts_total",
             "Texts whose tokens were mostly unknown to the model's vocabulary (at least UnknownTokens.WarningShare); their vectors say little.");
+        // Memory, read at each scrape (the soak's flat-memory check reads these; docs/reliability.md).
+        var heap = factory.CreateGauge("keyembed_gc_heap_bytes", "Bytes in the managed (GC) heap, as GC.GetTotalMemory reports them.");
+        var resident = factory.CreateGauge("keyembed_process_resident_bytes", "Resident memory of the service process (working set).");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            heap.Set(GC.GetTotalMemory(forceFullCollection: false));
+            resident.Set(Environment.WorkingSet);
+        });
     }
 
     public CollectorRegistry Registry { get; }

@@ -28,6 +28,12 @@ internal sealed class FakeBackend : IEmbeddingBackend
     /// <summary>When set, every model call throws it (a broken model or runtime).</summary>
     public Exception? Failure { get; set; }
 
+    /// <summary>When set, a batch for which it returns an exception throws it (one bad batch among good ones).</summary>
+    public Func<IReadOnlyList<string>, Exception?>? FailBatch { get; set; }
+
+    /// <summary>The texts of every EmbedBatch call, in call order, and whether it threw.</summary>
+    public ConcurrentQueue<(string[] Texts, bool Failed)> BatchTexts { get; } = new();
+
     /// <summary>Signalled whenever a model call starts.</summary>
     public SemaphoreSlim Started { get; } = new(0);
 
@@ -61,6 +67,12 @@ internal sealed class FakeBackend : IEmbeddingBackend
     public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options)
     {
         Hold();
+        if (FailBatch?.Invoke(texts) is { } failure)
+        {
+            BatchTexts.Enqueue(([.. texts], true));
+            throw failure;
+        }
+        BatchTexts.Enqueue(([.. texts], false));
         Batches.Enqueue(texts.Count);
         return [.. texts.Select(t => Embed(t, options))];
     }

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using KeyEmbed.Server;
+
+namespace KeyEmbed.Tests.Server;
+
+public sealed class ConnectionLimitsTests
+{
+    // Found by the soak: a 413 on a kept-alive connection left it open-looking while Kestrel closed it (the rest of the
+    // body cannot be drained), and the client's next request on it failed. The answer now says Connection: close.
+    [Fact]
+    public async Task A_too_large_body_is_answered_413_with_connection_close_and_the_next_request_succeeds()
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend(), new ServerOptions { MaxBodyBytes = 1024 });
+        var body = """{"texts": ["x"]}""" + new string(' ', 2000);
+        for (int i = 0; i < 5; i++)
+        {
+            var tooLarge = await server.PostJsonAsync("/embed", body);
+            await tooLarge.ErrorAsync(413);
+            Assert.True(tooLarge.Headers.ConnectionClose, "413 without Connection: close");
+            Assert.Equal(HttpStatusCode.OK, (await server.PostJsonAsync("/embed", """{"texts": ["y"]}""")).StatusCode);
+        }
+    }
+
+    private static async Task<Socket> Connect(Uri address)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, address.Port);
+        return socket;
+    }
+
+    // Reads until the service closes the connection (or answers and closes); how long that took.
+    private static async Task<TimeSpan> UntilClosed(Socket socket, Func<Task> trickle, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        var buffer = new byte[1024];
+        var receive = socket.ReceiveAsync(buffer, SocketFlags.None);
+        while (clock.Elapsed < limit)
+        {
+            if (await Task.WhenAny(receive, Task.Delay(200)) == receive)
+            {
+                if (await receive == 0) return clock.Elapsed;
+                receive = socket.ReceiveAsync(buffer, SocketFlags.None);
+                continue;
+            }
+            try { await trickle(); } catch (SocketException) { return clock.Elapsed; }
+        }
+        throw new Xunit.Sdk.XunitException($"the service kept the connection open for {limit.TotalSeconds} s");
+    }
+
+    [Fact]
+    public async Task Clients_trickling_headers_or_body_are_cut_off_while_others_are_served()
+    {
+        var options = new ServerOptions { RequestHeadersTimeout = TimeSpan.FromSeconds(1), MinRequestBodyGrace = TimeSpan.FromSeconds(2) };
+        await using var server = await RunningServer.StartAsync(new FakeBackend(), options);
+
+        using var headers = await Connect(server.Address);
+        await headers.SendAsync(Encoding.ASCII.GetBytes("GET /health HTTP/1.1\r\nHost: x\r\n"));
+        var slowHeaders = UntilClosed(headers, () => headers.SendAsync("a"u8.ToArray()), TimeSpan.FromSeconds(20));
+
+        using var body = await Connect(server.Address);
+        await body.SendAsync(Encoding.ASCII.GetBytes("POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"));
+        var slowBody = UntilClosed(body, () => body.SendAsync(" "u8.ToArray()), TimeSpan.FromSeconds(20));
+
+        // Meanwhile the service answers everyone else.
+        for (int i = 0; i < 5; i++)
+            Assert.Equal(HttpStatusCode.OK, (await server.PostJsonAsync("/embed", """{"texts": ["x"]}""")).StatusCode);
+
+        Assert.True(await slowHeaders < TimeSpan.FromSeconds(15));
+        Assert.True(await slowBody < TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public void Connection_limits_must_be_positive()
+    {
+        Assert.Throws<KeyEmbedException>(() => new ServerOptions { MaxConnections = 0 }.Validate());
+        Assert.Throws<KeyEmbedException>(() => new ServerOptions { RequestHeadersTimeout = TimeSpan.Zero }.Validate());
+        Assert.Throws<KeyEmbedException>(() => new ServerOptions { MinRequestBodyBytesPerSecond = 0 }.Validate());
+        Assert.Throws<KeyEmbedException>(() => new ServerOptions { MinRequestBodyGrace = TimeSpan.FromSeconds(1) }.Validate());
+        new ServerOptions().Validate();
+    }
+}
