@@ -24,6 +24,22 @@ root.SetAction(async (parsed, cancellation) =>
     var settings = new SoakSettings(server, TimeSpan.FromSeconds(parsed.GetValue(duration)), parsed.GetValue(clients),
         parsed.GetValue(idle), parsed.GetValue(slow), parsed.GetValue(maxBody), MalformedFraction: parsed.GetValue(malformed),
         Disconnects: !parsed.GetValue(noDisconnects));
+    // Wait (up to 3 minutes) for the service to load its model.
+    using (var probe = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(5) })
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try { if ((await probe.GetAsync("/health", cancellation)).IsSuccessStatusCode) break; }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
+            if (waited.Elapsed > TimeSpan.FromMinutes(3))
+            {
+                Console.Error.WriteLine($"error: {server} did not become healthy within 3 minutes.");
+                return 2;
+            }
+            await Task.Delay(250, cancellation);
+        }
+    }
     var result = await SoakRun.RunAsync(settings, line => Console.Error.WriteLine(line), cancellation);
     var text = result.ToText();
     Console.Write(text);

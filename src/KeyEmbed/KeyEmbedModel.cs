@@ -327,7 +327,7 @@ public sealed class KeyEmbedModel : IDisposable
         {
             try
             {
-                using var doc = JsonDocument.Parse(File.ReadAllBytes(poolingPath));
+                using var doc = KeyEmbed.IO.StrictJson.Parse(File.ReadAllBytes(poolingPath));
                 bool Flag(string key) => doc.RootElement.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.True;
                 pooling = Flag("pooling_mode_cls_token") ? raw.ClsPooling
                     : Flag("pooling_mode_max_tokens") && Flag("pooling_mode_mean_tokens") ? PoolingMode.MeanMax

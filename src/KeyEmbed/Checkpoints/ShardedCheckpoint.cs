@@ -80,7 +80,7 @@ public sealed class ShardedCheckpoint : ITensorSource
         if (!File.Exists(indexPath)) throw KeyEmbedException.Checkpoint(indexPath, "index file not found");
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            using var document = KeyEmbed.IO.StrictJson.Parse(File.ReadAllBytes(indexPath));
             if (document.RootElement.ValueKind != JsonValueKind.Object
                 || !document.RootElement.TryGetProperty("weight_map", out var weightMap) || weightMap.ValueKind != JsonValueKind.Object)
                 throw KeyEmbedException.Checkpoint(indexPath, "no \"weight_map\" object; a sharded checkpoint's index maps every tensor name to its shard file");

@@ -157,7 +157,7 @@ internal static class ModelLocator
     private static string ArchitectureOf(string configPath)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(configPath)); }
+        try { doc = KeyEmbed.IO.StrictJson.Parse(File.ReadAllBytes(configPath)); }
         catch (JsonException e) { throw KeyEmbedException.Checkpoint(configPath, $"not valid JSON ({e.Message})", e); }
         using (doc)
         {

@@ -108,7 +108,7 @@ internal static class TokenizerFiles
         if (!File.Exists(config)) return new TokenizerConfig(null, null, null);
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(config));
+            using var document = KeyEmbed.IO.StrictJson.Parse(File.ReadAllBytes(config));
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw KeyEmbedException.Checkpoint(config, "is not a JSON object");

@@ -49,7 +49,7 @@ internal sealed record BertConfig(
     public static JsonDocument ReadJson(string path)
     {
         if (!File.Exists(path)) throw KeyEmbedException.Checkpoint(path, "config file not found");
-        try { return JsonDocument.Parse(File.ReadAllBytes(path)); }
+        try { return KeyEmbed.IO.StrictJson.Parse(File.ReadAllBytes(path)); }
         catch (JsonException e) { throw KeyEmbedException.Checkpoint(path, $"not valid JSON ({e.Message})", e); }
     }
 

@@ -102,12 +102,8 @@ public sealed class SafetensorsReader : ITensorSource
 
     private void ParseHeader(byte[] header, long dataLength)
     {
-        // Found by fuzzing (fuzz/findings/safetensors): JsonDocument accepts invalid UTF-8 inside strings and only fails
-        // when a name is read, with an InvalidOperationException.
-        if (!System.Text.Unicode.Utf8.IsValid(header))
-            throw KeyEmbedException.Checkpoint(Path, "header is not valid UTF-8 JSON; not a safetensors file, or a corrupt one");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(header); }
+        try { doc = KeyEmbed.IO.StrictJson.Parse(header); }
         catch (JsonException e) { throw KeyEmbedException.Checkpoint(Path, $"header is not valid JSON ({e.Message}); not a safetensors file?", e); }
         using (doc)
         {
