@@ -59,7 +59,9 @@ public static class Program
         {
             SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
         }
-        try { Targets.Run(target, []); } catch (Exception) { }
+        // Each seed once: the paths a seed takes are compiled (JIT) before the first timed input.
+        foreach (var input in Seeds.All().Where(s => s.Target == target).Select(s => s.Bytes).Prepend([]))
+            try { Targets.Run(target, input); } catch (Exception) { }
         Fuzzer.OutOfProcess.Run(stream =>
         {
             using var copy = new MemoryStream();

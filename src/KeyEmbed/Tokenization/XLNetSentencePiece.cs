@@ -16,6 +16,7 @@ internal sealed class XLNetSentencePiece : TextEncoder
     private readonly SentencePieceTokenizer _sentencePiece;
     private readonly int _sepId, _clsId, _padId, _unkId;
     private readonly string _sepToken, _clsToken;
+    private readonly string _source;
 
     public XLNetSentencePiece(byte[] model, bool lowercase, bool keepAccents, int maxLength, string source)
         : this(model, lowercase, keepAccents, maxLength, source, xlnetRules: true)
@@ -39,6 +40,7 @@ internal sealed class XLNetSentencePiece : TextEncoder
         : base(maxLength)
     {
         _xlnetRules = xlnetRules;
+        _source = source;
         Lowercase = lowercase;
         KeepAccents = keepAccents;
         try
@@ -213,7 +215,17 @@ internal sealed class XLNetSentencePiece : TextEncoder
     // library breaks ties between equal-scoring paths differently and emits one <unk> per unknown character.
     private Encoded EncodeAsPieces(string text)
     {
-        _sentencePiece.EncodeToIds(text, false, false, 1, out string? normalized, out _, true, true);
+        string? normalized;
+        try
+        {
+            _sentencePiece.EncodeToIds(text, false, false, 1, out normalized, out _, true, true);
+        }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            // Found by fuzzing (docs/reliability.md): a corrupt precompiled_charsmap (the normalization table) makes
+            // Microsoft.ML.Tokenizers' trie search index outside its array. The model file is at fault, not the text.
+            throw KeyEmbedException.Checkpoint(_source, $"the SentencePiece normalization table (precompiled_charsmap) is corrupt: {e.Message}");
+        }
         normalized ??= text;
         var segments = _unigram.Encode(normalized);
         var pieces = new List<Piece>(segments.Count);
