@@ -179,9 +179,11 @@ public static class KeyEmbedServer
         {
             await next();
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when ((context.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+                                  || e is Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
-            // The client went away; nobody is left to answer.
+            // The client went away (a cancelled read, or a reset mid-body: ConnectionResetException); nobody is left to
+            // answer and nothing failed on our side (the soak logged each disconnect as a failed request before).
         }
         catch (Exception e) when (!context.Response.HasStarted)
         {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using KeyEmbed.Server;
+using Microsoft.Extensions.Logging;
 
 namespace KeyEmbed.Tests.Server;
 
@@ -80,5 +81,60 @@ public sealed class ConnectionLimitsTests
         Assert.Throws<KeyEmbedException>(() => new ServerOptions { MinRequestBodyBytesPerSecond = 0 }.Validate());
         Assert.Throws<KeyEmbedException>(() => new ServerOptions { MinRequestBodyGrace = TimeSpan.FromSeconds(1) }.Validate());
         new ServerOptions().Validate();
+    }
+}
+
+public sealed class ClientDisconnectLoggingTests
+{
+    // Found by the soak: a client resetting its connection in the middle of a body was logged as a failed request
+    // (ConnectionResetException, level Error). It is the client's doing: nothing is logged at Error.
+    [Fact]
+    public async Task A_client_resetting_mid_body_is_not_logged_as_a_failure()
+    {
+        var log = new Capture();
+        var app = KeyEmbedServer.Build(new FakeBackend(), new ServerOptions { Host = "127.0.0.1", Port = 0 },
+            logging => { logging.ClearProviders(); logging.AddProvider(log); });
+        await app.StartAsync();
+        try
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(IPAddress.Loopback, app.ListeningUri().Port);
+                await socket.SendAsync(Encoding.ASCII.GetBytes("POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"texts\": [\"ab"));
+                await Task.Delay(200);
+                socket.Close(0); // reset
+            }
+            using var client = new HttpClient { BaseAddress = app.ListeningUri() };
+            await Task.Delay(500);
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/embed", new StringContent("""{"texts": ["x"]}""", Encoding.UTF8, "application/json"))).StatusCode);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+        Assert.DoesNotContain(log.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error && e.Category.StartsWith("KeyEmbed", StringComparison.Ordinal));
+    }
+
+    private sealed class Capture : Microsoft.Extensions.Logging.ILoggerProvider
+    {
+        public List<(string Category, Microsoft.Extensions.Logging.LogLevel Level)> Entries { get; } = [];
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose() { }
+
+        private sealed class Logger(Capture owner, string category) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (owner.Entries) owner.Entries.Add((category, logLevel));
+            }
+        }
     }
 }
