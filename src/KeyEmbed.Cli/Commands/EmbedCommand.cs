@@ -24,11 +24,12 @@ internal static class EmbedCommand
         var output = new Option<string?>("--output") { Description = "File to write (default: standard output). int8 npy also writes FILE's scales to <FILE without .npy>.scales.npy." };
         var input = new Option<string?>("--input") { Description = "A UTF-8 file of one text a line, embedded after the TEXT arguments; - reads standard input. Empty lines are embedded too, so output row i is input line i." };
         var quantize = new Option<string>("--quantize") { Description = "Storage form of the vectors: float32 (default), int8 (with a scale per row) or binary (sign bits packed 8 to a byte).", DefaultValueFactory = _ => "float32" };
+        var shard = new Option<string?>("--shard") { Description = "I/N: embed only shard I (0-based) of N, the texts whose position k (arguments, then input lines) has k % N == I; row j is text I + j*N. N processes with I = 0..N-1 cover the input once." };
         var texts = new Argument<string[]>("texts") { Description = "Texts to embed.", Arity = ArgumentArity.ZeroOrMore };
 
         var command = new Command("embed", "Embed texts (arguments or a file of one text a line) and write the vectors as JSON, CSV or .npy.");
         shared.AddTo(command);
-        foreach (var option in new Option[] { format, output, input, quantize }) command.Options.Add(option);
+        foreach (var option in new Option[] { format, output, input, quantize, shard }) command.Options.Add(option);
         command.Arguments.Add(texts);
         command.SetAction(parse => CliApp.Guard(ctx, () =>
         {
@@ -41,6 +42,10 @@ internal static class EmbedCommand
             var arguments = EmbeddingOptionSet.Texts(parse, texts);
             string? inputPath = parse.GetValue(input);
             var lines = inputPath is null ? [] : EmbeddingOptionSet.ReadLines(ctx, inputPath, "--input");
+            var (shardIndex, shardCount) = parse.GetValue(shard) is { } s ? Stores.VectorStores.ParseShard(s) : (0, 1);
+            // By position, not by content: each shard's rows keep the input's order, and row j of shard I is text I + j*N.
+            IEnumerable<string> all = arguments.Concat(lines);
+            if (shardCount > 1) all = all.Where((_, k) => k % shardCount == shardIndex);
 
             using var model = shared.Load(parse);
             var plan = EmbeddingOptionSet.Resolve(model, options);
@@ -49,7 +54,7 @@ internal static class EmbedCommand
                 if (fileFormat != VectorFileFormat.Json) throw KeyEmbedException.Input("--pooling none writes token-level JSON; use --format json");
                 if (precision != VectorPrecision.Float32) throw KeyEmbedException.Input("--pooling none writes float32 token vectors; leave out --quantize");
                 var tokenUnknown = new Tokenization.UnknownTokens();
-                WithOutput(ctx, outputPath, (stream, release) => WriteTokens(stream, model, options, arguments.Concat(lines).Select(t =>
+                WithOutput(ctx, outputPath, (stream, release) => WriteTokens(stream, model, options, all.Select(t =>
                 {
                     tokenUnknown.Observe(model.Tokenizer, [t]);
                     return t;
@@ -58,7 +63,8 @@ internal static class EmbedCommand
                 return 0;
             }
 
-            long total = arguments.Length + lines.LongCount();
+            long inputCount = arguments.Length + lines.LongCount();
+            long total = shardCount == 1 ? inputCount : Math.Max(0, (inputCount - shardIndex + shardCount - 1) / shardCount);
             var metadata = Metadata(model, plan);
             int width = precision == VectorPrecision.Binary ? (plan.Dimensions + 7) / 8 : plan.Dimensions;
             long windowed = 0;
@@ -70,7 +76,7 @@ internal static class EmbedCommand
                 void EmbedAll(Action<long>? report, bool withinChunks)
                 {
                     long done = 0;
-                    foreach (var chunk in arguments.Concat(lines).Chunk(ChunkSize))
+                    foreach (var chunk in all.Chunk(ChunkSize))
                     {
                         long before = done;
                         var result = model.Embed(chunk, options, report is not null && withinChunks ? new Progress(n => report(before + n)) : null);

@@ -31,6 +31,26 @@ public sealed class EmbeddingCliTests
     }
 
     [Fact]
+    public void Embed_shards_split_the_input_by_position_and_together_give_every_row_once()
+    {
+        string[] texts = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"];
+        string[] Rows(params string[] extra)
+        {
+            var (code, output, error) = Run(["embed", "--model", TinyModel, "--format", "csv", .. extra, .. texts]);
+            Assert.True(code == 0, error);
+            return output.TrimEnd().Split('\n')[1..];
+        }
+        var whole = Rows();
+        var shards = Enumerable.Range(0, 3).Select(i => Rows("--shard", $"{i}/3")).ToArray();
+        Assert.Equal(texts.Length, shards.Sum(s => s.Length));
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < shards[i].Length; j++)
+                Assert.Equal(whole[i + j * 3], shards[i][j]);
+        var (badCode, _, badError) = Run("embed", "--model", TinyModel, "--shard", "3/3", "x");
+        AssertOneErrorLine(badCode, badError, "--shard", "3/3");
+    }
+
+    [Fact]
     public void Similarity_of_three_keywords_prints_an_aligned_table_with_set_columns()
     {
         var (code, output, error) = Run("similarity", "machine learning", "deep learning", "banana bread");
