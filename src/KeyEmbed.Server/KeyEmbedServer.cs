@@ -66,7 +66,8 @@ public static class KeyEmbedServer
             json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
             json.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
-            json.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Default);
+            json.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+            json.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Wire);
         });
         builder.Services.AddOpenApi(openApi => openApi.AddDocumentTransformer((document, _, _) =>
         {
@@ -211,7 +212,7 @@ public static class KeyEmbedServer
             // (found by the soak: the request after a 413 on a kept-alive connection failed with "response ended").
             if (kind == ApiErrorKind.PayloadTooLarge) context.Response.Headers.Connection = "close";
             await context.Response.WriteAsJsonAsync(new ErrorResponse(new ErrorBody(message, mapping.Type, param, mapping.Code)),
-                ServerJsonContext.Default.ErrorResponse);
+                ServerJsonContext.Wire.ErrorResponse);
         }
     }
 

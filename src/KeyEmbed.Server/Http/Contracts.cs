@@ -132,4 +132,20 @@ internal sealed record InfoResponse(string Name, string Version, ModelInfo? Mode
 [JsonSerializable(typeof(TokenizeResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(InfoResponse))]
-internal sealed partial class ServerJsonContext : JsonSerializerContext;
+internal sealed partial class ServerJsonContext : JsonSerializerContext
+{
+    /// <summary>What every route reads and writes with: <see cref="Default"/>'s settings, with Chinese text and
+    /// apostrophes written as they are (the bodies are application/json, never embedded in HTML).</summary>
+    public static ServerJsonContext Wire { get; } = new(WireJson.Options());
+}
+
+/// <summary>The settings of the source-generated contexts, plus a relaxed encoder for output.</summary>
+internal static class WireJson
+{
+    public static JsonSerializerOptions Options() => new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+}

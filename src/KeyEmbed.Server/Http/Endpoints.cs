@@ -93,7 +93,7 @@ internal static class Endpoints
 
     private static async Task<IResult> OpenAiEmbeddings(HttpContext context, ServerState state)
     {
-        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.OpenAiEmbeddingsRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.OpenAiEmbeddingsRequest, state.Options.MaxBodyBytes);
         var texts = OpenAiInput(request.Input, state.Options);
         var base64 = request.EncodingFormat switch
         {
@@ -114,10 +114,10 @@ internal static class Endpoints
         return base64
             ? Results.Json(new OpenAiEmbeddingsResponse<string>("list",
                   [.. vectors.Select((v, i) => new OpenAiEmbedding<string>("embedding", i, Base64LittleEndian(v)))], model, usage),
-                  ServerJsonContext.Default.OpenAiEmbeddingsResponseString)
+                  ServerJsonContext.Wire.OpenAiEmbeddingsResponseString)
             : Results.Json(new OpenAiEmbeddingsResponse<float[]>("list",
                   [.. vectors.Select((v, i) => new OpenAiEmbedding<float[]>("embedding", i, v))], model, usage),
-                  ServerJsonContext.Default.OpenAiEmbeddingsResponseSingleArray);
+                  ServerJsonContext.Wire.OpenAiEmbeddingsResponseSingleArray);
     }
 
     /// <summary>OpenAI's <c>input</c>: a string or an array of strings. Token arrays are refused: the service embeds text.</summary>
@@ -149,7 +149,7 @@ internal static class Endpoints
 
     private static async Task<IResult> Embed(HttpContext context, ServerState state)
     {
-        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.EmbedRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.EmbedRequest, state.Options.MaxBodyBytes);
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var backend = state.Model.Backend;
         var (options, truncate) = RequestValidation.Options(request, backend.Model);
@@ -157,12 +157,12 @@ internal static class Endpoints
         var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
         var warning = UnknownTokenWarning(context, state, backend, texts);
         return Results.Json(new EmbedResponse(backend.Model.Name, vectors.Length > 0 ? vectors[0].Length : 0, vectors, tokens, warning),
-            ServerJsonContext.Default.EmbedResponse);
+            ServerJsonContext.Wire.EmbedResponse);
     }
 
     private static async Task<IResult> EmbedTokens(HttpContext context, ServerState state)
     {
-        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.EmbedTokensRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.EmbedTokensRequest, state.Options.MaxBodyBytes);
         var text = RequestValidation.Text(request.Text, "text", state.Options);
         var backend = state.Model.Backend;
         var (options, truncate) = RequestValidation.Options(request, backend.Model, tokenLevel: true);
@@ -171,12 +171,12 @@ internal static class Endpoints
         var items = result.Tokens.Tokens.Select((token, i) => new TokenVector(
             token, result.Tokens.Ids[i], result.Tokens.Offsets[i].Start, result.Tokens.Offsets[i].End, result.Vectors[i])).ToArray();
         return Results.Json(new EmbedTokensResponse(backend.Model.Name, result.Vectors.Length > 0 ? result.Vectors[0].Length : 0, items),
-            ServerJsonContext.Default.EmbedTokensResponse);
+            ServerJsonContext.Wire.EmbedTokensResponse);
     }
 
     private static async Task<IResult> Similarity(HttpContext context, ServerState state)
     {
-        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.SimilarityRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.SimilarityRequest, state.Options.MaxBodyBytes);
         var backend = state.Model.Backend;
         var (options, truncate) = RequestValidation.Options(request, backend.Model);
         if (request.Query is not null || request.Candidates is not null)
@@ -192,7 +192,7 @@ internal static class Endpoints
             var ranked = NearestNeighbours.TopK(vectors[0], vectors[1..], k)
                 .Select(n => new RankedText(n.Index, candidates[n.Index], n.Similarity)).ToArray();
             var rankedWarning = UnknownTokenWarning(context, state, backend, all);
-            return Results.Json(new SimilarityResponse(backend.Model.Name, Query: query, Results: ranked, Warning: rankedWarning), ServerJsonContext.Default.SimilarityResponse);
+            return Results.Json(new SimilarityResponse(backend.Model.Name, Query: query, Results: ranked, Warning: rankedWarning), ServerJsonContext.Wire.SimilarityResponse);
         }
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var neighbours = RequestValidation.TopK(request.TopK, "top_k", Math.Min(5, texts.Count - 1), Math.Max(texts.Count - 1, 0));
@@ -204,12 +204,12 @@ internal static class Endpoints
             [.. NearestNeighbours.TopOfRow(row, neighbours, exclude: i).Select(n => new RankedText(n.Index, texts[n.Index], n.Similarity))]).ToArray();
         var matrixWarning = UnknownTokenWarning(context, state, backend, texts);
         return Results.Json(new SimilarityResponse(backend.Model.Name, texts, similarity.Matrix, similarity.ToSet, similarity.MeanPairwise, nearest, Warning: matrixWarning),
-            ServerJsonContext.Default.SimilarityResponse);
+            ServerJsonContext.Wire.SimilarityResponse);
     }
 
     private static async Task<IResult> Keywords(HttpContext context, ServerState state)
     {
-        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.KeywordsRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.KeywordsRequest, state.Options.MaxBodyBytes);
         var document = RequestValidation.Text(request.Document, "document", state.Options);
         var backend = state.Model.Backend;
         var (embedding, truncate) = RequestValidation.Options(request, backend.Model);
@@ -220,12 +220,12 @@ internal static class Endpoints
             b => new KeywordExtractor(texts => b.EmbedBatch(texts, embedding)).Extract(document, options), tokens[0], context.RequestAborted);
         var keywordsWarning = UnknownTokenWarning(context, state, backend, [document]);
         return Results.Json(new KeywordsResponse(backend.Model.Name, [.. keywords.Select(k => new KeywordItem(k.Text, k.Score))], keywordsWarning),
-            ServerJsonContext.Default.KeywordsResponse);
+            ServerJsonContext.Wire.KeywordsResponse);
     }
 
     private static async Task<IResult> Tokenize(HttpContext context, ServerState state)
     {
-        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Default.TokenizeRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.TokenizeRequest, state.Options.MaxBodyBytes);
         if (request.Text is not null && request.Texts is not null)
             throw ApiException.Invalid("texts", "cannot be combined with 'text'; send one of them.");
         var texts = request.Text is not null
@@ -236,16 +236,16 @@ internal static class Endpoints
         // Tokenizing is cheap and thread-safe; it does not need the model worker.
         var items = texts.Select(t => backend.Tokenize(t)).Select(t => new TokenizedItem(
             t.Tokens, t.Ids, [.. t.Offsets.Select(o => new[] { o.Start, o.End })])).ToArray();
-        return Results.Json(new TokenizeResponse(backend.Model.Name, items), ServerJsonContext.Default.TokenizeResponse);
+        return Results.Json(new TokenizeResponse(backend.Model.Name, items), ServerJsonContext.Wire.TokenizeResponse);
     }
 
     private static IResult Health(ServerState state)
     {
         var model = state.Model;
-        if (model.IsReady) return Results.Json(new HealthResponse("ready"), ServerJsonContext.Default.HealthResponse);
+        if (model.IsReady) return Results.Json(new HealthResponse("ready"), ServerJsonContext.Wire.HealthResponse);
         var failed = model.Loading.IsFaulted || model.Loading.IsCanceled;
         return Results.Json(failed ? new HealthResponse("failed", model.FailureMessage) : new HealthResponse("loading"),
-            ServerJsonContext.Default.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable);
+            ServerJsonContext.Wire.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
     private static IResult Info(ServerState state)
@@ -256,7 +256,7 @@ internal static class Endpoints
             new DefaultsInfo(facts.Defaults.Layers, EmbeddingOptions.FormatPooling(facts.Defaults.Pooling), facts.Defaults.Normalize));
         var limits = new LimitsInfo(o.MaxInputs, o.MaxInputChars, o.MaxBodyBytes, o.MaxBatchTokens, o.MaxBatchWait.TotalMilliseconds, o.MaxQueuedRequests);
         return Results.Json(new InfoResponse("KeyEmbed", ServerState.Version, model, limits, o.ApiKey is not null, Routes),
-            ServerJsonContext.Default.InfoResponse);
+            ServerJsonContext.Wire.InfoResponse);
     }
 
     private static async Task MetricsText(HttpContext context, ServerState state)

@@ -38,7 +38,11 @@ internal sealed record StoreInfo(string Location, long Count, string? Profile);
 [JsonSerializable(typeof(SearchResponse))]
 [JsonSerializable(typeof(StoreInfo))]
 [JsonSerializable(typeof(HealthResponse))]
-internal sealed partial class StoreJsonContext : JsonSerializerContext;
+internal sealed partial class StoreJsonContext : JsonSerializerContext
+{
+    /// <summary><see cref="Default"/>'s settings with the relaxed output encoder (<see cref="WireJson"/>).</summary>
+    public static StoreJsonContext Wire { get; } = new(WireJson.Options());
+}
 
 /// <summary>
 /// The routes over the attached vector store, and readiness: <c>POST /v1/index</c>, <c>POST /v1/search</c>,
@@ -65,7 +69,7 @@ internal static class StoreEndpoints
     private static async Task<IResult> Index(HttpContext context, ServerState state, StoreHost host)
     {
         var store = host.Required;
-        var request = await RequestReader.ReadAsync(context, StoreJsonContext.Default.IndexRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, StoreJsonContext.Wire.IndexRequest, state.Options.MaxBodyBytes);
         var items = Items(request, state.Options);
         var backend = state.Model.Backend;
         var options = host.OptionsFor(backend, claim: true);
@@ -81,13 +85,13 @@ internal static class StoreEndpoints
             var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
             added = store.Add(fresh, vectors);
         }
-        return Results.Json(new IndexResponse(added, items.Count - added, store.Count()), StoreJsonContext.Default.IndexResponse);
+        return Results.Json(new IndexResponse(added, items.Count - added, store.Count()), StoreJsonContext.Wire.IndexResponse);
     }
 
     private static async Task<IResult> Search(HttpContext context, ServerState state, StoreHost host)
     {
         var store = host.Required;
-        var request = await RequestReader.ReadAsync(context, StoreJsonContext.Default.SearchRequest, state.Options.MaxBodyBytes);
+        var request = await RequestReader.ReadAsync(context, StoreJsonContext.Wire.SearchRequest, state.Options.MaxBodyBytes);
         if (request.Query is not null && request.Queries is not null)
             throw ApiException.Invalid("queries", "cannot be combined with 'query'; send one of them.");
         IReadOnlyList<string> queries = request.Query is not null ? [RequestValidation.Text(request.Query, "query", state.Options)]
@@ -95,20 +99,20 @@ internal static class StoreEndpoints
             : throw ApiException.Missing("query", "a string (or 'queries', an array of strings)");
         int top = request.Top ?? 10;
         if (top is < 1 or > MaxTop) throw ApiException.Invalid("top", $"must be between 1 and {MaxTop} (got {top}).");
-        if (store.Profile is null) return Results.Json(new SearchResponse(queries, [.. queries.Select(_ => (IReadOnlyList<SearchHit>)[])]), StoreJsonContext.Default.SearchResponse);
+        if (store.Profile is null) return Results.Json(new SearchResponse(queries, [.. queries.Select(_ => (IReadOnlyList<SearchHit>)[])]), StoreJsonContext.Wire.SearchResponse);
         var backend = state.Model.Backend;
         var options = host.OptionsFor(backend, claim: false);
         var tokens = RequestValidation.CountTokens(backend, queries, truncate: true, "queries");
         var vectors = await state.Batcher.EmbedAsync(queries, tokens.Sum(), options, context.RequestAborted);
         bool exact = request.Exact ?? false;
         var results = vectors.Select(v => (IReadOnlyList<SearchHit>)[.. store.Search(v, top, exact).Select(Hit)]).ToList();
-        return Results.Json(new SearchResponse(queries, results), StoreJsonContext.Default.SearchResponse);
+        return Results.Json(new SearchResponse(queries, results), StoreJsonContext.Wire.SearchResponse);
     }
 
     private static IResult Describe(StoreHost host)
     {
         var store = host.Required;
-        return Results.Json(new StoreInfo(store.Location, store.Count(), store.Profile?.Describe()), StoreJsonContext.Default.StoreInfo);
+        return Results.Json(new StoreInfo(store.Location, store.Count(), store.Profile?.Describe()), StoreJsonContext.Wire.StoreInfo);
     }
 
     private static IResult Ready(ServerState state, StoreHost host, DrainState drain)
@@ -122,8 +126,8 @@ internal static class StoreEndpoints
             catch (KeyEmbedException e) { problem = "the store is unreachable: " + e.Message; }
         }
         return problem is null
-            ? Results.Json(new HealthResponse("ready"), StoreJsonContext.Default.HealthResponse)
-            : Results.Json(new HealthResponse("not_ready", problem), StoreJsonContext.Default.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable);
+            ? Results.Json(new HealthResponse("ready"), StoreJsonContext.Wire.HealthResponse)
+            : Results.Json(new HealthResponse("not_ready", problem), StoreJsonContext.Wire.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
     private static SearchHit Hit(StoreHit hit)

@@ -38,6 +38,18 @@ public sealed class ServerRoutesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chinese_text_and_apostrophes_come_back_as_written_not_as_unicode_escapes()
+    {
+        var response = await _server.PostJsonAsync("/similarity", """{"texts": ["机器学习", "it's deep"]}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        string raw = await response.Content.ReadAsStringAsync();
+        Assert.Contains("\"机器学习\"", raw);
+        Assert.Contains("\"it's deep\"", raw);
+        Assert.DoesNotContain("\\u", raw);
+    }
+
+    [Fact]
     public async Task OpenAI_base64_encoding_is_little_endian_float32_of_the_same_vectors_in_input_order()
     {
         var response = await _server.PostJsonAsync("/v1/embeddings",
