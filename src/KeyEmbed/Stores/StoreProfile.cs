@@ -31,6 +31,23 @@ public sealed record StoreProfile(
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
+    /// <summary>Throws unless <paramref name="vector"/> has this profile's width (the store at <paramref name="location"/>).</summary>
+    internal void CheckWidth(float[] vector, string location, string what)
+    {
+        if (vector.Length != Dimensions)
+            throw KeyEmbedException.Input($"store {location} holds {Dimensions}-dimensional vectors; this {what} has {vector.Length} dimensions");
+    }
+
+    /// <summary>The checks every store makes before an insert; returns the claimed profile the vectors fit.</summary>
+    internal static StoreProfile ForInsert(StoreProfile? claimed, StoreAccess access, int itemCount, IReadOnlyList<float[]> vectors, string location)
+    {
+        if (access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading.");
+        if (itemCount != vectors.Count) throw new ArgumentException("One vector per item.", nameof(vectors));
+        var profile = claimed ?? throw new InvalidOperationException("Claim the store with a profile before adding.");
+        foreach (var vector in vectors) profile.CheckWidth(vector, location, "vector");
+        return profile;
+    }
+
     /// <summary>The profile of vectors <paramref name="model"/> makes under <paramref name="options"/>.</summary>
     public static StoreProfile Of(KeyEmbedModel model, EmbeddingOptions? options = null)
     {

@@ -193,10 +193,7 @@ public sealed class FolderStore : IVectorStore
     /// <inheritdoc/>
     public int Add(IReadOnlyList<StoreItem> items, IReadOnlyList<float[]> vectors)
     {
-        if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading.");
-        if (items.Count != vectors.Count) throw new ArgumentException("One vector per item.", nameof(vectors));
-        var profile = Profile ?? throw new InvalidOperationException("Claim the store with a profile before adding.");
-        foreach (var vector in vectors) CheckWidth(vector, profile, "vector");
+        var profile = StoreProfile.ForInsert(Profile, _access, items.Count, vectors, Location);
         var keys = new List<ulong>();
         var added = new List<float[]>();
         lock (_dbLock)
@@ -241,7 +238,7 @@ public sealed class FolderStore : IVectorStore
         ArgumentNullException.ThrowIfNull(query);
         if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
         if (Profile is not { } profile) return [];
-        CheckWidth(query, profile, "query");
+        profile.CheckWidth(query, Location, "query");
         List<(long Row, float Score)> candidates;
         if (exact) candidates = ExactTop(query, top);
         else
@@ -415,12 +412,6 @@ public sealed class FolderStore : IVectorStore
         while (best.TryDequeue(out long row, out var key)) list.Add((row, key.Score));
         list.Reverse();
         return list;
-    }
-
-    private void CheckWidth(float[] vector, StoreProfile profile, string what)
-    {
-        if (vector.Length != profile.Dimensions)
-            throw KeyEmbedException.Input($"store {Location} holds {profile.Dimensions}-dimensional vectors; this {what} has {vector.Length} dimensions");
     }
 
     private bool HasTable(string name)

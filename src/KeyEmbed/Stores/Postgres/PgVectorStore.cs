@@ -155,10 +155,7 @@ public sealed partial class PgVectorStore : IVectorStore
     /// <inheritdoc/>
     public int Add(IReadOnlyList<StoreItem> items, IReadOnlyList<float[]> vectors)
     {
-        if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading.");
-        if (items.Count != vectors.Count) throw new ArgumentException("One vector per item.", nameof(vectors));
-        var profile = Profile ?? throw new InvalidOperationException("Claim the store with a profile before adding.");
-        foreach (var vector in vectors) CheckWidth(vector, profile, "vector");
+        var profile = StoreProfile.ForInsert(Profile, _access, items.Count, vectors, Location);
         if (items.Count == 0) return 0;
         return Run(connection =>
         {
@@ -192,7 +189,7 @@ public sealed partial class PgVectorStore : IVectorStore
         ArgumentNullException.ThrowIfNull(query);
         if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
         if (Profile is not { } profile) return [];
-        CheckWidth(query, profile, "query");
+        profile.CheckWidth(query, Location, "query");
         return Run(connection =>
         {
             using var transaction = connection.BeginTransaction();
@@ -294,12 +291,6 @@ public sealed partial class PgVectorStore : IVectorStore
     {
         using var command = new NpgsqlCommand(sql, connection, transaction);
         command.ExecuteNonQuery();
-    }
-
-    private void CheckWidth(float[] vector, StoreProfile profile, string what)
-    {
-        if (vector.Length != profile.Dimensions)
-            throw KeyEmbedException.Input($"store {Location} holds {profile.Dimensions}-dimensional vectors; this {what} has {vector.Length} dimensions");
     }
 
     /// <summary>
