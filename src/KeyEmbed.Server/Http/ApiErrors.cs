@@ -6,6 +6,7 @@ namespace KeyEmbed.Server.Http;
 internal enum ApiErrorKind
 {
     MalformedRequest,
+    UnknownField,
     InvalidField,
     MissingField,
     Unauthorized,
@@ -42,6 +43,7 @@ internal static class ErrorTable
     private static readonly Dictionary<ApiErrorKind, ErrorMapping> ByKind = new()
     {
         [ApiErrorKind.MalformedRequest] = new(StatusCodes.Status400BadRequest, "invalid_request_error", "invalid_json"),
+        [ApiErrorKind.UnknownField] = new(StatusCodes.Status400BadRequest, "invalid_request_error", "unknown_field"),
         [ApiErrorKind.InvalidField] = new(StatusCodes.Status422UnprocessableEntity, "invalid_request_error", "invalid_value"),
         [ApiErrorKind.MissingField] = new(StatusCodes.Status422UnprocessableEntity, "invalid_request_error", "missing_field"),
         [ApiErrorKind.Unauthorized] = new(StatusCodes.Status401Unauthorized, "authentication_error", "invalid_api_key"),

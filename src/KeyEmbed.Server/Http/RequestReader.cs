@@ -4,7 +4,8 @@ using Microsoft.AspNetCore.Http;
 
 namespace KeyEmbed.Server.Http;
 
-/// <summary>Reads a JSON body within the size limit; malformed JSON is a 400 naming the JSON path.</summary>
+/// <summary>Reads a JSON body within the size limit; malformed JSON is a 400 naming the JSON path, and a field the
+/// route does not know is a 400 naming it (a misspelt option must not be silently ignored).</summary>
 internal static class RequestReader
 {
     public static async Task<T> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, long maxBytes) where T : class
@@ -21,10 +22,12 @@ internal static class RequestReader
         }
         if (buffer.Length == 0)
             throw new ApiException(ApiErrorKind.MalformedRequest, "The request body is empty; send a JSON object (Content-Type: application/json).");
+        var body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        RefuseUnknownFields(body, typeInfo);
         T? value;
         try
         {
-            value = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), typeInfo);
+            value = JsonSerializer.Deserialize(body.Span, typeInfo);
         }
         catch (JsonException e)
         {
@@ -35,6 +38,49 @@ internal static class RequestReader
                 FieldName(e.Path));
         }
         return value ?? throw new ApiException(ApiErrorKind.MalformedRequest, "The request body is JSON null; send a JSON object.");
+    }
+
+    /// <summary>Walks the body against the route's wire type: every object's fields must be ones the type declares.
+    /// Free-form values (<see cref="JsonElement"/>, such as an item's metadata) are not walked. A body that does not
+    /// parse is left to the deserializer, whose message names the position.</summary>
+    private static void RefuseUnknownFields(ReadOnlyMemory<byte> body, JsonTypeInfo typeInfo)
+    {
+        JsonDocument document;
+        try { document = JsonDocument.Parse(body); }
+        catch (JsonException) { return; }
+        using (document)
+        {
+            var unknown = new List<string>();
+            Walk(document.RootElement, typeInfo, "", unknown);
+            if (unknown.Count == 0) return;
+            var known = typeInfo.Properties.Select(p => p.Name).Order(StringComparer.Ordinal);
+            var field = unknown[0];
+            throw new ApiException(ApiErrorKind.UnknownField,
+                (unknown.Count == 1 ? $"Unknown field '{field}'" : $"Unknown fields {string.Join(", ", unknown.Select(u => $"'{u}'"))}")
+                + $" in the request; this route reads {string.Join(", ", known)} (see GET /info and docs/server.md).",
+                field.Split('.', '[')[0]);
+        }
+    }
+
+    private static void Walk(JsonElement element, JsonTypeInfo typeInfo, string path, List<string> unknown)
+    {
+        switch (typeInfo.Kind)
+        {
+            case JsonTypeInfoKind.Object when element.ValueKind == JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    var declared = typeInfo.Properties.FirstOrDefault(p => p.Name == property.Name);
+                    var where = path.Length == 0 ? property.Name : $"{path}.{property.Name}";
+                    if (declared is null) unknown.Add(where);
+                    else Walk(property.Value, typeInfo.Options.GetTypeInfo(declared.PropertyType), where, unknown);
+                }
+                break;
+            case JsonTypeInfoKind.Enumerable when element.ValueKind == JsonValueKind.Array && typeInfo.ElementType is { } itemType:
+                var items = typeInfo.Options.GetTypeInfo(itemType);
+                int index = 0;
+                foreach (var item in element.EnumerateArray()) Walk(item, items, $"{path}[{index++}]", unknown);
+                break;
+        }
     }
 
     private static ApiException TooLarge(long? length, long maxBytes) =>

@@ -67,4 +67,35 @@ public sealed class RequestShapeTests
         var error = await response.ErrorAsync(415);
         Assert.Contains("application/json", error.GetProperty("message").GetString());
     }
+
+    [Theory]
+    [InlineData("/embed", """{"texts": ["a"], "pooling": "mean", "layer": 3}""", "layer")]
+    [InlineData("/v1/embeddings", """{"input": "a", "encoding": "base64"}""", "encoding")]
+    [InlineData("/similarity", """{"text": ["a", "b"]}""", "text")]
+    public async Task A_field_the_route_does_not_know_is_a_400_naming_it(string route, string json, string field)
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+
+        var response = await server.Client.PostAsync(route, Body(json, "application/json"));
+        var error = await response.ErrorAsync(400);
+        Assert.Equal(field, error.GetProperty("param").GetString());
+        Assert.Equal("unknown_field", error.GetProperty("code").GetString());
+        Assert.Contains($"'{field}'", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Free_form_metadata_is_not_checked_but_item_fields_are()
+    {
+        using var dir = new TempDir();
+        using var store = KeyEmbed.Stores.VectorStores.Open(dir.File("s"), KeyEmbed.Stores.StoreAccess.Write);
+        await using var server = await RunningServer.StartAsync(
+            KeyEmbed.Server.KeyEmbedModelBackend.Load(SharedData.Golden("bert-tiny-random")), new KeyEmbed.Server.ServerOptions { Store = store });
+
+        var response = await server.Client.PostAsync("/v1/index", Body("""{"items": [{"id": "1", "txt": "a"}]}""", "application/json"));
+        var error = await response.ErrorAsync(400);
+        Assert.Contains("'items[0].txt'", error.GetProperty("message").GetString());
+
+        response = await server.Client.PostAsync("/v1/index", Body("""{"items": [{"id": "1", "text": "a", "metadata": {"anything": 1}}]}""", "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
 }
