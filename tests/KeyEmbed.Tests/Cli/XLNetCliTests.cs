@@ -95,19 +95,35 @@ public sealed class XLNetCliTests
     }
 
     [Fact]
-    public void Inspect_prints_the_XLNet_facts()
+    public void Inspect_prints_the_XLNet_facts_under_the_labels_BERT_uses_each_once()
     {
         var (code, output, error) = Run("inspect", "--model", SharedData.Golden("xlnet-tiny-mems"));
         Assert.True(code == 0, error);
-        foreach (var line in new[] { "architecture: xlnet", "layers: 3", "d_model: 16", "heads: 2", "d_head: 8", "attn_type: bi",
-                     "mem_len: 6", "clamp_len: none", "untie_r: true", "source format: safetensors", "transformer.mask_emb" })
+        foreach (var line in new[] { "architecture: xlnet", "layers: 3", "hidden size: 16 (d_model)", "attention heads: 2 (n_head), head size 8 (d_head)",
+                     "attn_type: bi", "mem_len: 6", "clamp_len: none", "untie_r: true", "source format: safetensors", "transformer.mask_emb" })
             Assert.Contains(line, output);
+        AssertEachLabelOnce(output);
 
         (code, output, error) = Run("inspect", "--model", SharedData.Golden("xlnet-tf-empty"));
         Assert.True(code == 0, error);
-        foreach (var line in new[] { "architecture: xlnet", "layers: 2", "d_model: 6", "heads: 2", "mem_len: 0 (no memory)",
-                     "untie_r: false", "ff_activation: gelu (tanh approximation)", "source format: tensorflow", "ignored tensors: 0" })
+        foreach (var line in new[] { "architecture: xlnet", "layers: 2", "hidden size: 6 (d_model)", "mem_len: 0 (no memory)",
+                     "untie_r: false", "activation: gelu (tanh approximation)", "source format: tensorflow", "ignored tensors: 0" })
             Assert.Contains(line, output);
+        AssertEachLabelOnce(output);
+
+        // The labels BERT's inspect prints are XLNet's too.
+        var (_, bert, _) = Run("inspect", "--model", SharedData.Golden("bert-tiny-random"));
+        foreach (var label in new[] { "layers", "hidden size", "attention heads", "intermediate size", "activation", "vocab size", "max positions", "token types", "layer norm eps", "parameters" })
+        {
+            Assert.Contains($"\n{label}: ", bert);
+            Assert.Contains($"\n{label}: ", output);
+        }
+    }
+
+    private static void AssertEachLabelOnce(string output)
+    {
+        var labels = output.Split('\n').Where(l => !l.StartsWith(' ') && l.Contains(": ")).Select(l => l[..l.IndexOf(": ", StringComparison.Ordinal)]).ToList();
+        Assert.Equal(labels.Distinct().Count(), labels.Count);
     }
 
     [Fact]

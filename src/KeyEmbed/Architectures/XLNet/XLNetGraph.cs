@@ -90,21 +90,23 @@ internal sealed class XLNetGraph : IEncoderArchitecture
             var s = Settings;
             return
             [
+                // The labels BERT's inspect uses first (the config's own key in brackets), then XLNet's own settings.
                 new("architecture", "xlnet"),
-                new("config", c.Style == XLNetConfigStyle.Original ? "original (xlnet_config.json)" : "hugging face (config.json)"),
-                new("weight names", _weights.Naming == XLNetNaming.TensorFlow ? "tensorflow" : "hugging face"),
                 new("layers", Text(c.LayerCount)),
-                new("d_model", Text(c.DModel)),
-                new("heads", Text(c.HeadCount)),
-                new("d_head", Text(c.HeadSize)),
-                new("d_inner", Text(c.InnerSize)),
-                new("ff_activation", c.Activation switch
+                new("hidden size", $"{Text(c.DModel)} (d_model)"),
+                new("attention heads", $"{Text(c.HeadCount)} (n_head), head size {Text(c.HeadSize)} (d_head)"),
+                new("intermediate size", $"{Text(c.InnerSize)} (d_inner)"),
+                new("activation", c.Activation switch
                 {
                     XLNetActivation.Relu => "relu",
-                    XLNetActivation.GeluErf => "gelu (erf)",
+                    XLNetActivation.GeluErf => "gelu (GELU, erf form)",
                     _ => "gelu (tanh approximation)",
                 }),
-                new("vocabulary", Text(c.VocabSize)),
+                new("vocab size", Text(c.VocabSize)),
+                new("max positions", "unbounded (relative positions)"),
+                new("token types", "3 (A, B, cls; segments compared, not embedded)"),
+                new("layer norm eps", c.LayerNormEpsilon.ToString("R", CultureInfo.InvariantCulture)),
+                new("weight names", _weights.Naming == XLNetNaming.TensorFlow ? "tensorflow" : "hugging face"),
                 new("untie_r", c.UntieR ? "true" : "false"),
                 new("attn_type", s.AttentionTypeName),
                 new("mem_len", s.MemoryLength > 0 ? Text(s.MemoryLength) : "0 (no memory)"),
@@ -112,10 +114,8 @@ internal sealed class XLNetGraph : IEncoderArchitecture
                 new("clamp_len", s.ClampLength > 0 ? Text(s.ClampLength) : "none"),
                 new("same_length", s.SameLength ? "true" : "false"),
                 new("memory inputs", s.MemoryInputs ? "mems.0 .. mems." + Text(c.LayerCount - 1) : "none"),
-                new("layer_norm_eps", c.LayerNormEpsilon.ToString("R", CultureInfo.InvariantCulture)),
-                new("max sequence", "unbounded (relative positions)"),
                 new("padding", "left"),
-                new("parameters", Text(ParameterCount)),
+                new("config", c.Style == XLNetConfigStyle.Original ? "original (xlnet_config.json)" : "hugging face (config.json)"),
             ];
         }
     }

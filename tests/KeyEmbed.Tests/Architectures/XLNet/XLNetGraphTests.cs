@@ -99,8 +99,8 @@ public sealed class XLNetGraphTests(ITestOutputHelper output)
         var graph = XLNetGraph.Load(weights, config);
         var facts = graph.Facts.ToDictionary(f => f.Key, f => f.Value);
         Assert.Equal("3", facts["layers"]);
-        Assert.Equal("16", facts["d_model"]);
-        Assert.Equal("2", facts["heads"]);
+        Assert.Equal("16 (d_model)", facts["hidden size"]);
+        Assert.StartsWith("2 (n_head)", facts["attention heads"]);
         Assert.Equal("6", facts["mem_len"]);
         Assert.Equal("bi", facts["attn_type"]);
         Assert.Equal(PaddingSide.Left, graph.PaddingSide);
