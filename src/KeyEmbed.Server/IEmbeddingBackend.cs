@@ -18,7 +18,7 @@ public interface IEmbeddingBackend
     /// <summary>Splits a text as the model's tokenizer does (special tokens included).</summary>
     TokenizedText Tokenize(string text);
 
-    /// <summary>How many tokens the model would see for <paramref name="text"/> (special tokens included, before truncation).</summary>
+    /// <summary>How many tokens the model would see for <paramref name="text"/> with long-text windows (every window or segment, special tokens included).</summary>
     int CountTokens(string text);
 
     /// <summary>
@@ -28,9 +28,10 @@ public interface IEmbeddingBackend
     double UnknownShare(string text) => 0;
 
     /// <summary>
-    /// One pooled vector per text, in the order given. Texts longer than <see cref="ModelFacts.MaxTokens"/> are
-    /// truncated (the service refuses them beforehand when a request asks for no truncation). The options were
-    /// checked with <see cref="EmbeddingOptions.Resolve"/> against <see cref="ModelFacts.Defaults"/>.
+    /// One pooled vector per text, in the order given. Texts longer than <see cref="ModelFacts.MaxTokens"/> are handled
+    /// as <see cref="EmbeddingOptions.LongText"/> says (the service refuses them beforehand under
+    /// <see cref="LongTextMode.Error"/>). The options were checked with <see cref="EmbeddingOptions.Resolve"/> against
+    /// <see cref="ModelFacts.Defaults"/>.
     /// </summary>
     float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options);
 
@@ -49,7 +50,7 @@ public interface IEmbeddingBackend
 /// <param name="Architecture">Architecture name, e.g. <c>bert</c> or <c>xlnet</c>.</param>
 /// <param name="Dimensions">Size of one pooled vector from one layer.</param>
 /// <param name="Layers">Number of transformer layers (hidden state 0 is the embedding output).</param>
-/// <param name="MaxTokens">Longest input in tokens; longer inputs are truncated or refused.</param>
+/// <param name="MaxTokens">The model's window in tokens; longer inputs are windowed, truncated or refused.</param>
 /// <param name="Defaults">What the model uses when a request leaves layers, pooling or normalization open.</param>
 public sealed record ModelFacts(string Name, string Architecture, int Dimensions, int Layers, int MaxTokens, EmbeddingDefaults Defaults);
 

@@ -36,10 +36,7 @@ public sealed class KeyEmbedModelBackend : IEmbeddingBackend, IDisposable
     public double UnknownShare(string text) => _model.Tokenizer.UnknownShare(text);
 
     /// <inheritdoc />
-    /// <remarks>As the interface says, a text longer than the model's window is truncated to it (the library's own
-    /// <see cref="KeyEmbedModel.Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/> would
-    /// embed it by windows or segments, which would not match the usage counts the service reports).</remarks>
-    public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options) => _model.EmbedTruncated(texts, options).Vectors;
+    public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options) => _model.Embed(texts, options).Vectors;
 
     /// <inheritdoc />
     public TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options)

@@ -21,6 +21,10 @@ public sealed record ServerOptions
     /// <summary>Largest request body in bytes; larger bodies get 413.</summary>
     public long MaxBodyBytes { get; init; } = 2 * 1024 * 1024;
 
+    /// <summary>What happens to a text longer than the model's window when a request does not say (<c>long_text</c>): the
+    /// whole text by windows, as the CLI and the library do by default.</summary>
+    public Embedding.LongTextMode LongText { get; init; } = Embedding.LongTextMode.Windows;
+
     /// <summary>Token budget of one model batch: requests are merged until their tokens would exceed it.</summary>
     public int MaxBatchTokens { get; init; } = 8192;
 

@@ -181,21 +181,12 @@ public sealed class KeyEmbedModel : IDisposable
 
     /// <summary>
     /// Embeds texts (one vector each, in the caller's order). Sorting by length and batching happen inside;
-    /// <paramref name="progress"/> receives the number of texts done. A BERT text longer than the model's window is cut
-    /// into windows whose vectors are averaged; an XLNet text longer than the window runs as consecutive segments, each
-    /// attending to the memory of the ones before, and is pooled over all its tokens (see <see cref="EmbeddingResult.Windows"/>).
+    /// <paramref name="progress"/> receives the number of texts done. A text longer than the model's window is handled
+    /// as <see cref="EmbeddingOptions.LongText"/> says: by default a BERT text is cut into windows whose vectors are
+    /// averaged, and an XLNet text runs as consecutive segments, each attending to the memory of the ones before, pooled
+    /// over all its tokens (see <see cref="EmbeddingResult.Windows"/>); or it is cut to the first window, or refused.
     /// </summary>
-    public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default) =>
-        EmbedCore(texts, options, progress, cancellation, truncate: false);
-
-    /// <summary>
-    /// Like <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/>, but a text
-    /// longer than the window is cut to it (the HTTP service's documented contract) instead of windows or segments.
-    /// </summary>
-    internal EmbeddingResult EmbedTruncated(IReadOnlyList<string> texts, EmbeddingOptions? options = null) =>
-        EmbedCore(texts, options, null, default, truncate: true);
-
-    private EmbeddingResult EmbedCore(IReadOnlyList<string> texts, EmbeddingOptions? options, IProgress<int>? progress, CancellationToken cancellation, bool truncate)
+    public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
         // A disposed ONNX Runtime session would crash the process, not throw.
@@ -204,10 +195,25 @@ public sealed class KeyEmbedModel : IDisposable
         if (plan.Pooling == PoolingMode.None)
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
         if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
+        var longText = (options ?? EmbeddingOptions.Default).LongText;
+        if (longText == LongTextMode.Error) RefuseLongTexts(texts);
+        bool truncate = longText == LongTextMode.Truncate;
         var vectors = _cache is null
             ? _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation, truncate)
             : EmbedThroughCache(_cache, texts, plan, progress, cancellation, truncate);
         return new EmbeddingResult([.. vectors.Select(v => v.Vector)], [.. vectors.Select(v => v.Tokens)], [.. vectors.Select(v => v.Windows)], plan);
+    }
+
+    private void RefuseLongTexts(IReadOnlyList<string> texts)
+    {
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (texts[i] is null) throw KeyEmbedException.Input($"text {i} is null");
+            int tokens = CountTokens(texts[i]);
+            if (tokens > Info.MaxTokens)
+                throw KeyEmbedException.Input(
+                    $"text {i} has {tokens} tokens and the model's window is {Info.MaxTokens}; with long-text 'error' it is refused: shorten it, or choose long-text 'windows' (the whole text) or 'truncate' (the first window)");
+        }
     }
 
     // Texts seen recently under the same options come from the cache; only the others reach the model.
@@ -273,13 +279,27 @@ public sealed class KeyEmbedModel : IDisposable
         return NearestNeighbours.TopK(vectors[0], vectors[1..], top);
     }
 
-    /// <summary>Keywords of a document (its n-grams or the given candidates) ranked by cosine to the document, optionally diversified (MMR).</summary>
-    public IReadOnlyList<Keyword> Keywords(string document, KeywordOptions? keywordOptions = null, EmbeddingOptions? options = null)
+    /// <summary>
+    /// Keywords of a document (its n-grams or the given candidates) ranked by cosine to the document, optionally
+    /// diversified (MMR). <paramref name="progress"/> counts the texts embedded so far: the document, then each of
+    /// <see cref="KeywordCandidates"/>.
+    /// </summary>
+    public IReadOnlyList<Keyword> Keywords(string document, KeywordOptions? keywordOptions = null, EmbeddingOptions? options = null,
+        IProgress<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(document);
         keywordOptions ??= new KeywordOptions();
         keywordOptions.Validate();
-        return new KeywordExtractor(texts => Embed(texts, options).Vectors).Extract(document, keywordOptions);
+        return new KeywordExtractor(texts => Embed(texts, options, progress).Vectors).Extract(document, keywordOptions);
+    }
+
+    /// <summary>The phrases <see cref="Keywords"/> would rank for <paramref name="document"/> (no model run): to size progress, or to review.</summary>
+    public IReadOnlyList<string> KeywordCandidates(string document, KeywordOptions? keywordOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        keywordOptions ??= new KeywordOptions();
+        keywordOptions.Validate();
+        return KeywordExtractor.CandidatesFor(document, keywordOptions);
     }
 
     /// <summary>Tokens <see cref="Embed"/> would report for <paramref name="text"/> (all windows or segments), without running the model.</summary>
@@ -298,7 +318,11 @@ public sealed class KeyEmbedModel : IDisposable
         if (plans.Any(p => p.Pooling == PoolingMode.None))
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; a sweep needs one vector per text");
         if (plans.Length == 0 || texts.Count == 0) return [.. plans.Select(_ => Array.Empty<float[]>())];
-        var vectors = _pipeline.Value.Embed(texts, plans, progress is null ? null : progress.Report, cancellation);
+        // One model run serves every option set, so they share one long-text mode.
+        var longText = options[0].LongText;
+        if (options.Any(o => o.LongText != longText)) throw new ArgumentException("every option set of a sweep needs the same long-text mode", nameof(options));
+        if (longText == LongTextMode.Error) RefuseLongTexts(texts);
+        var vectors = _pipeline.Value.Embed(texts, plans, progress is null ? null : progress.Report, cancellation, longText == LongTextMode.Truncate);
         return [.. vectors.Select(perPlan => perPlan.Select(v => v.Vector).ToArray())];
     }
 

@@ -83,6 +83,12 @@ internal sealed class ProgressReport
     }
 }
 
+/// <summary>Progress reported on the caller's thread, in order (<see cref="Progress{T}"/> posts to the thread pool).</summary>
+internal sealed class CallerThreadProgress(Action<int> report) : IProgress<int>
+{
+    public void Report(int value) => report(value);
+}
+
 /// <summary>
 /// A write-only stream that decodes UTF-8 into a <see cref="TextWriter"/>, so the vector writers (which write bytes)
 /// can stream to the command's standard output.

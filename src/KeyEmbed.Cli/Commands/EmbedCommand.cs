@@ -79,7 +79,7 @@ internal static class EmbedCommand
                     foreach (var chunk in all.Chunk(ChunkSize))
                     {
                         long before = done;
-                        var result = model.Embed(chunk, options, report is not null && withinChunks ? new Progress(n => report(before + n)) : null);
+                        var result = model.Embed(chunk, options, report is not null && withinChunks ? new CallerThreadProgress(n => report(before + n)) : null);
                         windowed += result.WindowedCount;
                         unknown.Observe(model.Tokenizer, chunk);
                         for (int i = 0; i < chunk.Length; i++) Write(writer, chunk[i], result.Vectors[i], precision);
@@ -202,11 +202,5 @@ internal static class EmbedCommand
         {
             throw KeyEmbedException.Input($"{option}: {e.Message["precision: ".Length..]}");
         }
-    }
-
-    // Progress<T> posts to the thread pool; this reports on the caller's thread, in order.
-    private sealed class Progress(Action<int> report) : IProgress<int>
-    {
-        public void Report(int value) => report(value);
     }
 }

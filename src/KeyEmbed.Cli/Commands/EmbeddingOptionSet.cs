@@ -20,15 +20,16 @@ internal sealed class EmbeddingOptionSet
     private readonly Option<bool?> _normalize = new("--normalize") { Description = "L2-normalize vectors: --normalize, --normalize true|false (default: the model's; on for the built-in model)." };
     private readonly Option<bool> _noNormalize = new("--no-normalize") { Description = "Do not L2-normalize vectors." };
     private readonly Option<int?> _dimensions = new("--dimensions") { Description = "Keep the first N dimensions (Matryoshka-style; renormalized when normalizing)." };
-    private readonly Option<int?> _maxLength = new("--max-length") { Description = "Longest window in tokens, special tokens included (default: the model's maximum). Longer texts are embedded by windows and averaged." };
+    private readonly Option<int?> _maxLength = new("--max-length") { Description = "Longest window in tokens, special tokens included (default: the model's maximum). Longer texts are handled as --long-text says." };
     private readonly Option<int?> _threads = new("--threads") { Description = "ONNX Runtime threads (default: the machine's cores)." };
     private readonly Option<string?> _precision = new("--precision") { Description = "Arithmetic of the model's linear layers: float32 (default) or int8 (BERT models: faster, by how much depends on the CPU, see docs/benchmarks.md; every vector at cosine ≥ 0.99 to float32). Not the storage form of the output (that is --quantize)." };
+    private readonly Option<string?> _longText = new("--long-text") { Description = "A text longer than the model's window: windows (default; BERT averages the windows' vectors, XLNet runs them as segments with memory), truncate (only the first window counts) or error (refuse it). The server's default and its long_text field mean the same." };
     private readonly Option<bool?> _lowercase = new("--lowercase") { Description = "true|false: override the tokenizer's lower-casing (default: the model's files)." };
 
     /// <summary>Adds every shared option to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _model, _layers, _layerMode, _pooling, _excludeSpecial, _normalize, _noNormalize, _dimensions, _maxLength, _threads, _precision, _lowercase })
+        foreach (var option in new Option[] { _model, _layers, _layerMode, _pooling, _excludeSpecial, _normalize, _noNormalize, _dimensions, _maxLength, _longText, _threads, _precision, _lowercase })
             command.Options.Add(option);
     }
 
@@ -103,6 +104,7 @@ internal sealed class EmbeddingOptionSet
             Normalize = normalize,
             Dimensions = parse.GetValue(_dimensions),
             Precision = precision,
+            LongText = parse.GetValue(_longText) is { } longText ? Named("--long-text", () => Embedding.EmbeddingOptions.ParseLongText(longText)) : LongTextMode.Windows,
         };
     }
 

@@ -66,7 +66,7 @@ internal static class EvalCommand
             }
             o.WriteLine($"model: {loaded.Info.Name} ({loaded.Info.Architecture}, {loaded.Info.Layers} layers)");
             o.WriteLine($"data: {parseResult.GetValue(data)}");
-            o.WriteLine($"options: {Describe(plan)}");
+            o.WriteLine($"options: {Describe(plan)}{(loaded.ComputePrecision == Architectures.ComputePrecision.Int8 ? ", int8 arithmetic" : "")}");
             o.WriteLine($"pairs: {result.Pairs}");
             o.WriteLine($"spearman: {Percent(result.Spearman)}");
             o.WriteLine($"pearson: {Percent(result.Pearson)}");

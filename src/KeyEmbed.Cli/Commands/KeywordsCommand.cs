@@ -55,7 +55,12 @@ internal static class KeywordsCommand
             using var model = shared.Load(parse);
             var plan = EmbeddingOptionSet.Resolve(model, options);
             if (plan.Pooling == Embedding.PoolingMode.None) throw KeyEmbedException.Input("--pooling none gives token vectors; keywords need one vector per phrase");
-            var keywords = model.Keywords(document, keywordOptions, options);
+            IReadOnlyList<Keyword> keywords = [];
+            // A long document has thousands of candidate phrases: show progress once the wait is noticeable.
+            int texts = model.KeywordCandidates(document, keywordOptions).Count + 1;
+            if (texts > ProgressAbove)
+                new ProgressReport(ctx.Error, texts).Run(report => keywords = model.Keywords(document, keywordOptions, options, new CallerThreadProgress(n => report(n))));
+            else keywords = model.Keywords(document, keywordOptions, options);
             EmbeddingOptionSet.WarnUnknownTokens(ctx, model, [document]);
             if (outputFormat == "json") WriteJson(ctx.Out, keywords);
             else WriteTable(ctx.Out, keywords);
@@ -63,6 +68,9 @@ internal static class KeywordsCommand
         }));
         return command;
     }
+
+    /// <summary>Texts (document + candidates) beyond which progress is shown.</summary>
+    internal const int ProgressAbove = 500;
 
     private static string OptionName(string message) =>
         message.StartsWith("top ", StringComparison.Ordinal) ? "--" + message

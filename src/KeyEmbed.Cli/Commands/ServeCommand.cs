@@ -32,7 +32,8 @@ internal static class ServeCommand
         public Option<string?> Store { get; } = new("--store") { Description = "A vector store for POST /v1/index and /v1/search and the page's search box: a folder, or postgres://user[:password]@host:port/database[?table=NAME] (shared by replicas; docs/stores.md)." };
         public Option<double> DrainSeconds { get; } = new("--drain-seconds") { Description = "On SIGTERM, answer 503 on /health/ready and keep serving this long before stopping, so a balancer takes the replica out first.", DefaultValueFactory = _ => 5 };
 
-        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes, Precision, Threads, CacheMegabytes, Store, DrainSeconds];
+        public Option<string> LongText { get; } = new("--long-text") { Description = "A text longer than the model's window, when a request does not say (its long_text field): windows (default: the whole text, as the CLI), truncate (the first window) or error (422).", DefaultValueFactory = _ => "windows" };
+        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes, LongText, Precision, Threads, CacheMegabytes, Store, DrainSeconds];
 
         /// <summary>How the model is loaded: compute precision, threads, embedding cache.</summary>
         public KeyEmbedModelOptions ReadModelOptions(ParseResult parsed)
@@ -62,10 +63,17 @@ internal static class ServeCommand
                 MaxInputChars = parsed.GetValue(MaxInputChars),
                 MaxBodyBytes = parsed.GetValue(MaxBodyBytes),
                 DrainDelay = TimeSpan.FromSeconds(parsed.GetValue(DrainSeconds)),
+                LongText = ParseLongText(parsed.GetValue(LongText)!),
             };
             options.Validate();
             return options;
         }
+    }
+
+    private static Embedding.LongTextMode ParseLongText(string text)
+    {
+        try { return Embedding.EmbeddingOptions.ParseLongText(text); }
+        catch (KeyEmbedException) { throw KeyEmbedException.Input($"--long-text: '{text}' is not one of {Embedding.EmbeddingOptions.LongTextNames}"); }
     }
 
     public static Command Create(CliContext context) => Create(context, Environment.GetEnvironmentVariable, ModelBackend.Load, CancellationToken.None);

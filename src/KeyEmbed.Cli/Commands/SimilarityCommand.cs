@@ -99,12 +99,13 @@ internal static class SimilarityCommand
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumn(new TableColumn("#").RightAligned());
         table.AddColumn(new TableColumn("text"));
-        for (int j = 0; j < texts.Count; j++) table.AddColumn(new TableColumn((j + 1).ToString(CultureInfo.InvariantCulture)).RightAligned());
+        // Texts are numbered from 0, as JSON's "index" and the position in "texts" are: one numbering everywhere.
+        for (int j = 0; j < texts.Count; j++) table.AddColumn(new TableColumn(j.ToString(CultureInfo.InvariantCulture)).RightAligned());
         table.AddColumn(new TableColumn("to set").RightAligned());
         table.AddColumn(new TableColumn("mean pairwise").RightAligned());
         for (int i = 0; i < texts.Count; i++)
         {
-            var row = new List<string> { (i + 1).ToString(CultureInfo.InvariantCulture), ConsoleOutput.Cell(texts[i]) };
+            var row = new List<string> { i.ToString(CultureInfo.InvariantCulture), ConsoleOutput.Cell(texts[i]) };
             row.AddRange(similarity.Matrix[i].Select(Number));
             row.Add(Number(similarity.ToSet[i]));
             row.Add(texts.Count > 1 ? Number(similarity.MeanPairwise[i]) : "-");
@@ -130,7 +131,7 @@ internal static class SimilarityCommand
         for (int r = 0; r < neighbours.Count; r++)
         {
             var n = neighbours[r];
-            table.AddRow((r + 1).ToString(CultureInfo.InvariantCulture), (n.Index + 1).ToString(CultureInfo.InvariantCulture),
+            table.AddRow((r + 1).ToString(CultureInfo.InvariantCulture), n.Index.ToString(CultureInfo.InvariantCulture),
                 ConsoleOutput.Cell(texts[n.Index]), Number(n.Similarity));
         }
         ConsoleOutput.Write(writer, table);
@@ -161,7 +162,8 @@ internal static class SimilarityCommand
     internal static string Describe(KeyEmbedModel model, ResolvedEmbeddingOptions plan) =>
         $"{model.Info.Name}: hidden state{(plan.Layers.Count > 1 ? "s" : "")} {string.Join(",", plan.Layers)}{(plan.Layers.Count > 1 ? $" ({plan.LayerMode.ToString().ToLowerInvariant()})" : "")}, " +
         $"{EmbeddingOptions.FormatPooling(plan.Pooling)} pooling{(plan.ExcludeSpecialTokens ? " without special tokens" : "")}, " +
-        $"{plan.Dimensions} dimensions{(plan.Normalize ? ", normalized" : "")}; cosine";
+        $"{plan.Dimensions} dimensions{(plan.Normalize ? ", normalized" : "")}" +
+        (model.ComputePrecision == Architectures.ComputePrecision.Int8 ? ", int8 arithmetic" : "") + "; cosine";
 
     private static string Number(float x) => x.ToString("0.000", CultureInfo.InvariantCulture);
 }

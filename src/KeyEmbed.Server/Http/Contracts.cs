@@ -16,7 +16,8 @@ internal class OptionFields
     public bool? Normalize { get; set; }
     public int? Dimensions { get; set; }
     public bool? ExcludeSpecialTokens { get; set; }
-    public bool? Truncate { get; set; }
+    /// <summary><c>windows</c>, <c>truncate</c> or <c>error</c>; null = the server's <c>--long-text</c>.</summary>
+    public string? LongText { get; set; }
 }
 
 internal sealed class OpenAiEmbeddingsRequest

@@ -104,8 +104,8 @@ internal static class Endpoints
         if (request.Dimensions is <= 0) throw ApiException.Invalid("dimensions", $"must be a positive number of dimensions (got {request.Dimensions}).");
         var backend = state.Model.Backend;
         // OpenAI's vectors are unit length whatever the model's own default.
-        var (options, truncate) = RequestValidation.Options(new OptionFields { Dimensions = request.Dimensions, Normalize = true }, backend.Model);
-        var tokens = RequestValidation.CountTokens(backend, texts, truncate, "input");
+        var options = RequestValidation.Options(new OptionFields { Dimensions = request.Dimensions, Normalize = true }, backend.Model, state.Options.LongText);
+        var tokens = RequestValidation.CountTokens(backend, texts, options.LongText, "input");
         var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
         // OpenAI's response shape stays as it is: the warning travels in the header (and /metrics) only.
         UnknownTokenWarning(context, state, backend, texts);
@@ -152,8 +152,8 @@ internal static class Endpoints
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.EmbedRequest, state.Options.MaxBodyBytes);
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var backend = state.Model.Backend;
-        var (options, truncate) = RequestValidation.Options(request, backend.Model);
-        var tokens = RequestValidation.CountTokens(backend, texts, truncate, "texts");
+        var options = RequestValidation.Options(request, backend.Model, state.Options.LongText);
+        var tokens = RequestValidation.CountTokens(backend, texts, options.LongText, "texts");
         var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
         var warning = UnknownTokenWarning(context, state, backend, texts);
         return Results.Json(new EmbedResponse(backend.Model.Name, vectors.Length > 0 ? vectors[0].Length : 0, vectors, tokens, warning),
@@ -165,8 +165,9 @@ internal static class Endpoints
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.EmbedTokensRequest, state.Options.MaxBodyBytes);
         var text = RequestValidation.Text(request.Text, "text", state.Options);
         var backend = state.Model.Backend;
-        var (options, truncate) = RequestValidation.Options(request, backend.Model, tokenLevel: true);
-        var tokens = RequestValidation.CountTokens(backend, [text], truncate, "text");
+        var options = RequestValidation.Options(request, backend.Model, state.Options.LongText, tokenLevel: true);
+        // Token vectors cover the model's window: a longer text is cut to it, unless the request refuses long texts.
+        var tokens = RequestValidation.CountTokens(backend, [text], options.LongText == LongTextMode.Error ? LongTextMode.Error : LongTextMode.Truncate, "text");
         var result = await state.Batcher.RunExclusiveAsync(b => b.EmbedTokens(text, options), tokens[0], context.RequestAborted);
         var items = result.Tokens.Tokens.Select((token, i) => new TokenVector(
             token, result.Tokens.Ids[i], result.Tokens.Offsets[i].Start, result.Tokens.Offsets[i].End, result.Vectors[i])).ToArray();
@@ -178,7 +179,7 @@ internal static class Endpoints
     {
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.SimilarityRequest, state.Options.MaxBodyBytes);
         var backend = state.Model.Backend;
-        var (options, truncate) = RequestValidation.Options(request, backend.Model);
+        var options = RequestValidation.Options(request, backend.Model, state.Options.LongText);
         if (request.Query is not null || request.Candidates is not null)
         {
             if (request.Texts is not null)
@@ -187,7 +188,7 @@ internal static class Endpoints
             var candidates = RequestValidation.Texts(request.Candidates, "candidates", state.Options);
             var k = RequestValidation.TopK(request.TopK, "top_k", candidates.Count, candidates.Count);
             IReadOnlyList<string> all = [query, .. candidates];
-            var tokens = RequestValidation.CountTokens(backend, all, truncate, "candidates");
+            var tokens = RequestValidation.CountTokens(backend, all, options.LongText, "candidates");
             var vectors = await state.Batcher.EmbedAsync(all, tokens.Sum(), options, context.RequestAborted);
             var ranked = NearestNeighbours.TopK(vectors[0], vectors[1..], k)
                 .Select(n => new RankedText(n.Index, candidates[n.Index], n.Similarity)).ToArray();
@@ -196,7 +197,7 @@ internal static class Endpoints
         }
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var neighbours = RequestValidation.TopK(request.TopK, "top_k", Math.Min(5, texts.Count - 1), Math.Max(texts.Count - 1, 0));
-        var counts = RequestValidation.CountTokens(backend, texts, truncate, "texts");
+        var counts = RequestValidation.CountTokens(backend, texts, options.LongText, "texts");
         var embedded = await state.Batcher.EmbedAsync(texts, counts.Sum(), options, context.RequestAborted);
         // The library's numbers, so the service, the page and `keyembed similarity` agree.
         var similarity = SimilarityMatrix.Compute(embedded);
@@ -212,9 +213,9 @@ internal static class Endpoints
         var request = await RequestReader.ReadAsync(context, ServerJsonContext.Wire.KeywordsRequest, state.Options.MaxBodyBytes);
         var document = RequestValidation.Text(request.Document, "document", state.Options);
         var backend = state.Model.Backend;
-        var (embedding, truncate) = RequestValidation.Options(request, backend.Model);
+        var embedding = RequestValidation.Options(request, backend.Model, state.Options.LongText);
         var options = RequestValidation.Keywords(request, state.Options);
-        var tokens = RequestValidation.CountTokens(backend, [document], truncate, "document");
+        var tokens = RequestValidation.CountTokens(backend, [document], embedding.LongText, "document");
         // Candidates and document are embedded by the backend on the worker; the ranking (KeyBERT + MMR) is the library's.
         var keywords = await state.Batcher.RunExclusiveAsync(
             b => new KeywordExtractor(texts => b.EmbedBatch(texts, embedding)).Extract(document, options), tokens[0], context.RequestAborted);

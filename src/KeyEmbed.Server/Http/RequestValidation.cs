@@ -31,10 +31,10 @@ internal static class RequestValidation
     }
 
     /// <summary>
-    /// The library's embedding options from the wire fields, checked against the model (<see cref="EmbeddingOptions.Resolve"/>),
-    /// and whether over-long texts may be truncated.
+    /// The library's embedding options from the wire fields, checked against the model (<see cref="EmbeddingOptions.Resolve"/>);
+    /// a text longer than the window is handled as <c>long_text</c> says, else as the server's <paramref name="longText"/>.
     /// </summary>
-    public static (EmbeddingOptions Options, bool Truncate) Options(OptionFields fields, ModelFacts model, bool tokenLevel = false)
+    public static EmbeddingOptions Options(OptionFields fields, ModelFacts model, LongTextMode longText, bool tokenLevel = false)
     {
         if (fields.Dimensions is <= 0) throw ApiException.Invalid("dimensions", $"must be a positive number of dimensions (got {fields.Dimensions}).");
         var options = new EmbeddingOptions
@@ -45,11 +45,12 @@ internal static class RequestValidation
             ExcludeSpecialTokens = fields.ExcludeSpecialTokens ?? false,
             Normalize = fields.Normalize,
             Dimensions = fields.Dimensions,
+            LongText = fields.LongText is null ? longText : FromLibrary(() => EmbeddingOptions.ParseLongText(fields.LongText)),
         };
         if (options.Pooling == PoolingMode.None && !tokenLevel)
             throw ApiException.Invalid("pooling", "is 'none' (one vector per token); POST /embed/tokens returns token vectors.");
         FromLibrary(() => options.Resolve(model.Defaults, model.Layers, model.Dimensions));
-        return (options, fields.Truncate ?? true);
+        return options;
     }
 
     /// <summary>Keyword options from the wire fields, checked by <see cref="KeywordOptions.Validate"/>.</summary>
@@ -91,6 +92,7 @@ internal static class RequestValidation
         [
             ("layers", "layers"), ("layer", "layer_mode"), ("pooling", "pooling"), ("dimensions", "dimensions"),
             ("exclude-special-tokens", "exclude_special_tokens"), ("top", "top_k"), ("n-gram", "max_ngram"), ("diversity", "diversity"),
+            ("long-text", "long_text"),
         ];
         foreach (var (prefix, field) in fields)
             if (message.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return field;
@@ -104,18 +106,22 @@ internal static class RequestValidation
         return Math.Min(value.Value, max);
     }
 
-    /// <summary>Token counts of the texts; with truncation off, a text over the model's limit is refused.</summary>
-    public static int[] CountTokens(IEmbeddingBackend backend, IReadOnlyList<string> texts, bool truncate, string field)
+    /// <summary>
+    /// Token counts of the texts as the model will see them: every window under <see cref="LongTextMode.Windows"/>,
+    /// the first under <see cref="LongTextMode.Truncate"/>; under <see cref="LongTextMode.Error"/> a text over the
+    /// model's window is refused, naming it.
+    /// </summary>
+    public static int[] CountTokens(IEmbeddingBackend backend, IReadOnlyList<string> texts, LongTextMode longText, string field)
     {
         var max = backend.Model.MaxTokens;
         var counts = new int[texts.Count];
         for (var i = 0; i < texts.Count; i++)
         {
             var count = backend.CountTokens(texts[i]);
-            if (count > max && !truncate)
+            if (count > max && longText == LongTextMode.Error)
                 throw new ApiException(ApiErrorKind.InvalidField,
-                    $"'{field}[{i}]' has {count} tokens; the model takes at most {max}. Shorten it or set \"truncate\": true.", field);
-            counts[i] = Math.Min(count, max);
+                    $"'{field}[{i}]' has {count} tokens; the model's window is {max}. Shorten it, or set \"long_text\": \"windows\" (the whole text) or \"truncate\" (the first window).", "long_text");
+            counts[i] = longText == LongTextMode.Truncate ? Math.Min(count, max) : count;
         }
         return counts;
     }

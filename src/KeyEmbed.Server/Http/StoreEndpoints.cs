@@ -72,7 +72,7 @@ internal static class StoreEndpoints
         var request = await RequestReader.ReadAsync(context, StoreJsonContext.Wire.IndexRequest, state.Options.MaxBodyBytes);
         var items = Items(request, state.Options);
         var backend = state.Model.Backend;
-        var options = host.OptionsFor(backend, claim: true);
+        var options = host.OptionsFor(backend, claim: true) with { LongText = state.Options.LongText };
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var unique = items.Where(i => seen.Add(i.Id)).ToList();
         var existing = store.Existing([.. unique.Select(i => i.Id)]);
@@ -81,7 +81,7 @@ internal static class StoreEndpoints
         if (fresh.Count > 0)
         {
             var texts = fresh.Select(i => i.Text).ToList();
-            var tokens = RequestValidation.CountTokens(backend, texts, truncate: true, "texts");
+            var tokens = RequestValidation.CountTokens(backend, texts, options.LongText, "texts");
             var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
             added = store.Add(fresh, vectors);
         }
@@ -101,8 +101,8 @@ internal static class StoreEndpoints
         if (top is < 1 or > MaxTop) throw ApiException.Invalid("top", $"must be between 1 and {MaxTop} (got {top}).");
         if (store.Profile is null) return Results.Json(new SearchResponse(queries, [.. queries.Select(_ => (IReadOnlyList<SearchHit>)[])]), StoreJsonContext.Wire.SearchResponse);
         var backend = state.Model.Backend;
-        var options = host.OptionsFor(backend, claim: false);
-        var tokens = RequestValidation.CountTokens(backend, queries, truncate: true, "queries");
+        var options = host.OptionsFor(backend, claim: false) with { LongText = state.Options.LongText };
+        var tokens = RequestValidation.CountTokens(backend, queries, options.LongText, "queries");
         var vectors = await state.Batcher.EmbedAsync(queries, tokens.Sum(), options, context.RequestAborted);
         bool exact = request.Exact ?? false;
         var results = vectors.Select(v => (IReadOnlyList<SearchHit>)[.. store.Search(v, top, exact).Select(Hit)]).ToList();

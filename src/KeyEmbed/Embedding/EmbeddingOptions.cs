@@ -43,6 +43,18 @@ public enum VectorPrecision
     Binary,
 }
 
+/// <summary>What happens to a text longer than the model's window (512 tokens for BERT-base).</summary>
+public enum LongTextMode
+{
+    /// <summary>The whole text counts: the architecture's long-text strategy (BERT-like models average the vectors of
+    /// consecutive windows; XLNet runs the windows as segments with memory and pools over all tokens).</summary>
+    Windows,
+    /// <summary>Only the first window counts; the rest of the text is cut off (faster, and what most services do).</summary>
+    Truncate,
+    /// <summary>A text longer than the window is refused (<see cref="ErrorKind.InvalidInput"/>).</summary>
+    Error,
+}
+
 /// <summary>
 /// What the model declares (or the architecture's classic recipe) when a request leaves a choice open.
 /// Raw BERT / XLNet checkpoints: layer -2, mean pooling, no normalization; sentence-transformers models: what
@@ -101,6 +113,9 @@ public sealed record EmbeddingOptions
     /// <summary>Storage form of the output vectors.</summary>
     public VectorPrecision Precision { get; init; } = VectorPrecision.Float32;
 
+    /// <summary>What happens to a text longer than the model's window (the whole text counts by default).</summary>
+    public LongTextMode LongText { get; init; } = LongTextMode.Windows;
+
     /// <summary>
     /// Checks the options against a model with <paramref name="layerCount"/> transformer layers and hidden width
     /// <paramref name="hiddenSize"/>, fills the open choices from <paramref name="defaults"/>, and returns the
@@ -116,6 +131,8 @@ public sealed record EmbeddingOptions
             throw KeyEmbedException.Input($"layer mode {(int)LayerMode} is not one of sum, mean, concat");
         if (!Enum.IsDefined(Precision))
             throw KeyEmbedException.Input($"precision {(int)Precision} is not one of float32, int8, binary");
+        if (!Enum.IsDefined(LongText))
+            throw KeyEmbedException.Input($"long-text {(int)LongText} is not one of {LongTextNames}");
 
         var requested = Layers ?? defaults.Layers;
         if (requested.Count == 0)
@@ -207,6 +224,21 @@ public sealed record EmbeddingOptions
         "binary" or "bit" or "ubinary" => VectorPrecision.Binary,
         _ => throw KeyEmbedException.Input($"precision: '{text}' is not one of float32, int8, binary"),
     };
+
+    /// <summary>The long-text mode names <see cref="ParseLongText"/> accepts.</summary>
+    public const string LongTextNames = "windows, truncate, error";
+
+    /// <summary>Parses a long-text mode name (<see cref="LongTextNames"/>).</summary>
+    public static LongTextMode ParseLongText(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "windows" or "window" => LongTextMode.Windows,
+        "truncate" => LongTextMode.Truncate,
+        "error" => LongTextMode.Error,
+        _ => throw KeyEmbedException.Input($"long-text: '{text}' is not one of {LongTextNames}"),
+    };
+
+    /// <summary>The name <see cref="ParseLongText"/> reads back.</summary>
+    public static string FormatLongText(LongTextMode mode) => mode.ToString().ToLowerInvariant();
 
     /// <summary>The name <see cref="ParsePooling"/> reads back for a pooling mode.</summary>
     public static string FormatPooling(PoolingMode mode) => mode switch

@@ -57,9 +57,7 @@ internal sealed class KeywordExtractor(Func<IReadOnlyList<string>, float[][]> em
     {
         ArgumentNullException.ThrowIfNull(document);
         options.Validate();
-        var candidates = options.Candidates is { } given
-            ? given.Select(c => c.Trim()).Where(c => c.Length > 0).Distinct(StringComparer.Ordinal).ToList()
-            : Candidates(document, options.MinNgram, options.MaxNgram, options.RemoveStopWords);
+        var candidates = CandidatesFor(document, options);
         if (string.IsNullOrWhiteSpace(document) || candidates.Count == 0) return [];
 
         var vectors = embed([document, .. candidates]);
@@ -75,6 +73,12 @@ internal sealed class KeywordExtractor(Func<IReadOnlyList<string>, float[][]> em
             : [.. Enumerable.Range(0, candidates.Count).OrderByDescending(i => toDocument[i]).Take(options.Top)];
         return [.. chosen.Select(i => new Keyword(candidates[i], toDocument[i]))];
     }
+
+    /// <summary>The given candidates (trimmed, distinct), else the document's n-grams.</summary>
+    public static List<string> CandidatesFor(string document, KeywordOptions options) =>
+        options.Candidates is { } given
+            ? given.Select(c => c.Trim()).Where(c => c.Length > 0).Distinct(StringComparer.Ordinal).ToList()
+            : Candidates(document, options.MinNgram, options.MaxNgram, options.RemoveStopWords);
 
     /// <summary>
     /// The document's distinct word n-grams (min..max words) in order of first appearance. N-grams never cross

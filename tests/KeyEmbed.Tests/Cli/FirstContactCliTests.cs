@@ -142,4 +142,83 @@ public sealed class FirstContactCliTests
         AssertOneErrorLine(CliApp.UserError, Run("eval", "sts", "--data", data, "--model", TinyModel, "--precision", "int4"), "--precision");
         AssertOneErrorLine(CliApp.UserError, Run("eval", "sts", "--data", data, "--model", TinyModel, "--max-length", "2"), "--max-length");
     }
+
+    [Fact]
+    public void The_similarity_table_numbers_texts_as_the_json_index_does()
+    {
+        string[] texts = ["alpha key", "beta word", "gamma net", "delta text"];
+        var (code, table, error) = Run(["similarity", "--model", TinyModel, "--query", "alpha word", "--top", "4", .. texts]);
+        Assert.True(code == 0, error);
+        var (jsonCode, json, jsonError) = Run(["similarity", "--model", TinyModel, "--query", "alpha word", "--top", "4", "--format", "json", .. texts]);
+        Assert.True(jsonCode == 0, jsonError);
+        var rows = TableRows(table);
+        foreach (var neighbour in System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("neighbours").EnumerateArray())
+        {
+            var text = neighbour.GetProperty("text").GetString()!;
+            Assert.Equal(neighbour.GetProperty("index").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture), rows.Single(r => r[2] == text)[1]);
+        }
+        // The matrix: row k and column k are text k, the same numbering.
+        (code, table, error) = Run(["similarity", "--model", TinyModel, .. texts]);
+        Assert.True(code == 0, error);
+        rows = TableRows(table);
+        for (int k = 0; k < texts.Length; k++) Assert.Equal(k.ToString(System.Globalization.CultureInfo.InvariantCulture), rows.Single(r => r[1] == texts[k])[0]);
+    }
+
+    /// <summary>The cells of a Spectre table's rows (a row is a line with │ separators and at least one text cell).</summary>
+    private static List<string[]> TableRows(string table) =>
+        [.. table.Split('\n').Where(l => l.Contains('│')).Select(l => l.Split('│', StringSplitOptions.TrimEntries)[1..^1])];
+
+    [Fact]
+    public void The_footer_says_when_the_model_ran_with_int8_arithmetic()
+    {
+        var (code, output, error) = Run("similarity", "--model", TinyModel, "--precision", "int8", "alpha key", "beta word");
+        Assert.True(code == 0, error);
+        Assert.Contains("int8", output.TrimEnd().Split('\n')[^1]);
+        (code, output, error) = Run("similarity", "--model", TinyModel, "alpha key", "beta word");
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("int8", output);
+    }
+
+    [Fact]
+    public void Keywords_of_a_long_document_report_progress_on_stderr_and_nothing_else_changes()
+    {
+        // Distinct made-up words: every 1- and 2-gram is a candidate, well over the progress threshold.
+        string document = string.Join(' ', Enumerable.Range(0, 400).Select(i => "w" + i.ToString("x", System.Globalization.CultureInfo.InvariantCulture) + "q"));
+        using var model = KeyEmbedModel.Load(TinyModel);
+        int texts = model.KeywordCandidates(document).Count + 1;
+        Assert.True(texts > KeyEmbed.Cli.Commands.KeywordsCommand.ProgressAbove);
+
+        var (code, output, error) = Run("keywords", "--model", TinyModel, "--doc", document, "--top", "3");
+        Assert.True(code == 0, error);
+        var progress = error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("progress: ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(progress);
+        Assert.Equal($"progress: {texts}/{texts} texts", progress[^1]);
+        Assert.DoesNotContain("progress", output);
+        // A short document stays quiet.
+        (code, _, error) = Run("keywords", "--model", TinyModel, "--doc", "the key words embed a vector", "--top", "2");
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("progress", error);
+    }
+
+    [Fact]
+    public void Long_text_is_windows_by_default_and_truncate_or_error_when_asked()
+    {
+        string text = string.Join(' ', Enumerable.Range(0, 60).Select(i => "word" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        string[] common = ["embed", "--model", TinyModel, "--max-length", "16", "--format", "json"];
+        var windows = Run([.. common, text]);
+        var explicitWindows = Run([.. common, "--long-text", "windows", text]);
+        var truncated = Run([.. common, "--long-text", "truncate", text]);
+        Assert.True(windows.Code == 0 && truncated.Code == 0, windows.Error + truncated.Error);
+        Assert.Equal(windows.Out, explicitWindows.Out);
+        Assert.NotEqual(Vector(windows.Out), Vector(truncated.Out));
+        using var model = KeyEmbedModel.Load(TinyModel, new KeyEmbedModelOptions { MaxSequenceLength = 16, UseGraphCache = false });
+        var expected = model.Embed([text], new KeyEmbed.Embedding.EmbeddingOptions { LongText = KeyEmbed.Embedding.LongTextMode.Truncate }).Vectors[0];
+        Assert.Equal(expected, Vector(truncated.Out), (a, b) => Math.Abs(a - b) < 1e-5f);
+
+        AssertOneErrorLine(CliApp.UserError, Run([.. common, "--long-text", "error", text]), "16", "truncate");
+        AssertOneErrorLine(CliApp.UserError, Run([.. common, "--long-text", "fold", text]), "--long-text", "windows");
+    }
+
+    private static float[] Vector(string json) =>
+        [.. System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("data")[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle())];
 }

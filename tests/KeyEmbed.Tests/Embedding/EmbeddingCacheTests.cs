@@ -88,12 +88,13 @@ public sealed class EmbeddingCacheTests
         using var model = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 1 << 20, MaxSequenceLength = 8 });
         string text = "the quick brown fox jumps over the lazy dog and runs far away into the woods";
         var windowed = model.Embed([text]);
-        var truncated = model.EmbedTruncated([text]);
+        var cut = new EmbeddingOptions { LongText = LongTextMode.Truncate };
+        var truncated = model.Embed([text], cut);
         Assert.True(windowed.Windows[0] > 1);
         Assert.NotEqual(windowed.Vectors[0], truncated.Vectors[0]);
         Assert.Equal(2, model.CacheStatistics.Entries);
         Assert.Equal(windowed.Vectors[0], model.Embed([text]).Vectors[0]);
-        Assert.Equal(truncated.Vectors[0], model.EmbedTruncated([text]).Vectors[0]);
+        Assert.Equal(truncated.Vectors[0], model.Embed([text], cut).Vectors[0]);
         Assert.Equal(2, model.CacheStatistics.Hits);
     }
 }

@@ -92,6 +92,30 @@ public sealed class RealModelServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_long_text_is_embedded_whole_by_windows_as_the_cli_does_unless_the_request_says_otherwise()
+    {
+        // Longer than the built-in model's 512-token window: two windows.
+        string text = string.Join(' ', Enumerable.Range(0, 700).Select(i => i % 2 == 0 ? "learning" : "machines"))
+            + " and finally a banana";
+        var windows = _model.Embed([text]);
+        Assert.True(windows.Windows[0] > 1);
+        var firstWindow = _model.Embed([text], new EmbeddingOptions { LongText = LongTextMode.Truncate });
+
+        var whole = await (await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text } }))).JsonAsync();
+        AssertClose(windows.Vectors[0], whole.GetProperty("embeddings")[0].Floats(), "default: windows");
+        Assert.Equal(windows.Tokens[0], whole.GetProperty("tokens")[0].GetInt32());
+        var openAi = await (await Post("/v1/embeddings", JsonSerializer.Serialize(new { input = text }))).JsonAsync();
+        AssertClose(windows.Vectors[0], openAi.GetProperty("data")[0].GetProperty("embedding").Floats(), "OpenAI route: windows");
+
+        var cut = await (await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text }, long_text = "truncate" }))).JsonAsync();
+        AssertClose(firstWindow.Vectors[0], cut.GetProperty("embeddings")[0].Floats(), "long_text truncate");
+        Assert.Equal(512, cut.GetProperty("tokens")[0].GetInt32());
+
+        var refused = await (await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text }, long_text = "error" }))).ErrorAsync(422);
+        Assert.Equal("long_text", refused.GetProperty("param").GetString());
+    }
+
+    [Fact]
     public async Task Similarity_numbers_are_the_facades()
     {
         string[] texts = ["machine learning", "deep learning", "banana bread", "人工智能"];
@@ -118,11 +142,11 @@ public sealed class RealModelServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_text_over_the_window_is_truncated_to_it_as_the_service_documents()
+    public async Task A_text_over_the_window_is_truncated_to_it_when_the_request_says_truncate()
     {
         var text = string.Concat(Enumerable.Repeat("The cat sat on the mat and looked at the birds. ", 60));
         Assert.True(_model.Tokenizer.Encode(text, maxLength: int.MaxValue).Length > 600);
-        var response = await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text } }));
+        var response = await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text }, long_text = "truncate" }));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await response.JsonAsync();
         Assert.Equal(512, body.GetProperty("tokens")[0].GetInt32());
@@ -134,7 +158,7 @@ public sealed class RealModelServerTests : IAsyncLifetime
         var norm = Math.Sqrt(mean.Sum(x => x * x));
         AssertClose([.. mean.Select(x => (float)(x / norm))], body.GetProperty("embeddings")[0].Floats(), "truncated text");
 
-        var refused = await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text }, truncate = false }));
+        var refused = await Post("/embed", JsonSerializer.Serialize(new { texts = new[] { text }, long_text = "error" }));
         Assert.Equal(422, (int)refused.StatusCode);
     }
 

@@ -165,15 +165,24 @@ public sealed class ServerRoutesTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Text_over_the_model_limit_is_refused_when_truncation_is_off_and_cut_when_on()
+    public async Task Text_over_the_model_window_counts_whole_by_default_is_cut_or_refused_as_long_text_says()
     {
         var longText = string.Join(' ', Enumerable.Range(0, 40).Select(i => "w" + i));
+        int all = _backend.CountTokens(longText);
+        Assert.True(all > _backend.Model.MaxTokens);
 
-        var refused = await (await _server.PostJsonAsync("/embed", $$"""{"texts": ["{{longText}}"], "truncate": false}""")).ErrorAsync(422);
+        var refused = await (await _server.PostJsonAsync("/embed", $$"""{"texts": ["{{longText}}"], "long_text": "error"}""")).ErrorAsync(422);
         Assert.Contains("tokens", refused.GetProperty("message").GetString());
+        Assert.Equal("long_text", refused.Param());
 
-        var cut = await (await _server.PostJsonAsync("/embed", $$"""{"texts": ["{{longText}}"]}""")).JsonAsync();
+        var cut = await (await _server.PostJsonAsync("/embed", $$"""{"texts": ["{{longText}}"], "long_text": "truncate"}""")).JsonAsync();
         Assert.Equal(_backend.Model.MaxTokens, cut.GetProperty("tokens")[0].GetInt32());
+
+        var whole = await (await _server.PostJsonAsync("/embed", $$"""{"texts": ["{{longText}}"]}""")).JsonAsync();
+        Assert.Equal(all, whole.GetProperty("tokens")[0].GetInt32());
+
+        var wrong = await (await _server.PostJsonAsync("/embed", $$"""{"texts": ["a"], "long_text": "fold"}""")).ErrorAsync(422);
+        Assert.Equal("long_text", wrong.Param());
     }
 
     [Fact]
