@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace KeyEmbed.Server.Http;
 
@@ -8,16 +9,35 @@ namespace KeyEmbed.Server.Http;
 /// route does not know is a 400 naming it (a misspelt option must not be silently ignored).</summary>
 internal static class RequestReader
 {
+    /// <summary>
+    /// How much of a too-large body is read and thrown away before the 413 goes out. A client that writes its whole
+    /// body before reading the answer (most do) would otherwise get a broken pipe instead of the 413 once the body
+    /// outgrows the socket buffers; past this much the connection is closed unread.
+    /// </summary>
+    public const long DrainLimitBytes = 32L * 1024 * 1024;
+
     public static async Task<T> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, long maxBytes) where T : class
     {
         var request = context.Request;
-        if (request.ContentLength > maxBytes) throw TooLarge(request.ContentLength.Value, maxBytes);
+        // This reader enforces maxBytes itself; Kestrel's own limit (the same value, for any other body) is raised for
+        // this request so that the rest of a too-large body can be drained.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = maxBytes + DrainLimitBytes;
+        if (request.ContentLength > maxBytes)
+        {
+            if (request.ContentLength <= maxBytes + DrainLimitBytes) await DrainAsync(context, 0).ConfigureAwait(false);
+            throw TooLarge(request.ContentLength.Value, maxBytes);
+        }
         var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
         while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
         {
-            if (buffer.Length + read > maxBytes) throw TooLarge(null, maxBytes);
+            if (buffer.Length + read > maxBytes)
+            {
+                await DrainAsync(context, buffer.Length + read).ConfigureAwait(false);
+                throw TooLarge(null, maxBytes);
+            }
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0)
@@ -80,6 +100,25 @@ internal static class RequestReader
                 int index = 0;
                 foreach (var item in element.EnumerateArray()) Walk(item, items, $"{path}[{index++}]", unknown);
                 break;
+        }
+    }
+
+    /// <summary>Reads and discards the rest of the body, up to <see cref="DrainLimitBytes"/>; a client that stops
+    /// sending or sends more is left to Kestrel's minimum data rate and limit, and the connection closes.</summary>
+    private static async Task DrainAsync(HttpContext context, long alreadyRead)
+    {
+        var discard = new byte[64 * 1024];
+        long drained = alreadyRead;
+        try
+        {
+            int read;
+            while (drained <= DrainLimitBytes
+                   && (read = await context.Request.Body.ReadAsync(discard, context.RequestAborted).ConfigureAwait(false)) > 0)
+                drained += read;
+        }
+        catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
+        {
+            // The client went away or broke a limit mid-body: the 413 is still the answer, if it can be delivered.
         }
     }
 
