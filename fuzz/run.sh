@@ -52,9 +52,16 @@ dict=()
 case $target in
   config|sharded-index|tokenizer-config|http) json=/usr/share/doc/afl++-doc/afl/dictionaries/json.dict; [ -f "$json" ] && dict=(-x "$json") ;;
 esac
-# -t 1000+: a second per input (a slower one is a hang), seeds that time out during calibration are skipped.
-# FUZZ_TIMEOUT_MS overrides the second (the http target on an overloaded machine).
-afl-fuzz -V "$seconds" -t "${FUZZ_TIMEOUT_MS:-1000}+" -m none "${dict[@]}" -i "$work/in" -o "$work/findings" -- dotnet "$bin/KeyEmbed.Fuzz.dll" "$target" > "$work/afl.log" 2>&1 || {
+# -t 1000+: at most a second per input (afl scales the limit down from the calibration runs; a slower input is a
+# hang, its child restarted), seeds that time out during calibration are skipped. The in-process targets
+# (sentencepiece, http: see Program.cs) get a fixed limit instead: there a timeout kills the whole fork server, so
+# afl's scaled-down limit (tens of ms) would end the run at the first garbage collection.
+# FUZZ_TIMEOUT_MS overrides the limit (an overloaded machine).
+case $target in
+  sentencepiece|http) limit="${FUZZ_TIMEOUT_MS:-5000}" ;;
+  *) limit="${FUZZ_TIMEOUT_MS:-1000}+" ;;
+esac
+afl-fuzz -V "$seconds" -t "$limit" -m none "${dict[@]}" -i "$work/in" -o "$work/findings" -- dotnet "$bin/KeyEmbed.Fuzz.dll" "$target" > "$work/afl.log" 2>&1 || {
   echo "afl-fuzz failed; last lines of $work/afl.log:" >&2
   tail -20 "$work/afl.log" >&2
   exit 1

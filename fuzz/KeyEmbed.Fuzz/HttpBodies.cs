@@ -62,7 +62,7 @@ internal static class HttpBodies
         string[] bodies =
         [
             """{"input": ["a river of stone", "green light"], "model": "x", "encoding_format": "float", "dimensions": 8}""",
-            """{"texts": ["a river of stone"], "layers": [-1], "layer_mode": "sum", "pooling": "mean", "normalize": true, "truncate": true}""",
+            """{"texts": ["a river of stone"], "layers": [-1], "layer_mode": "sum", "pooling": "mean", "normalize": true, "long_text": "windows"}""",
             """{"text": "a river of stone", "exclude_special_tokens": true}""",
             """{"texts": ["river", "stone"], "query": "water", "candidates": ["river", "light"], "top_k": 2}""",
             """{"document": "the river runs past the stone mill by the green light", "top_k": 3, "diversity": 0.5, "min_ngram": 1, "max_ngram": 2, "remove_stop_words": true}""",

@@ -43,6 +43,10 @@ internal static class RequestReader
         if (buffer.Length == 0)
             throw new ApiException(ApiErrorKind.MalformedRequest, "The request body is empty; send a JSON object (Content-Type: application/json).");
         var body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        // System.Text.Json checks UTF-8 only where it transcodes a string, so invalid bytes inside a field name would
+        // surface later as an InvalidOperationException (a 500; found by fuzzing the service): refuse them here.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+            throw new ApiException(ApiErrorKind.MalformedRequest, "The request body is not valid UTF-8; send JSON encoded as UTF-8.");
         RefuseUnknownFields(body, typeInfo);
         T? value;
         try

@@ -98,4 +98,23 @@ public sealed class RequestShapeTests
         response = await server.Client.PostAsync("/v1/index", Body("""{"items": [{"id": "1", "text": "a", "metadata": {"anything": 1}}]}""", "application/json"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
+
+    // Found by fuzzing the service: invalid UTF-8 inside a field name reached the unknown-field check, which threw
+    // InvalidOperationException (a 500) when it read the name.
+    [Theory]
+    [InlineData("/similarity", "{\"texts\": [\"a\", \"b\"], \"candidat\u0083s\": [\"c\"]}")]
+    [InlineData("/embed/tokens", "{\"te\u0087t\": \"a river\"}")]
+    [InlineData("/embed", "{\"texts\": [\"caf\u00e9\"]}")]
+    public async Task Invalid_utf8_anywhere_in_the_body_is_a_400(string route, string template)
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+        // Each char of the template below U+0100 is one byte: a lone byte 0x80..0xFF is invalid UTF-8.
+        var bytes = template.Select(c => (byte)c).ToArray();
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/json");
+
+        var response = await server.Client.PostAsync(route, content);
+        var error = await response.ErrorAsync(400);
+        Assert.Contains("UTF-8", error.GetProperty("message").GetString());
+    }
 }
