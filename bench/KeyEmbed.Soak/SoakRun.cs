@@ -100,6 +100,7 @@ internal static class SoakRun
             new("bad-type", "POST", "/v1/embeddings", _ => Json("""{"input": 42}"""), [400, 422]),
             new("bad-field", "POST", "/embed", _ => Json("""{"texts": ["x"], "pooling": "median"}"""), [422]),
             new("empty-body", "POST", "/similarity", _ => [], [400]),
+            new("unknown-field", "POST", "/embed", _ => Json("""{"texts": ["x"], "poolng": "mean"}"""), [400]),
             new("oversized", "POST", "/embed", _ => OversizedBody(maxBodyBytes), [413]),
             new("no-route", "POST", "/v2/nothing", _ => Json("{}"), [404]),
         ];

@@ -75,7 +75,13 @@ internal static class RequestReader
         using (document)
         {
             var unknown = new List<string>();
-            Walk(document.RootElement, typeInfo, "", unknown);
+            try { Walk(document.RootElement, typeInfo, "", unknown); }
+            catch (InvalidOperationException)
+            {
+                // JsonDocument unescapes a name only when it is read; "\uD800" alone is not text (found by fuzzing).
+                throw new ApiException(ApiErrorKind.MalformedRequest,
+                    "The request body has a field name that is not valid text (an unpaired UTF-16 surrogate escape such as \\uD800); send field names as the route documents them.");
+            }
             if (unknown.Count == 0) return;
             var known = typeInfo.Properties.Select(p => p.Name).Order(StringComparer.Ordinal);
             var field = unknown[0];

@@ -105,7 +105,7 @@ public sealed class RequestShapeTests
     [InlineData("/similarity", "{\"texts\": [\"a\", \"b\"], \"candidat\u0083s\": [\"c\"]}")]
     [InlineData("/embed/tokens", "{\"te\u0087t\": \"a river\"}")]
     [InlineData("/embed", "{\"texts\": [\"caf\u00e9\"]}")]
-    public async Task Invalid_utf8_anywhere_in_the_body_is_a_400(string route, string template)
+    public async Task Invalid_utf8_anywhere_in_the_body_is_a_400_naming_utf8(string route, string template)
     {
         await using var server = await RunningServer.StartAsync(new FakeBackend());
         // Each char of the template below U+0100 is one byte: a lone byte 0x80..0xFF is invalid UTF-8.
@@ -116,5 +116,20 @@ public sealed class RequestShapeTests
         var response = await server.Client.PostAsync(route, content);
         var error = await response.ErrorAsync(400);
         Assert.Contains("UTF-8", error.GetProperty("message").GetString());
+    }
+
+    // Found by fuzzing the service: an unpaired surrogate escape in a field name (valid UTF-8, invalid text) threw
+    // InvalidOperationException when the unknown-field check read the name (a 500); in a value it is a 400 already.
+    [Theory]
+    [InlineData("/similarity", """{"candidates": ["river", "l"], "DBFF\uDFFFop_k": 2}""")]
+    [InlineData("/keywords", """{"document": "the river", "remove_sto\uD800p_words": true}""")]
+    [InlineData("/v1/embeddings", """{"input": ["a"], "model\uDBFF": "x"}""")]
+    [InlineData("/embed", """{"texts": ["a \uD800 b"]}""")]
+    public async Task An_unpaired_surrogate_escape_in_a_name_or_value_is_a_400(string route, string json)
+    {
+        await using var server = await RunningServer.StartAsync(new FakeBackend());
+
+        var response = await server.Client.PostAsync(route, Body(json, "application/json"));
+        await response.ErrorAsync(400);
     }
 }
