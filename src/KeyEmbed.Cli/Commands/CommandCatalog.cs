@@ -18,5 +18,6 @@ internal static class CommandCatalog
         yield return ServeCommand.Create(context);
         yield return EvalCommand.Create(context);
         yield return CacheCommand.Create(context);
+        yield return PullCommand.Create(context);
     }
 }

@@ -7,7 +7,7 @@ namespace KeyEmbed.Models;
 /// cache that huggingface_hub and sentence-transformers fill: <c>HF_HUB_CACHE</c>, else <c>HF_HOME/hub</c>, else
 /// <c>~/.cache/huggingface/hub</c>; a model lives in <c>models--ORG--NAME/</c> with <c>refs/&lt;revision&gt;</c> (a file
 /// holding a commit hash) and <c>snapshots/&lt;commit&gt;/</c> (the files, often links into <c>blobs/</c>). Nothing is
-/// downloaded.
+/// downloaded here; <see cref="HubDownloader"/> (<c>keyembed pull</c>) fills the same layout.
 /// </summary>
 public static partial class HuggingFaceCache
 {
@@ -16,6 +16,9 @@ public static partial class HuggingFaceCache
 
     [GeneratedRegex("^[0-9a-f]{40}$")]
     private static partial Regex CommitPattern();
+
+    /// <summary>Whether <paramref name="value"/> is a full commit hash (40 lower-case hex digits).</summary>
+    internal static bool IsCommit(string value) => CommitPattern().IsMatch(value);
 
     /// <summary>The revision used when a name gives none.</summary>
     public const string DefaultRevision = "main";
@@ -54,7 +57,7 @@ public static partial class HuggingFaceCache
         if (!Directory.Exists(repo))
             throw KeyEmbedException.Input(
                 $"--model '{repoId}': no such folder, and {org}/{name} is not in the local Hugging Face cache ({repo}); " +
-                $"get it with `huggingface-cli download {org}/{name}` (KeyEmbed downloads nothing), or pass a model folder");
+                $"get it with `keyembed pull {org}/{name}` (or `huggingface-cli download {org}/{name}`), or pass a model folder");
         string snapshots = Path.Combine(repo, "snapshots");
         string? commit = null;
         var refFile = Path.Combine(repo, "refs", revision);
@@ -69,7 +72,7 @@ public static partial class HuggingFaceCache
                 : "";
             throw KeyEmbedException.Input(
                 $"--model '{repoId}': revision '{revision}' of {org}/{name} is not in the local Hugging Face cache ({repo}; " +
-                $"revisions there: {(known.Length > 0 ? known : "none")}); get it with `huggingface-cli download {org}/{name} --revision {revision}`");
+                $"revisions there: {(known.Length > 0 ? known : "none")}); get it with `keyembed pull {org}/{name}@{revision}`");
         }
         return folder;
     }

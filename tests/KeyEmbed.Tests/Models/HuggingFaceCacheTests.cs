@@ -69,7 +69,7 @@ public sealed class HuggingFaceCacheTests
         Assert.EndsWith(Path.Combine("snapshots", OtherCommit), HuggingFaceCache.Resolve($"test-org/tiny-bert@{OtherCommit}", Env));
 
         var missing = Assert.Throws<KeyEmbedException>(() => HuggingFaceCache.Resolve("test-org/other", Env));
-        Assert.Contains("huggingface-cli download test-org/other", missing.Message);
+        Assert.Contains("keyembed pull test-org/other", missing.Message);
         var badRevision = Assert.Throws<KeyEmbedException>(() => HuggingFaceCache.Resolve("test-org/tiny-bert@v9", Env));
         Assert.Contains("main, v2", badRevision.Message);
     }
