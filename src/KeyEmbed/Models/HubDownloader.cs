@@ -52,6 +52,7 @@ internal sealed partial class HubDownloader : IDisposable
 
     private readonly Func<string, string?> _environment;
     private readonly HttpClient _http;
+    private readonly HttpClient _headHttp;
     private readonly string _endpoint;
     private readonly string? _token;
 
@@ -63,7 +64,7 @@ internal sealed partial class HubDownloader : IDisposable
 
     /// <summary>A downloader reading its settings from <paramref name="environment"/>.</summary>
     /// <exception cref="KeyEmbedException"><c>HF_ENDPOINT</c> is not an http(s) address.</exception>
-    public HubDownloader(Func<string, string?> environment, HttpMessageHandler? handler = null)
+    public HubDownloader(Func<string, string?> environment)
     {
         _environment = environment;
         string endpoint = environment("HF_ENDPOINT") is { Length: > 0 } e ? e.Trim().TrimEnd('/') : DefaultEndpoint;
@@ -71,11 +72,24 @@ internal sealed partial class HubDownloader : IDisposable
             throw KeyEmbedException.Input($"HF_ENDPOINT '{endpoint}' is not an http:// or https:// address");
         _endpoint = endpoint;
         _token = environment("HF_TOKEN") is { Length: > 0 } t ? t.Trim() : null;
-        _http = handler is null
-            ? new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None, ConnectTimeout = TimeSpan.FromSeconds(30) })
-            : new HttpClient(handler);
-        _http.Timeout = Timeout.InfiniteTimeSpan;
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("keyembed", typeof(HubDownloader).Assembly.GetName().Version?.ToString() ?? "0"));
+        _http = Client(allowRedirect: true);
+        // HEAD stays on the Hub: a large file's 302 to the CDN carries the X-Linked-Etag / X-Linked-Size it is named by.
+        _headHttp = Client(allowRedirect: false);
+    }
+
+    private static HttpClient Client(bool allowRedirect)
+    {
+        var client = new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = allowRedirect,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("keyembed", typeof(HubDownloader).Assembly.GetName().Version?.ToString() ?? "0"));
+        return client;
     }
 
     /// <summary>Whether <c>HF_HUB_OFFLINE</c> asks for no network (1, true, yes, on; as huggingface_hub reads it).</summary>
@@ -108,8 +122,7 @@ internal sealed partial class HubDownloader : IDisposable
         long downloaded = 0;
         for (int i = 0; i < wanted.Count; i++)
         {
-            var file = listing[wanted[i]];
-            var (blob, bytes) = await FetchAsync(repo, commit, file, blobs, progress, cancellation);
+            var (file, blob, bytes) = await FetchAsync(repo, commit, listing[wanted[i]], blobs, progress, cancellation);
             files.Add((file, blob));
             downloaded += bytes;
             // A sharded checkpoint's index names its shards: fetch those too (they are in the listing).
@@ -196,16 +209,25 @@ internal sealed partial class HubDownloader : IDisposable
         }
     }
 
-    /// <summary>Brings <paramref name="file"/> into <paramref name="blobs"/>; its blob path and the bytes downloaded.</summary>
-    private async Task<(string Blob, long Bytes)> FetchAsync(string repo, string commit, HubFile file, string blobs, IPullProgress? progress, CancellationToken cancellation)
+    /// <summary>
+    /// Brings <paramref name="file"/> into <paramref name="blobs"/>: the file (with what a HEAD added when the listing
+    /// lacked its blob id), its blob path and the bytes downloaded.
+    /// </summary>
+    private async Task<(HubFile File, string Blob, long Bytes)> FetchAsync(string repo, string commit, HubFile file, string blobs, IPullProgress? progress, CancellationToken cancellation)
     {
         string url = $"{_endpoint}/{repo}/resolve/{commit}/{string.Join('/', file.Path.Split('/').Select(Uri.EscapeDataString))}";
         // huggingface_hub names a blob by the file's ETag: the sha256 for LFS files, the git blob id for the others.
         string? blobName = file.Sha256 ?? file.BlobId;
         if (blobName is null)
         {
-            using var head = await SendAsync(HttpMethod.Head, url, repo, commit, null, cancellation);
+            // No blob id in the listing (an older Hub or a mirror): the resolve route's headers say it, as huggingface_hub reads them.
+            using var head = await HeadAsync(url, repo, commit, cancellation);
+            CheckCommit(repo, commit, file.Path, head);
             blobName = Etag(head);
+            // A large file's linked ETag is its sha256; X-Linked-Size its size.
+            if (head.Headers.Contains("X-Linked-Etag") && blobName is not null && Sha256Pattern().IsMatch(blobName)) file = file with { Sha256 = blobName };
+            long? linkedSize = head.Headers.TryGetValues("X-Linked-Size", out var sizes) && long.TryParse(sizes.First(), out var n) && n >= 0 ? n : null;
+            file = file with { Size = file.Size ?? linkedSize ?? (head.StatusCode == HttpStatusCode.OK ? head.Content.Headers.ContentLength : null) };
         }
         if (blobName is null || !BlobNamePattern().IsMatch(blobName))
             throw new KeyEmbedException(ErrorKind.Runtime, $"pull {repo}: {_endpoint} gives {file.Path} no usable ETag or blob id ('{blobName}'); is HF_ENDPOINT a Hugging Face Hub?");
@@ -213,7 +235,7 @@ internal sealed partial class HubDownloader : IDisposable
         if (File.Exists(blob) && (file.Size is null || new FileInfo(blob).Length == file.Size))
         {
             progress?.Finished(file, cached: true);
-            return (blob, 0);
+            return (file, blob, 0);
         }
 
         string partial = blob + ".incomplete";
@@ -241,6 +263,7 @@ internal sealed partial class HubDownloader : IDisposable
                 }
             }
             else have = 0; // a full answer: the partial file is replaced
+            CheckCommit(repo, commit, file.Path, response);
             progress?.Started(file, have);
             FileStream output;
             try
@@ -305,12 +328,27 @@ internal sealed partial class HubDownloader : IDisposable
         }
         File.Move(partial, blob, overwrite: true);
         progress?.Finished(file, cached: false);
-        return (blob, received);
+        return (file, blob, received);
+    }
+
+    /// <summary>HEAD on the resolve route, following only redirects that stay on the Hub (a renamed repository), not the CDN's.</summary>
+    private async Task<HttpResponseMessage> HeadAsync(string url, string repo, string commit, CancellationToken cancellation)
+    {
+        for (int hops = 0; ; hops++)
+        {
+            var response = await SendAsync(HttpMethod.Head, url, repo, commit, null, cancellation, head: true);
+            int status = (int)response.StatusCode;
+            if (status is < 300 or >= 400 || response.Headers.Location is not { } location || hops == 5) return response;
+            var next = new Uri(new Uri(url), location);
+            if (!string.Equals(next.Authority, new Uri(url).Authority, StringComparison.OrdinalIgnoreCase)) return response;
+            response.Dispose();
+            url = next.AbsoluteUri;
+        }
     }
 
     /// <summary>Sends a request with the token (and a range); maps failures to one clear <see cref="KeyEmbedException"/>.</summary>
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string url, string repo, string revision, long? rangeFrom,
-        CancellationToken cancellation, bool allowRangeNotSatisfiable = false)
+        CancellationToken cancellation, bool allowRangeNotSatisfiable = false, bool head = false)
     {
         using var request = new HttpRequestMessage(method, url);
         if (_token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
@@ -321,13 +359,13 @@ internal sealed partial class HubDownloader : IDisposable
         try
         {
             using var cancel = Deadline(cancellation);
-            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+            response = await (head ? _headHttp : _http).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         }
         catch (Exception e) when (IsNetworkFailure(e, cancellation))
         {
             throw new KeyEmbedException(ErrorKind.Runtime, $"pull {repo}@{revision}: cannot reach {_endpoint} ({Reason(e)}); check the network, a proxy, or HF_ENDPOINT", e);
         }
-        if (response.IsSuccessStatusCode || (allowRangeNotSatisfiable && response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)) return response;
+        if (response.IsSuccessStatusCode || (head && (int)response.StatusCode is >= 300 and < 400) || (allowRangeNotSatisfiable && response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)) return response;
         using (response)
         {
             string code = response.Headers.TryGetValues("X-Error-Code", out var codes) ? codes.First() : "";
@@ -349,6 +387,13 @@ internal sealed partial class HubDownloader : IDisposable
                     $"pull {repo}@{revision}: {_endpoint} answered {(int)response.StatusCode} {response.ReasonPhrase}; try again later"),
             };
         }
+    }
+
+    /// <summary>A resolve answer's <c>X-Repo-Commit</c>, when there is one, must be the commit asked for.</summary>
+    private void CheckCommit(string repo, string commit, string path, HttpResponseMessage response)
+    {
+        if (response.Headers.TryGetValues("X-Repo-Commit", out var values) && values.FirstOrDefault() is { Length: > 0 } served && served != commit)
+            throw new KeyEmbedException(ErrorKind.Runtime, $"pull {repo}: {_endpoint} served {path} from commit {served}, not {commit} as asked; run pull again");
     }
 
     private KeyEmbedException Unexpected(string repo, string path, HttpResponseMessage response) => new(ErrorKind.Runtime,
@@ -415,5 +460,9 @@ internal sealed partial class HubDownloader : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _headHttp.Dispose();
+    }
 }

@@ -11,7 +11,7 @@ public sealed class ShardedCheckpointTests
     private static readonly string TinyModel = SharedData.Golden("bert-tiny-random");
 
     // The golden tiny BERT's tensors dealt round-robin into shards of the given format, with the index naming them.
-    private static void WriteShardedCopy(string folder, bool safetensors, int shards = 2)
+    internal static void WriteShardedCopy(string folder, bool safetensors, int shards = 2)
     {
         using var source = new SafetensorsReader(Path.Combine(TinyModel, "model.safetensors"));
         var map = new Dictionary<string, string>();

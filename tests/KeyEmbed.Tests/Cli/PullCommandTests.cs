@@ -73,6 +73,8 @@ public sealed class PullCommandTests
         Assert.Empty(Directory.GetFiles(Path.Combine(repo, "blobs"), "*.incomplete"));
         Assert.Contains(snapshot, pull.Out);
         Assert.Contains("pull: model.safetensors: done, sha256 checked", pull.Error);
+        // The large file came through the Hub's redirect to its CDN.
+        Assert.Contains(server.Requests, r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal));
 
         // No network: offline flag set and the hub never asked.
         int before = server.Requests.Count;
@@ -89,6 +91,46 @@ public sealed class PullCommandTests
         Assert.True(again.Exit == 0, again.Error);
         Assert.Equal(resolves, ResolveRequests(server));
         Assert.Contains("already in the cache", again.Error);
+    }
+
+    [Fact]
+    public async Task A_sharded_model_listed_without_blob_ids_is_named_and_checked_by_the_resolve_headers()
+    {
+        using var dir = new TempDir();
+        string folder = dir.File("sharded");
+        Directory.CreateDirectory(folder);
+        Checkpoints.ShardedCheckpointTests.WriteShardedCopy(folder, safetensors: true);
+        string hub = dir.File("hub");
+        await using var server = await FakeHub.StartAsync(new Dictionary<string, FakeHub.Repo> { ["test/sharded"] = new(folder, ["main"]) });
+        server.ListBlobs = false;
+        const string shard = "model-00002-of-00002.safetensors";
+
+        // Without a listed sha256, the 302's X-Linked-Etag is the one checked.
+        server.Corrupt = shard;
+        var corrupt = await Keyembed(Env(hub, server), "pull", "test/sharded");
+        Assert.Equal(CliApp.UserError, corrupt.Exit);
+        OneErrorLine(corrupt.Error, shard, "sha256", Sha256Of(Path.Combine(folder, shard)));
+        string repo = HuggingFaceCache.RepoFolder(hub, "test", "sharded");
+        Assert.False(Directory.Exists(Path.Combine(repo, "snapshots")));
+
+        server.Corrupt = null;
+        var pull = await Keyembed(Env(hub, server), "pull", "test/sharded");
+        Assert.True(pull.Exit == 0, pull.Error);
+        Assert.Contains(server.Requests, r => r.Method == "HEAD");
+        string snapshot = Path.Combine(repo, "snapshots", server.CommitOf("test/sharded", "main"));
+        Assert.Equal(["config.json", "model-00001-of-00002.safetensors", shard, "model.safetensors.index.json", "vocab.txt"],
+            Directory.GetFiles(snapshot).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // Blobs are named as huggingface_hub names them: large files by sha256 (X-Linked-Etag), others by ETag (git blob id).
+        Assert.Equal(Path.Combine("..", "..", "blobs", Sha256Of(Path.Combine(folder, shard))), new FileInfo(Path.Combine(snapshot, shard)).LinkTarget);
+        byte[] vocab = File.ReadAllBytes(Path.Combine(folder, "vocab.txt"));
+        string gitOid = Convert.ToHexStringLower(SHA1.HashData([.. System.Text.Encoding.ASCII.GetBytes($"blob {vocab.Length}\0"), .. vocab]));
+        Assert.Equal(Path.Combine("..", "..", "blobs", gitOid), new FileInfo(Path.Combine(snapshot, "vocab.txt")).LinkTarget);
+
+        var byName = await Keyembed(Env(hub, null, offline: true), "embed", "--model", "test/sharded", "--format", "csv", "deep learning");
+        Assert.True(byName.Exit == 0, byName.Error);
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, CliApp.Run(["embed", "--model", folder, "--format", "csv", "deep learning"], stdout, stderr, TextReader.Null));
+        Assert.Equal(stdout.ToString(), byName.Out);
     }
 
     [Fact]
@@ -193,7 +235,8 @@ public sealed class PullCommandTests
         int before = server.Requests.Count;
         var pull = await Keyembed(Env(hub, server, token: "hf_secret"), "pull", "test/private");
         Assert.True(pull.Exit == 0, pull.Error);
-        var sent = server.Requests.Skip(before).ToList();
+        // The CDN a large file redirects to is not the Hub: the token goes to the Hub's routes.
+        var sent = server.Requests.Skip(before).Where(r => !r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(sent);
         Assert.All(sent, r => Assert.Equal("Bearer hf_secret", r.Authorization));
         Assert.DoesNotContain("hf_secret", pull.Out + pull.Error);
@@ -220,6 +263,19 @@ public sealed class PullCommandTests
         var unreachable = await Keyembed(Env(hub, null), "pull", Tiny);
         Assert.Equal(CliApp.RuntimeError, unreachable.Exit);
         OneErrorLine(unreachable.Error, "cannot reach http://127.0.0.1:9");
+    }
+
+    [Fact]
+    public void Only_pull_downloads_the_one_http_client_is_the_downloader_and_only_the_pull_command_makes_one()
+    {
+        var sources = Directory.EnumerateFiles(Path.Combine(SharedData.RepoRoot, "src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .ToDictionary(f => Path.GetRelativePath(SharedData.RepoRoot, f).Replace('\\', '/'), File.ReadAllText);
+        Assert.Equal(["src/KeyEmbed/Models/HubDownloader.cs"],
+            sources.Where(s => s.Value.Contains("HttpClient", StringComparison.Ordinal) || s.Value.Contains("SocketsHttpHandler", StringComparison.Ordinal)).Select(s => s.Key));
+        Assert.Equal(["src/KeyEmbed.Cli/Commands/PullCommand.cs"],
+            sources.Where(s => s.Value.Contains("new HubDownloader(", StringComparison.Ordinal)).Select(s => s.Key));
     }
 
     [Fact]

@@ -14,8 +14,9 @@ namespace KeyEmbed.Tests.Fixtures;
 /// A loopback stand-in for the Hugging Face Hub's two download routes, answering from folders under ../shared/golden:
 /// <c>GET /api/models/ORG/NAME/revision/REV[?blobs=true]</c> (commit + siblings with size, blob id and, for LFS-style
 /// files, sha256) and <c>GET|HEAD /ORG/NAME/resolve/REV/PATH</c> (bytes, <c>X-Repo-Commit</c>, <c>ETag</c> /
-/// <c>X-Linked-Etag</c>, <c>Range: bytes=N-</c>). Commits, sizes and hashes are computed from the files when the hub
-/// starts. Faults on demand: a connection dropped once mid-file, a file served with wrong bytes, a token required.
+/// <c>X-Linked-Etag</c>, <c>Range: bytes=N-</c>); as on the Hub, large (LFS-style) files are a 302 to a "CDN" route on
+/// another host name (<c>localhost</c> instead of <c>127.0.0.1</c>). Commits, sizes and hashes are computed from the
+/// files when the hub starts. Faults on demand: a connection dropped once mid-file, a file served with wrong bytes, a token required.
 /// Every request is recorded.
 /// </summary>
 internal sealed class FakeHub : IAsyncDisposable
@@ -40,6 +41,9 @@ internal sealed class FakeHub : IAsyncDisposable
 
     /// <summary>This path is served with one byte changed (same length, same advertised hashes).</summary>
     public string? Corrupt { get; set; }
+
+    /// <summary>When false, the listing has file names only (no size, blob id or LFS sha256), as without <c>?blobs=true</c>.</summary>
+    public bool ListBlobs { get; set; } = true;
 
     public Uri Address { get; }
 
@@ -94,6 +98,14 @@ internal sealed class FakeHub : IAsyncDisposable
         var response = context.Response;
         string[] parts = [.. path.TrimStart('/').Split('/').Select(Uri.UnescapeDataString)];
 
+        if (parts.Length == 4 && parts[0] == "cdn")
+        {
+            // The CDN: no token asked, no commit header; the bytes of the blob named by its sha256.
+            var blob = _repos.TryGetValue($"{parts[1]}/{parts[2]}", out var owner) ? owner.Files.FirstOrDefault(f => f.Lfs && f.Sha256 == parts[3]) : null;
+            if (blob is null) response.StatusCode = 404;
+            else await ServeAsync(context, blob);
+            return;
+        }
         bool api = parts.Length >= 5 && parts[0] == "api" && parts[1] == "models" && parts[4] == "revision";
         bool resolve = !api && parts.Length >= 5 && parts[2] == "resolve";
         if (!api && !resolve)
@@ -125,7 +137,7 @@ internal sealed class FakeHub : IAsyncDisposable
 
         if (api)
         {
-            bool blobs = request.Query["blobs"] == "true";
+            bool blobs = request.Query["blobs"] == "true" && ListBlobs;
             var siblings = repo.Files.Select(f => blobs
                 ? (object)new Dictionary<string, object>
                 {
@@ -155,6 +167,19 @@ internal sealed class FakeHub : IAsyncDisposable
             response.Headers["X-Linked-Etag"] = $"\"{entry.Sha256}\"";
             response.Headers["X-Linked-Size"] = entry.Bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (entry.Lfs)
+        {
+            response.StatusCode = 302;
+            response.Headers.Location = $"http://localhost:{Address.Port}/cdn/{repoId}/{entry.Sha256}";
+            return;
+        }
+        await ServeAsync(context, entry);
+    }
+
+    /// <summary>A file's bytes (whole or from <c>Range: bytes=N-</c>), with the faults asked for.</summary>
+    private async Task ServeAsync(HttpContext context, Entry entry)
+    {
+        var (request, response, file) = (context.Request, context.Response, entry.Path);
         response.Headers.AcceptRanges = "bytes";
         byte[] bytes = entry.Bytes;
         if (Corrupt == file)
