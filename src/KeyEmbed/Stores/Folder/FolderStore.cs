@@ -13,6 +13,18 @@ public sealed record FolderStoreOptions
 
     /// <summary>Rows added between two saves of the index file (the texts and vectors are committed at every add regardless).</summary>
     public int SaveEveryRows { get; init; } = 100_000;
+
+    /// <summary>
+    /// How many candidates a search keeps while it walks the HNSW graph (USearch's search expansion, pgvector's
+    /// <c>ef_search</c>): the index is asked for max(top, breadth) nearest rows and the first top are kept. Larger finds
+    /// more of the true nearest neighbours and costs time about in proportion. The default gives recall@10 ≥ 0.95 on
+    /// 100,000 random 384-dimensional unit vectors (the hardest case: no clusters to follow); embeddings of real texts
+    /// need far less.
+    /// </summary>
+    public int SearchBreadth { get; init; } = DefaultSearchBreadth;
+
+    /// <summary>The default <see cref="SearchBreadth"/>.</summary>
+    public const int DefaultSearchBreadth = 1024;
 }
 
 /// <summary>
@@ -31,6 +43,14 @@ public sealed class FolderStore : IVectorStore
     private const string Format = "keyembed-store/1";
     private const string DatabaseFile = "store.db";
     private const string IndexFile = "index.usearch";
+    private const int MaxSearchBreadth = 100_000;
+    private const int RescoreFactor = 4;
+
+    // The graph's shape, fixed when the index is made (connectivity is kept in the index file; the C# binding cannot
+    // pass the add expansion to an index loaded from a file, so it stays USearch's default there and is set to the
+    // same value here). Search breadth is per search: see FolderStoreOptions.SearchBreadth.
+    private const ulong Connectivity = 16;
+    private const ulong ExpansionAdd = 128;
 
     private readonly SqliteConnection _db;
     private readonly FileStream? _writeLock;
@@ -39,6 +59,7 @@ public sealed class FolderStore : IVectorStore
     private readonly ReaderWriterLockSlim _indexLock = new();
     private readonly object _dbLock = new();
     private readonly int _saveEvery;
+    private readonly int _searchBreadth;
     private string _indexPrecision;
     private USearchIndex? _index;
     private long _indexedUpTo;
@@ -52,6 +73,7 @@ public sealed class FolderStore : IVectorStore
         _writeLock = writeLock;
         _access = access;
         _saveEvery = Math.Max(1, options.SaveEveryRows);
+        _searchBreadth = options.SearchBreadth;
         _indexPrecision = options.IndexPrecision;
     }
 
@@ -64,12 +86,25 @@ public sealed class FolderStore : IVectorStore
     /// <summary>The precision the HNSW index keeps vectors in (float32 or int8).</summary>
     public string IndexPrecision => _indexPrecision;
 
+    /// <summary>How many rows the HNSW index holds (after opening: every committed row).</summary>
+    internal long IndexedRows
+    {
+        get
+        {
+            _indexLock.EnterReadLock();
+            try { return _index is null ? 0 : (long)_index.Size(); }
+            finally { _indexLock.ExitReadLock(); }
+        }
+    }
+
     /// <summary>Opens (or, for <see cref="StoreAccess.Write"/>, creates) the store in <paramref name="location"/>.</summary>
     public static FolderStore Open(string location, StoreAccess access, FolderStoreOptions? options = null)
     {
         options ??= new FolderStoreOptions();
         if (options.IndexPrecision is not ("float32" or "int8"))
             throw KeyEmbedException.Input($"index precision must be float32 or int8 (got '{options.IndexPrecision}')");
+        if (options.SearchBreadth is < 1 or > MaxSearchBreadth)
+            throw KeyEmbedException.Input($"search breadth must be between 1 and {MaxSearchBreadth} (got {options.SearchBreadth})");
         string folder = Path.GetFullPath(location);
         string database = Path.Combine(folder, DatabaseFile);
         if (access == StoreAccess.Read)
@@ -246,8 +281,13 @@ public sealed class FolderStore : IVectorStore
             _indexLock.EnterReadLock();
             try
             {
-                int found = _index!.Search(query, top, out ulong[] rows, out float[] distances);
-                candidates = [.. Enumerable.Range(0, found).Select(i => ((long)rows[i], 1f - distances[i]))];
+                // USearch walks the graph keeping max(its search expansion, count) candidates, and the binding cannot
+                // change the expansion of an index loaded from a file (it stays at 64, far too few for recall on
+                // hard data): asking for the breadth's worth of rows is what widens the search.
+                int found = _index!.Search(query, Math.Max(top, _searchBreadth), out ulong[] rows, out float[] distances);
+                // An int8 index orders rows by approximate cosines: rescore a few times top of them exactly below.
+                int keep = Math.Min(found, _indexPrecision == "int8" ? RescoreFactor * top : top);
+                candidates = [.. Enumerable.Range(0, keep).Select(i => ((long)rows[i], 1f - distances[i]))];
             }
             finally { _indexLock.ExitReadLock(); }
         }
@@ -266,7 +306,7 @@ public sealed class FolderStore : IVectorStore
                     reader.IsDBNull(3) ? null : reader.GetString(3)));
             }
         }
-        return [.. hits.OrderByDescending(h => h.Score).ThenBy(h => h.Id, StringComparer.Ordinal)];
+        return [.. hits.OrderByDescending(h => h.Score).ThenBy(h => h.Id, StringComparer.Ordinal).Take(top)];
     }
 
     /// <inheritdoc/>
@@ -355,7 +395,8 @@ public sealed class FolderStore : IVectorStore
         }
         if (index is null)
         {
-            index = new USearchIndex(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions);
+            index = new USearchIndex(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions,
+                Connectivity, ExpansionAdd);
             _indexedUpTo = 0;
         }
         _index = index;
