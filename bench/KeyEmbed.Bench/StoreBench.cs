@@ -37,13 +37,20 @@ internal static class StoreBench
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  model alone: {embedSeconds:F1} s = {keywords.Count / embedSeconds:F0} keywords/s (minilm float32, {Environment.ProcessorCount} threads)"));
         var byText = keywords.Select((k, i) => (k, i)).ToDictionary(p => p.k, p => vectors[p.i]);
         IReadOnlyList<float[]> Lookup(IReadOnlyList<string> texts) => [.. texts.Select(t => byText[t])];
-        var stores = new List<(string Name, Func<IVectorStore> Open)>
+        string pgIngest = $"{pg}?table=bench_ingest_{Environment.ProcessId}";
+        var stores = new List<(string Name, Func<IVectorStore> Open, Func<IVectorStore> Read)>
         {
-            ("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Write)),
-            ("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" })),
+            ("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Write),
+                () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Read)),
+            ("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" }),
+                () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Read)),
         };
-        if (pg is not null) stores.Add(("pgvector", () => PgVectorStore.Open($"{pg}?table=bench_ingest_{Environment.ProcessId}", StoreAccess.Write)));
-        foreach (var (name, open) in stores)
+        if (pg is not null) stores.Add(("pgvector", () => PgVectorStore.Open(pgIngest, StoreAccess.Write), () => PgVectorStore.Open(pgIngest, StoreAccess.Read)));
+        // Real embeddings as queries: STS sentences (not keywords) against the stored keyword vectors.
+        var sentences = Workloads.DistinctSentences(Path.Combine(stsFolder, "sts-test.csv")).Take(queries).ToList();
+        var sentenceVectors = model.Embed(sentences).Vectors.ToList();
+        var keywordTruth = sentenceVectors.Select(q => ExactTop(vectors, q, 10)).ToList();
+        foreach (var (name, open, read) in stores)
         {
             clock.Restart();
             double storeSeconds = 0;
@@ -60,6 +67,20 @@ internal static class StoreBench
             double total = embedSeconds + storeSeconds;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {name}: store {storeSeconds:F1} s; embed + store {total:F1} s = {keywords.Count / total:F0} keywords/s; outside the model {100 * storeSeconds / total:F1} % (store adds {100 * storeSeconds / embedSeconds:F1} % to embedding time)"));
+            using var reader = read();
+            var position = keywords.Select((k, i) => (Id: VectorStores.ContentId(k), i)).ToDictionary(p => p.Id, p => p.i);
+            int hitCount = 0;
+            var watch = new Stopwatch();
+            for (int q = 0; q < sentenceVectors.Count; q++)
+            {
+                watch.Start();
+                var hits = reader.Search(sentenceVectors[q], 10);
+                watch.Stop();
+                hitCount += hits.Count(h => keywordTruth[q].Contains(position[h.Id]));
+            }
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"    real embeddings: {sentenceVectors.Count} STS sentences searched among the {keywords.Count:N0} stored keywords: recall@10 {(double)hitCount / (10 * sentenceVectors.Count):F4}, {1000 * watch.Elapsed.TotalSeconds / sentenceVectors.Count:F2} ms a query (mean, store alone)"));
+            output.Flush();
         }
 
         // (2) Search over random unit vectors.
@@ -98,6 +119,26 @@ internal static class StoreBench
                     }
                 }
                 double build = clock.Elapsed.TotalSeconds;
+                if (name.StartsWith("USearch", StringComparison.Ordinal))
+                {
+                    // Recall and time against the search breadth (the default is FolderStoreOptions.DefaultSearchBreadth).
+                    string folder = Path.Combine(work, name.EndsWith("int8", StringComparison.Ordinal) ? $"s{size}-i8" : $"s{size}-f32");
+                    foreach (int breadth in new[] { 10, 256, FolderStoreOptions.DefaultSearchBreadth, 4096 })
+                    {
+                        using var swept = FolderStore.Open(folder, StoreAccess.Read, new FolderStoreOptions { SearchBreadth = breadth });
+                        var times = new List<double>();
+                        int got = 0;
+                        for (int q = 0; q < queries; q++)
+                        {
+                            var watch = Stopwatch.StartNew();
+                            var hits = swept.Search(queryVectors[q], 10);
+                            times.Add(watch.Elapsed.TotalMilliseconds);
+                            got += hits.Count(h => truth[q].Contains(int.Parse(h.Id.AsSpan(1), CultureInfo.InvariantCulture)));
+                        }
+                        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"    breadth {breadth}: recall@10 {(double)got / (10 * queries):F4}, p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms"));
+                    }
+                }
                 long before = Process.GetCurrentProcess().WorkingSet64;
                 using var reader = reopen();
                 reader.Search(queryVectors[0], 10);
@@ -124,6 +165,7 @@ internal static class StoreBench
                     $"  {name}: build {build:F0} s ({size / build:F0} vectors/s); one query {1000 / latencies.Average():F0} queries/s, p50 {Percentile(latencies, 50):F2} ms, p99 {Percentile(latencies, 99):F2} ms; " +
                     $"with embedding one keyword p50 {Percentile(withModel, 50):F2} ms, p99 {Percentile(withModel, 99):F2} ms; recall@10 {(double)found / (10 * queries):F4}; " +
                     $"disk {bytes * perMillion / (1 << 20):F0} MiB per million; reader memory {(name == "pgvector" ? "in the server (see disk: index size)" : $"{memory * perMillion / (1 << 20):F0} MiB per million (working-set growth on opening)")}"));
+                output.Flush();
             }
         }
     }
@@ -164,10 +206,10 @@ internal static class StoreBench
         return v;
     }
 
-    private static HashSet<int> ExactTop(float[][] data, float[] query, int k)
+    private static HashSet<int> ExactTop(IReadOnlyList<float[]> data, float[] query, int k)
     {
         var best = new PriorityQueue<int, float>();
-        for (int i = 0; i < data.Length; i++)
+        for (int i = 0; i < data.Count; i++)
         {
             float score = TensorPrimitives.Dot(data[i], query);
             if (best.Count < k) best.Enqueue(i, score);
