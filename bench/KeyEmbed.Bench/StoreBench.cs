@@ -8,9 +8,10 @@ using KeyEmbed.Stores.Postgres;
 namespace KeyEmbed.Bench;
 
 /// <summary>
-/// <c>-- stores [--pg URL] [--ingest N] [--sizes 100000,1000000] [--queries Q] [--work DIR]</c>: what the vector stores
+/// <c>-- stores [--pg URL] [--ingest N] [--pipeline N] [--sizes 100000,1000000] [--queries Q] [--work DIR]</c>: what the vector stores
 /// cost. (1) Ingestion of N keywords (n-grams of the STS sentences) into each store: the model's time (measured once,
-/// the same vectors then go through each store's chunked write path) and the store's time. (2) Search over random unit
+/// the same vectors then go through each store's chunked write path) and the store's time; then, on a sample, the
+/// real `index` path (store writes overlapped with the next chunk's embedding) against the model alone. (2) Search over random unit
 /// vectors of the model's width: queries/s and p50/p99 of one query (store alone, and with embedding one keyword),
 /// recall@10 against brute force, memory and disk per million vectors; USearch float32 and int8 (folder store) and
 /// pgvector. Not a test: the machine is shared, figures say so.
@@ -19,7 +20,7 @@ internal static class StoreBench
 {
     private const int Width = 384;
 
-    public static void Run(string stsFolder, string? pg, int ingest, IReadOnlyList<int> sizes, int queries, string work, TextWriter output)
+    public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output)
     {
         Directory.CreateDirectory(work);
         output.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, shared with other builds and tests (load average {LoadAverage()}); figures are indicative");
@@ -83,10 +84,53 @@ internal static class StoreBench
             output.Flush();
         }
 
+        // (1b) As `index` runs: the model embedding chunk k+1 while the store writes chunk k (StoreWritePipeline), on a
+        // sample, against the model alone on the same sample (measured before and after, the mean taken).
+        if (pipelineSample > 0)
+        {
+            var sample = keywords.Take(pipelineSample).ToList();
+            double ModelAlone()
+            {
+                var watch = Stopwatch.StartNew();
+                foreach (var chunk in sample.Chunk(1024)) model.Embed(chunk);
+                return watch.Elapsed.TotalSeconds;
+            }
+            double aloneBefore = ModelAlone();
+            var runs = new List<(string Name, double Wall, double Waited)>();
+            string pgPipe = $"{pg}?table=bench_pipe_{Environment.ProcessId}";
+            var pipeStores = new List<(string Name, Func<IVectorStore> Open)>
+            {
+                ("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-f32"), StoreAccess.Write)),
+                ("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" })),
+            };
+            if (pg is not null) pipeStores.Add(("pgvector", () => PgVectorStore.Open(pgPipe, StoreAccess.Write)));
+            foreach (var (name, open) in pipeStores)
+            {
+                var watch = Stopwatch.StartNew();
+                double waited;
+                using (var store = open())
+                {
+                    store.Claim(profile, "bench");
+                    using var pipeline = new StoreWritePipeline(store, texts => model.Embed(texts).Vectors);
+                    foreach (var chunk in sample.Chunk(1024)) pipeline.Add([.. chunk.Select(k => new StoreItem(VectorStores.ContentId(k), k))]);
+                    pipeline.Finish();
+                    waited = pipeline.WaitSeconds;
+                }
+                runs.Add((name, watch.Elapsed.TotalSeconds, waited));
+            }
+            double alone = (aloneBefore + ModelAlone()) / 2;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"pipelined as `index` runs, {sample.Count:N0} keywords: model alone {alone:F1} s ({sample.Count / alone:F0} keywords/s, mean of a run before and after)"));
+            foreach (var (name, wall, waited) in runs)
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {name}: embed + store {wall:F1} s = {sample.Count / wall:F0} keywords/s; store adds {100 * (wall - alone) / alone:F1} % to the model's time (waiting for writes {waited:F1} s)"));
+            output.Flush();
+        }
+
         // (2) Search over random unit vectors.
         var random = new Random(12345);
         var queryTexts = keywords.Take(queries).ToList();
-        foreach (int size in sizes)
+        foreach (int size in sizes.Where(s => s > 0))
         {
             var data = new float[size][];
             for (int i = 0; i < size; i++) data[i] = RandomUnit(random);
