@@ -33,6 +33,9 @@ internal static class PullCommand
             string repoId = parse.GetValue(model)!;
             using var downloader = new HubDownloader(environment);
             var result = Run(ctx, downloader, repoId);
+            if (!result.Files.Any(f => HubFileSelection.VocabularyFiles.Contains(f.Path)))
+                ctx.Error.WriteLine($"warning: {result.Repo} has no vocabulary file KeyEmbed reads ({string.Join(", ", HubFileSelection.VocabularyFiles)}); " +
+                    "commands that tokenize will refuse it until one is beside the weights");
             int fileCount = result.Files.Count;
             ctx.Out.WriteLine($"{result.Repo}@{result.Revision}: commit {result.Commit}, {fileCount} file{(fileCount == 1 ? "" : "s")} " +
                 $"({CacheCommand.Size(result.DownloadedBytes)} downloaded) in {result.Snapshot}; use --model {repoId}");

@@ -125,6 +125,8 @@ internal sealed partial class HubDownloader : IDisposable
             var (file, blob, bytes) = await FetchAsync(repo, commit, listing[wanted[i]], blobs, progress, cancellation);
             files.Add((file, blob));
             downloaded += bytes;
+            // config.json comes first: a model KeyEmbed cannot run is refused before its weights are downloaded.
+            if (file.Path == "config.json") CheckModelType(repo, revision, blob);
             // A sharded checkpoint's index names its shards: fetch those too (they are in the listing).
             if (file.Path.EndsWith(".index.json", StringComparison.Ordinal))
             {
@@ -157,6 +159,25 @@ internal sealed partial class HubDownloader : IDisposable
             throw KeyEmbedException.Input($"pull: cannot write the snapshot {snapshot}: {e.Message}");
         }
         return new PullResult(repo, revision, commit, snapshot, [.. files.Select(f => f.File)], downloaded);
+    }
+
+    /// <summary>Refuses a <c>config.json</c> whose <c>model_type</c> no registered architecture runs (a config without one passes: <see cref="ModelLocator"/> decides).</summary>
+    private static void CheckModelType(string repo, string revision, string config)
+    {
+        string? modelType = null;
+        try
+        {
+            using var doc = IO.StrictJson.Parse(File.ReadAllBytes(config));
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("model_type", out var type) && type.ValueKind == JsonValueKind.String)
+                modelType = type.GetString();
+        }
+        catch (JsonException e)
+        {
+            throw KeyEmbedException.Checkpoint($"pull {repo}@{revision}: config.json", $"not valid JSON ({e.Message})", e);
+        }
+        if (modelType is not null && Architectures.ArchitectureRegistry.ByModelType(modelType) is null)
+            throw new KeyEmbedException(ErrorKind.UnsupportedArchitecture,
+                $"pull {repo}@{revision}: model_type '{modelType}' is not one KeyEmbed runs ({Architectures.ArchitectureRegistry.Supported}); its weights were not downloaded");
     }
 
     /// <summary>The commit <paramref name="revision"/> names and the repository's files by path.</summary>

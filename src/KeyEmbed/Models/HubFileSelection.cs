@@ -22,6 +22,9 @@ internal static class HubFileSelection
         "modules.json", "1_Pooling/config.json", "sentence_bert_config.json",
     ];
 
+    /// <summary>The vocabulary files a tokenizer is built from; a model without one of them needs <c>--tokenizer</c> or cannot run.</summary>
+    public static readonly IReadOnlyList<string> VocabularyFiles = ["vocab.txt", "vocab.json", "spiece.model", XlmRobertaSentencePieceName];
+
     private const string XlmRobertaSentencePieceName = Tokenization.XlmRobertaSentencePiece.FileName;
 
     /// <summary>Single-file and sharded Hugging Face weights, in order of preference (safetensors first).</summary>

@@ -134,6 +134,34 @@ public sealed class PullCommandTests
     }
 
     [Fact]
+    public async Task A_model_type_keyembed_cannot_run_is_refused_before_its_weights_and_a_missing_vocabulary_is_warned_of()
+    {
+        using var dir = new TempDir();
+        string gpt = dir.File("gpt");
+        Directory.CreateDirectory(gpt);
+        File.WriteAllText(Path.Combine(gpt, "config.json"), "{\"model_type\": \"gpt2\", \"n_layer\": 2}");
+        foreach (var file in new[] { "model.safetensors", "vocab.txt" }) File.Copy(SharedData.Golden("bert-tiny-random", file), Path.Combine(gpt, file));
+        string hub = dir.File("hub");
+        await using var server = await FakeHub.StartAsync(new Dictionary<string, FakeHub.Repo>
+        {
+            ["test/gpt"] = new(gpt, ["main"]),
+            ["test/roberta"] = new(SharedData.Golden("roberta-tiny-random"), ["main"]),
+        });
+
+        var refused = await Keyembed(Env(hub, server), "pull", "test/gpt");
+        Assert.Equal(CliApp.UserError, refused.Exit);
+        OneErrorLine(refused.Error, "model_type 'gpt2'", "not downloaded");
+        Assert.Contains(server.Requests, r => r.Path.EndsWith("/config.json", StringComparison.Ordinal));
+        Assert.DoesNotContain(server.Requests, r => r.Path.EndsWith("/model.safetensors", StringComparison.Ordinal) || r.Path.StartsWith("/cdn/", StringComparison.Ordinal));
+
+        // roberta-tiny-random has weights and config but no tokenizer: pulled, with one warning.
+        var noVocabulary = await Keyembed(Env(hub, server), "pull", "test/roberta");
+        Assert.True(noVocabulary.Exit == 0, noVocabulary.Error);
+        Assert.Single(noVocabulary.Error.Split('\n'), l => l.StartsWith("warning: test/roberta has no vocabulary file", StringComparison.Ordinal));
+        Assert.DoesNotContain("warning:", (await Keyembed(Env(hub, server), "pull", Tiny)).Error);
+    }
+
+    [Fact]
     public async Task A_revision_is_pulled_under_its_own_ref_and_resolves()
     {
         using var dir = new TempDir();
