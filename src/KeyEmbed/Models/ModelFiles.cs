@@ -62,6 +62,12 @@ internal sealed record ModelFiles
     /// <summary>SentencePiece model (<c>spiece.model</c>, XLNet; <c>sentencepiece.bpe.model</c>, XLM-R).</summary>
     public string? SentencePiecePath { get; init; }
 
+    /// <summary>Byte-level BPE vocabulary (<c>vocab.json</c>, RoBERTa); with <see cref="BpeMergesPath"/>.</summary>
+    public string? BpeVocabPath { get; init; }
+
+    /// <summary>Byte-level BPE merges (<c>merges.txt</c>, RoBERTa); with <see cref="BpeVocabPath"/>.</summary>
+    public string? BpeMergesPath { get; init; }
+
     /// <summary>Hugging Face <c>tokenizer_config.json</c> (lower-casing, special tokens).</summary>
     public string? TokenizerConfigPath { get; init; }
 
@@ -102,6 +108,8 @@ internal sealed record ModelFiles
         Add("config", ConfigPath);
         Add("vocab", VocabPath);
         Add("sentencepiece", SentencePiecePath);
+        Add("bpe vocab", BpeVocabPath);
+        Add("bpe merges", BpeMergesPath);
         Add("tokenizer config", TokenizerConfigPath);
         Add("special tokens", SpecialTokensMapPath);
         Add("modules", ModulesPath);

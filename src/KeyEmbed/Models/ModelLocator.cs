@@ -145,6 +145,9 @@ internal static class ModelLocator
             Directory = directory,
             VocabPath = Existing("vocab.txt"),
             SentencePiecePath = Existing("spiece.model") ?? Existing(Tokenization.XlmRobertaSentencePiece.FileName),
+            // Both files or neither: a vocab.json alone is no tokenizer.
+            BpeVocabPath = Existing(Tokenization.RobertaByteLevelBpe.MergesFile) is null ? null : Existing(Tokenization.RobertaByteLevelBpe.VocabularyFile),
+            BpeMergesPath = Existing(Tokenization.RobertaByteLevelBpe.VocabularyFile) is null ? null : Existing(Tokenization.RobertaByteLevelBpe.MergesFile),
             TokenizerConfigPath = Existing("tokenizer_config.json"),
             SpecialTokensMapPath = Existing("special_tokens_map.json"),
             ModulesPath = Existing("modules.json"),

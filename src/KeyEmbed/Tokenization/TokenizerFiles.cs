@@ -25,17 +25,25 @@ internal static class TokenizerFiles
             if (File.Exists(sentencePiece)) return LoadSentencePiece(sentencePiece, lowercase);
             string xlmr = Path.Combine(path, XlmRobertaSentencePiece.FileName);
             if (File.Exists(xlmr)) return LoadSentencePiece(xlmr, lowercase);
-            throw KeyEmbedException.Input($"folder '{path}' has neither {VocabularyFile} (BERT) nor {SentencePieceFile} (XLNet) nor {XlmRobertaSentencePiece.FileName} (XLM-R); point at the model folder or the tokenizer file itself");
+            if (BpePair(path) is { } bpe) return LoadByteLevelBpe(bpe.Vocabulary, bpe.Merges);
+            throw KeyEmbedException.Input($"folder '{path}' has neither {VocabularyFile} (BERT) nor {SentencePieceFile} (XLNet) nor {XlmRobertaSentencePiece.FileName} (XLM-R) nor {RobertaByteLevelBpe.VocabularyFile} + {RobertaByteLevelBpe.MergesFile} (RoBERTa); point at the model folder or the tokenizer file itself");
         }
         if (File.Exists(path))
         {
             if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase)) return LoadSentencePiece(path, lowercase);
+            string name = Path.GetFileName(path);
+            if (name is RobertaByteLevelBpe.VocabularyFile or RobertaByteLevelBpe.MergesFile)
+            {
+                string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+                return BpePair(folder) is { } bpe ? LoadByteLevelBpe(bpe.Vocabulary, bpe.Merges)
+                    : throw KeyEmbedException.Input($"tokenizer '{path}': a byte-level BPE tokenizer needs both {RobertaByteLevelBpe.VocabularyFile} and {RobertaByteLevelBpe.MergesFile} in one folder");
+            }
             return LoadVocabulary(path, lowercase);
         }
         if (BuiltInModels.IsBuiltIn(path))
             return TextEncoder.FromWordPieceVocabulary(BuiltInModels.ReadMiniLmResource(BuiltInModels.MiniLmVocabResource),
                 lowercase ?? true, TextEncoder.DefaultMaxLength, source: $"built-in model '{BuiltInModels.Default}' vocab.txt");
-        throw KeyEmbedException.Input($"tokenizer '{path}' not found: give a vocab.txt, a spiece.model, a folder with one of them, or a built-in name ({string.Join(", ", BuiltInModels.Names)})");
+        throw KeyEmbedException.Input($"tokenizer '{path}' not found: give a vocab.txt, a spiece.model, a vocab.json (+ merges.txt), a folder with one of them, or a built-in name ({string.Join(", ", BuiltInModels.Names)})");
     }
 
     /// <summary>
@@ -48,11 +56,15 @@ internal static class TokenizerFiles
             return TextEncoder.FromWordPieceVocabulary(files.ReadVocab()!, lowercase ?? true, TextEncoder.DefaultMaxLength,
                 source: $"built-in model '{files.BuiltInName}' vocab.txt");
         // The architecture's own tokenizer first when the folder holds more than one tokenizer file.
-        bool sentencePieceFirst = ArchitectureRegistry.ByName(files.Architecture).Tokenizer is TokenizerKind.XLNetSentencePiece or TokenizerKind.XlmRobertaSentencePiece;
+        var kind = ArchitectureRegistry.ByName(files.Architecture).Tokenizer;
+        bool sentencePieceFirst = kind is TokenizerKind.XLNetSentencePiece or TokenizerKind.XlmRobertaSentencePiece;
+        bool bpe = files.BpeVocabPath is not null && files.BpeMergesPath is not null;
+        if (kind == TokenizerKind.ByteLevelBpe && bpe) return LoadByteLevelBpe(files.BpeVocabPath!, files.BpeMergesPath!);
         if (sentencePieceFirst && files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
         if (files.VocabPath is not null) return LoadVocabulary(files.VocabPath, lowercase);
         if (files.SentencePiecePath is not null) return LoadSentencePiece(files.SentencePiecePath, lowercase);
-        throw KeyEmbedException.Input($"model '{files.Source}' has no {VocabularyFile} (BERT) or {SentencePieceFile} (XLNet) beside its weights; copy the tokenizer file of the same checkpoint into the model folder");
+        if (bpe) return LoadByteLevelBpe(files.BpeVocabPath!, files.BpeMergesPath!);
+        throw KeyEmbedException.Input($"model '{files.Source}' has no {VocabularyFile} (BERT), {SentencePieceFile} (XLNet) or {RobertaByteLevelBpe.VocabularyFile} + {RobertaByteLevelBpe.MergesFile} (RoBERTa) beside its weights; copy the tokenizer files of the same checkpoint into the model folder");
     }
 
     private static TextEncoder LoadVocabulary(string file, bool? lowercase)
@@ -71,6 +83,16 @@ internal static class TokenizerFiles
         return TextEncoder.FromSentencePieceModel(ReadAll(file), lowercase ?? config.Lowercase ?? false, config.KeepAccents ?? false,
             config.MaxLength ?? TextEncoder.DefaultMaxLength, file);
     }
+
+    private static (string Vocabulary, string Merges)? BpePair(string folder)
+    {
+        string vocabulary = Path.Combine(folder, RobertaByteLevelBpe.VocabularyFile), merges = Path.Combine(folder, RobertaByteLevelBpe.MergesFile);
+        return File.Exists(vocabulary) && File.Exists(merges) ? (vocabulary, merges) : null;
+    }
+
+    // Byte-level BPE is case- and accent-preserving by construction: lowercase does not apply.
+    private static TextEncoder LoadByteLevelBpe(string vocabulary, string merges) =>
+        RobertaByteLevelBpe.Load(vocabulary, merges, ReadConfig(vocabulary).MaxLength ?? TextEncoder.DefaultMaxLength);
 
     /// <summary>
     /// Google's cased releases are named <c>cased_L-12_H-768_A-12</c>, <c>multi_cased_…</c>, <c>wwm_cased_…</c>;

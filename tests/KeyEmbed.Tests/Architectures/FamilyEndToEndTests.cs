@@ -11,7 +11,8 @@ namespace KeyEmbed.Tests.Architectures;
 /// ALBERT, ELECTRA, DistilBERT and XLM-R through every path a text takes: embed (windows for long texts), similarity,
 /// keywords, token level, int8, the service's backend, and the CLI's inspect / embed / eval. Folders are the golden
 /// weights with a tokenizer beside them (WordPiece: bert-tiny-random's vocab.txt; XLM-R: the stand-in
-/// sentencepiece.bpe.model, its word embedding grown to the tokenizer's 32,002 ids).
+/// sentencepiece.bpe.model, its word embedding grown to the tokenizer's 32,002 ids; RoBERTa: a byte-level BPE trained
+/// here on the tests' texts, small enough for the golden's 99 rows).
 /// </summary>
 public sealed class FamilyEndToEndTests
 {
@@ -21,6 +22,7 @@ public sealed class FamilyEndToEndTests
         { "electra-tiny-random", "electra" },
         { "distilbert-tiny-random", "distilbert" },
         { "xlmr-tiny-random", "xlm-roberta" },
+        { "roberta-tiny-random", "roberta" },
     };
 
     private const string LongText = "machine learning models read long documents about deep learning and natural language processing every day";
@@ -28,6 +30,15 @@ public sealed class FamilyEndToEndTests
     private static TempDir Folder(string goldenCase)
     {
         var dir = new TempDir();
+        if (goldenCase == "roberta-tiny-random")
+        {
+            File.Copy(SharedData.Golden(goldenCase, "config.json"), dir.File("config.json"));
+            File.Copy(SharedData.Golden(goldenCase, "model.safetensors"), dir.File("model.safetensors"));
+            // Only the characters these texts use + 50 merges: 4 specials + ~25 + 50 + <mask> ids, under 99.
+            string[] texts = [LongText, "machine learning", "deep learning", "natural language", "a cat", "a dog", "red", "blue sky"];
+            KeyEmbed.Tests.Fixtures.ByteLevelBpeTraining.Train(texts, merges: 50, fullAlphabet: false).Write(dir.Path);
+            return dir;
+        }
         if (goldenCase != "xlmr-tiny-random")
         {
             File.Copy(SharedData.Golden(goldenCase, "config.json"), dir.File("config.json"));
