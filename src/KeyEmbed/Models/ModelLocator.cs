@@ -37,7 +37,7 @@ internal static class ModelLocator
     private static ModelFiles BuiltIn(string name) => new()
     {
         Source = name,
-        Architecture = "bert",
+        Architecture = BuiltInModels.MiniLmArchitecture,
         Format = CheckpointFormat.Onnx,
         WeightsPath = BuiltInModels.MiniLmAssemblyPath,
         WeightFiles = [BuiltInModels.MiniLmAssemblyPath],
@@ -128,7 +128,8 @@ internal static class ModelLocator
         return WithSideFiles(directory, new ModelFiles
         {
             Source = source,
-            Architecture = config != null ? ArchitectureOf(config) : "bert",
+            // Without a config the registry says which family reads a bare export (its config inferred from the graph).
+            Architecture = config != null ? ArchitectureOf(config) : ArchitectureRegistry.ForBareOnnxExport().Name,
             Format = CheckpointFormat.Onnx,
             WeightsPath = path,
             WeightFiles = [path],

@@ -23,6 +23,15 @@ public sealed class ArchitectureRegistryTests
     }
 
     [Fact]
+    public void One_family_reads_bare_onnx_exports_and_the_built_in_model_declares_its_own()
+    {
+        var bare = Assert.Single(ArchitectureRegistry.Families, f => f.ReadsBareOnnxExports);
+        Assert.Same(bare, ArchitectureRegistry.ForBareOnnxExport());
+        Assert.Equal(BuiltInModels.MiniLmArchitecture, ModelLocator.Locate(BuiltInModels.Default).Architecture);
+        Assert.NotNull(ArchitectureRegistry.ByName(BuiltInModels.MiniLmArchitecture));
+    }
+
+    [Fact]
     public void An_unknown_name_or_model_type_is_not_found()
     {
         Assert.Null(ArchitectureRegistry.ByModelType("gpt2"));

@@ -19,6 +19,8 @@ internal sealed class BertFamily : IArchitectureFamily
 
     public bool HasConfigKeys(JsonElement config) => config.TryGetProperty("num_hidden_layers", out _);
 
+    public bool ReadsBareOnnxExports => true;
+
     public IEncoderArchitecture Open(ModelFiles files, ITensorSource weights, XLNetRunOverrides? overrides)
     {
         ArchitectureRegistry.RefuseOverrides(files, overrides);
