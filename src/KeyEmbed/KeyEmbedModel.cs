@@ -135,7 +135,7 @@ public sealed class KeyEmbedModel : IDisposable
         _encoder = new Lazy<TextEncoder>(() => model.LoadTokenizer(options.Lowercase).WithMaxLength(maxTokens));
         // A tokenizer beside the weights is checked against the model now (ids beyond the vocabulary refused at load);
         // the built-in one is known to fit, and a folder without one still runs ids (hidden states).
-        if (model.Files.BuiltInName is null && (model.Files.VocabPath ?? model.Files.SentencePiecePath) is not null) _ = _encoder.Value;
+        if (model.Files.BuiltInName is null && (model.Files.VocabPath ?? model.Files.SentencePiecePath ?? model.Files.BpeVocabPath) is not null) _ = _encoder.Value;
         var settings = new SessionSettings { Threads = options.Threads, AllowSpinning = options.AllowSpinning };
         var cache = options.UseGraphCache ? new GraphCache(maxBytes: options.GraphCacheBytes) : null;
         ComputePrecision = options.ComputePrecision;

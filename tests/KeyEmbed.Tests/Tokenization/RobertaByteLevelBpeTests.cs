@@ -189,6 +189,17 @@ public sealed class RobertaByteLevelBpeTests : IDisposable
     }
 
     [Fact]
+    public void A_vocabulary_beyond_the_models_rows_is_refused_when_the_model_loads()
+    {
+        // roberta-tiny-random has 99 rows; the trained vocabulary has over 500 ids.
+        File.Copy(SharedData.Golden("roberta-tiny-random", "config.json"), _dir.File("config.json"));
+        File.Copy(SharedData.Golden("roberta-tiny-random", "model.safetensors"), _dir.File("model.safetensors"));
+        Trained.Value.Write(_dir.Path);
+        var e = Assert.Throws<KeyEmbedException>(() => KeyEmbedModel.Load(_dir.Path, new KeyEmbedModelOptions { UseGraphCache = false }));
+        Assert.Contains("99 rows", e.Message);
+    }
+
+    [Fact]
     public void Tokenize_command_reads_a_vocab_json_with_its_merges()
     {
         Trained.Value.Write(_dir.Path);
