@@ -32,8 +32,15 @@ public sealed class KeyEmbedException : Exception
     /// <summary>Which family of failure this is; the CLI and server map it to exit codes and HTTP statuses.</summary>
     public ErrorKind Kind { get; }
 
+    /// <summary>
+    /// The option the failure concerns, as the library names it: the <see cref="Embedding.EmbeddingOptions"/> or
+    /// <see cref="Similarity.KeywordOptions"/> property (<c>Layers</c>, <c>Pooling</c>, <c>Top</c>, …); null when the
+    /// failure is not about one option. The CLI and the server map it to their own flag or field name.
+    /// </summary>
+    public string? Option { get; init; }
+
     internal static KeyEmbedException Checkpoint(string file, string problem, Exception? inner = null) =>
         new(ErrorKind.InvalidCheckpoint, $"{file}: {problem}", inner);
 
-    internal static KeyEmbedException Input(string problem) => new(ErrorKind.InvalidInput, problem);
+    internal static KeyEmbedException Input(string problem, string? option = null) => new(ErrorKind.InvalidInput, problem) { Option = option };
 }

@@ -193,7 +193,7 @@ public sealed class KeyEmbedModel : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve(options);
         if (plan.Pooling == PoolingMode.None)
-            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)");
+            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)", nameof(EmbeddingOptions.Pooling));
         if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
         var longText = (options ?? EmbeddingOptions.Default).LongText;
         if (longText == LongTextMode.Error) RefuseLongTexts(texts);
@@ -274,7 +274,7 @@ public sealed class KeyEmbedModel : IDisposable
     public IReadOnlyList<Neighbour> Nearest(string query, IReadOnlyList<string> candidates, int top = 5, EmbeddingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(candidates);
-        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
+        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})", nameof(KeywordOptions.Top));
         var vectors = Embed([query, .. candidates], options).Vectors;
         return NearestNeighbours.TopK(vectors[0], vectors[1..], top);
     }
@@ -316,7 +316,7 @@ public sealed class KeyEmbedModel : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var plans = options.Select(o => Resolve(o)).ToArray();
         if (plans.Any(p => p.Pooling == PoolingMode.None))
-            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; a sweep needs one vector per text");
+            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; a sweep needs one vector per text", nameof(EmbeddingOptions.Pooling));
         if (plans.Length == 0 || texts.Count == 0) return [.. plans.Select(_ => Array.Empty<float[]>())];
         // One model run serves every option set, so they share one long-text mode.
         var longText = options[0].LongText;

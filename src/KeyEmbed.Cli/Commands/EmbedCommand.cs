@@ -198,7 +198,7 @@ internal static class EmbedCommand
     private static T Named<T>(string option, Func<T> parse)
     {
         try { return parse(); }
-        catch (KeyEmbedException e) when (e.Kind == ErrorKind.InvalidInput && e.Message.StartsWith("precision: ", StringComparison.Ordinal))
+        catch (KeyEmbedException e) when (e.Kind == ErrorKind.InvalidInput && e.Option == nameof(EmbeddingOptions.Precision) && e.Message.StartsWith("precision: ", StringComparison.Ordinal))
         {
             throw KeyEmbedException.Input($"{option}: {e.Message["precision: ".Length..]}");
         }

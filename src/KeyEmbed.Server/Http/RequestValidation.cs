@@ -79,25 +79,26 @@ internal static class RequestValidation
         }
         catch (KeyEmbedException e) when (e.Kind == ErrorKind.InvalidInput)
         {
-            throw new ApiException(ApiErrorKind.InvalidField, e.Message, FieldOf(e.Message));
+            throw new ApiException(ApiErrorKind.InvalidField, e.Message, FieldOf(e.Option));
         }
     }
 
     private static void FromLibrary(Action check) => FromLibrary(() => { check(); return 0; });
 
-    /// <summary>The wire field a library message is about (its messages start with the option's name).</summary>
-    private static string? FieldOf(string message)
+    /// <summary>The wire field of the library option a failure names (<see cref="KeyEmbedException.Option"/>).</summary>
+    private static string? FieldOf(string? option) => option switch
     {
-        (string Prefix, string Field)[] fields =
-        [
-            ("layers", "layers"), ("layer", "layer_mode"), ("pooling", "pooling"), ("dimensions", "dimensions"),
-            ("exclude-special-tokens", "exclude_special_tokens"), ("top", "top_k"), ("n-gram", "max_ngram"), ("diversity", "diversity"),
-            ("long-text", "long_text"),
-        ];
-        foreach (var (prefix, field) in fields)
-            if (message.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return field;
-        return null;
-    }
+        nameof(EmbeddingOptions.Layers) => "layers",
+        nameof(EmbeddingOptions.LayerMode) => "layer_mode",
+        nameof(EmbeddingOptions.Pooling) => "pooling",
+        nameof(EmbeddingOptions.Dimensions) => "dimensions",
+        nameof(EmbeddingOptions.ExcludeSpecialTokens) => "exclude_special_tokens",
+        nameof(EmbeddingOptions.LongText) => "long_text",
+        nameof(KeywordOptions.Top) => "top_k",
+        nameof(KeywordOptions.MinNgram) or nameof(KeywordOptions.MaxNgram) => "max_ngram",
+        nameof(KeywordOptions.Diversity) => "diversity",
+        _ => null,
+    };
 
     public static int TopK(int? value, string field, int fallback, int max)
     {

@@ -128,30 +128,30 @@ public sealed record EmbeddingOptions
         if (layerCount < 0) throw new ArgumentOutOfRangeException(nameof(layerCount));
         if (hiddenSize <= 0) throw new ArgumentOutOfRangeException(nameof(hiddenSize));
         if (!Enum.IsDefined(LayerMode))
-            throw KeyEmbedException.Input($"layer mode {(int)LayerMode} is not one of sum, mean, concat");
+            throw KeyEmbedException.Input($"layer mode {(int)LayerMode} is not one of sum, mean, concat", nameof(LayerMode));
         if (!Enum.IsDefined(Precision))
-            throw KeyEmbedException.Input($"precision {(int)Precision} is not one of float32, int8, binary");
+            throw KeyEmbedException.Input($"precision {(int)Precision} is not one of float32, int8, binary", nameof(Precision));
         if (!Enum.IsDefined(LongText))
-            throw KeyEmbedException.Input($"long-text {(int)LongText} is not one of {LongTextNames}");
+            throw KeyEmbedException.Input($"long-text {(int)LongText} is not one of {LongTextNames}", nameof(LongText));
 
         var requested = Layers ?? defaults.Layers;
         if (requested.Count == 0)
-            throw KeyEmbedException.Input($"layers: give at least one layer index (valid: {LayerSelection.RangeText(layerCount)})");
+            throw KeyEmbedException.Input($"layers: give at least one layer index (valid: {LayerSelection.RangeText(layerCount)})", nameof(Layers));
         int[] layers = LayerSelection.Resolve(requested, layerCount);
 
         var pooling = Pooling ?? defaults.Pooling;
         if (!Enum.IsDefined(pooling))
-            throw KeyEmbedException.Input($"pooling {(int)pooling} is not one of {PoolingNames}");
+            throw KeyEmbedException.Input($"pooling {(int)pooling} is not one of {PoolingNames}", nameof(Pooling));
         if (pooling == PoolingMode.Cls) pooling = defaults.ClsPooling;
         if (pooling is PoolingMode.Cls) throw new ArgumentException("EmbeddingDefaults.ClsPooling must be First or LastReal", nameof(defaults));
         if (ExcludeSpecialTokens && pooling is PoolingMode.First or PoolingMode.LastReal)
             throw KeyEmbedException.Input(
-                $"exclude-special-tokens cannot be combined with pooling '{FormatPooling(pooling)}', which picks a special token by design; use mean, max, mean-max or none");
+                $"exclude-special-tokens cannot be combined with pooling '{FormatPooling(pooling)}', which picks a special token by design; use mean, max, mean-max or none", nameof(ExcludeSpecialTokens));
 
         int layerWidth = LayerMode == LayerMode.Concat ? hiddenSize * layers.Length : hiddenSize;
         int fullWidth = pooling == PoolingMode.MeanMax ? layerWidth * 2 : layerWidth;
         if (Dimensions is { } d && (d < 1 || d > fullWidth))
-            throw KeyEmbedException.Input($"dimensions must be between 1 and {fullWidth} for these options (got {d})");
+            throw KeyEmbedException.Input($"dimensions must be between 1 and {fullWidth} for these options (got {d})", nameof(Dimensions));
 
         return new ResolvedEmbeddingOptions(
             layers, layers.Length == 1 ? LayerMode.Sum : LayerMode, pooling, ExcludeSpecialTokens,
@@ -174,7 +174,7 @@ public sealed record EmbeddingOptions
         {
             if (int.TryParse(parts[i], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out result[i])) continue;
             result[i] = KerasBertLayer(parts[i]) ?? throw KeyEmbedException.Input(
-                $"layers: '{parts[i]}' is not an integer; give comma-separated indexes such as -2 or -4,-3,-2,-1 (or keras-bert layer names such as Encoder-11,Encoder-12)");
+                $"layers: '{parts[i]}' is not an integer; give comma-separated indexes such as -2 or -4,-3,-2,-1 (or keras-bert layer names such as Encoder-11,Encoder-12)", nameof(Layers));
         }
         return result;
     }
@@ -191,7 +191,7 @@ public sealed record EmbeddingOptions
         if (!match.Success) return null;
         if (match.Groups[2].Success) return 0;
         int layer = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
-        return layer >= 1 ? layer : throw KeyEmbedException.Input($"layers: '{name}': keras-bert numbers its Encoder layers from 1");
+        return layer >= 1 ? layer : throw KeyEmbedException.Input($"layers: '{name}': keras-bert numbers its Encoder layers from 1", nameof(Layers));
     }
 
     /// <summary>Parses a pooling name (<see cref="PoolingNames"/>; also <c>meanmax</c>, <c>last-real</c>, <c>token</c>).</summary>
@@ -204,7 +204,7 @@ public sealed record EmbeddingOptions
         "last" or "last-real" or "lastreal" => PoolingMode.LastReal,
         "cls" => PoolingMode.Cls,
         "none" or "token" or "tokens" => PoolingMode.None,
-        _ => throw KeyEmbedException.Input($"pooling: '{text}' is not one of {PoolingNames}"),
+        _ => throw KeyEmbedException.Input($"pooling: '{text}' is not one of {PoolingNames}", nameof(Pooling)),
     };
 
     /// <summary>Parses a layer mode name: <c>sum</c>, <c>mean</c> or <c>concat</c>.</summary>
@@ -213,7 +213,7 @@ public sealed record EmbeddingOptions
         "sum" => LayerMode.Sum,
         "mean" or "avg" => LayerMode.Mean,
         "concat" or "cat" => LayerMode.Concat,
-        _ => throw KeyEmbedException.Input($"layer-mode: '{text}' is not one of sum, mean, concat"),
+        _ => throw KeyEmbedException.Input($"layer-mode: '{text}' is not one of sum, mean, concat", nameof(LayerMode)),
     };
 
     /// <summary>Parses a precision name: <c>float32</c>, <c>int8</c> or <c>binary</c>.</summary>
@@ -222,7 +222,7 @@ public sealed record EmbeddingOptions
         "float32" or "f32" or "float" => VectorPrecision.Float32,
         "int8" or "i8" => VectorPrecision.Int8,
         "binary" or "bit" or "ubinary" => VectorPrecision.Binary,
-        _ => throw KeyEmbedException.Input($"precision: '{text}' is not one of float32, int8, binary"),
+        _ => throw KeyEmbedException.Input($"precision: '{text}' is not one of float32, int8, binary", nameof(Precision)),
     };
 
     /// <summary>The long-text mode names <see cref="ParseLongText"/> accepts.</summary>
@@ -234,7 +234,7 @@ public sealed record EmbeddingOptions
         "windows" or "window" => LongTextMode.Windows,
         "truncate" => LongTextMode.Truncate,
         "error" => LongTextMode.Error,
-        _ => throw KeyEmbedException.Input($"long-text: '{text}' is not one of {LongTextNames}"),
+        _ => throw KeyEmbedException.Input($"long-text: '{text}' is not one of {LongTextNames}", nameof(LongText)),
     };
 
     /// <summary>The name <see cref="ParseLongText"/> reads back.</summary>

@@ -21,7 +21,7 @@ internal static class LayerSelection
         if (index < -(layerCount + 1) || index > layerCount)
             throw KeyEmbedException.Input(
                 $"layer {index} is outside this model: it has {layerCount} layers, so hidden states 0..{layerCount} " +
-                $"and valid indexes are {RangeText(layerCount)} (0 = embedding output, -1 = last layer)");
+                $"and valid indexes are {RangeText(layerCount)} (0 = embedding output, -1 = last layer)", nameof(EmbeddingOptions.Layers));
         return index < 0 ? layerCount + 1 + index : index;
     }
 
@@ -35,7 +35,7 @@ internal static class LayerSelection
             for (int j = 0; j < i; j++)
                 if (result[j] == result[i])
                     throw KeyEmbedException.Input(
-                        $"layers {indexes[j]} and {indexes[i]} both name hidden state {result[i]}; list each layer once");
+                        $"layers {indexes[j]} and {indexes[i]} both name hidden state {result[i]}; list each layer once", nameof(EmbeddingOptions.Layers));
         }
         return result;
     }

@@ -37,11 +37,11 @@ public sealed record KeywordOptions
     /// <summary>Throws <see cref="KeyEmbedException"/> naming the first option out of range.</summary>
     public void Validate()
     {
-        if (Top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {Top})");
+        if (Top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {Top})", nameof(Top));
         if (MinNgram < 1 || MaxNgram < MinNgram || MaxNgram > NgramLimit)
-            throw KeyEmbedException.Input($"n-gram range must satisfy 1 <= min <= max <= {NgramLimit} (got {MinNgram}..{MaxNgram})");
+            throw KeyEmbedException.Input($"n-gram range must satisfy 1 <= min <= max <= {NgramLimit} (got {MinNgram}..{MaxNgram})", nameof(MaxNgram));
         if (!(Diversity >= 0 && Diversity <= 1))
-            throw KeyEmbedException.Input($"diversity must be between 0 and 1 (got {Diversity})");
+            throw KeyEmbedException.Input($"diversity must be between 0 and 1 (got {Diversity})", nameof(Diversity));
     }
 }
 

@@ -16,7 +16,7 @@ internal static class NearestNeighbours
     /// </summary>
     public static IReadOnlyList<Neighbour> TopK(float[] query, IReadOnlyList<float[]> candidates, int k)
     {
-        if (k < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {k})");
+        if (k < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {k})", nameof(KeyEmbed.Similarity.KeywordOptions.Top));
         var queryUnit = VectorMath.UnitCopies([query])[0];
         var scored = new Neighbour[candidates.Count];
         for (int i = 0; i < candidates.Count; i++)

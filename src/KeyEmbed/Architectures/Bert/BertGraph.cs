@@ -494,7 +494,7 @@ internal sealed class BertGraph : IEncoderArchitecture
     private HashSet<int> ValidateRequest(GraphRequest request)
     {
         if (request.HighestLayer < 0 || request.HighestLayer > LayerCount)
-            throw KeyEmbedException.Input($"layer {request.HighestLayer} does not exist; this BERT has hidden states 0..{LayerCount}");
+            throw KeyEmbedException.Input($"layer {request.HighestLayer} does not exist; this BERT has hidden states 0..{LayerCount}", nameof(KeyEmbed.Embedding.EmbeddingOptions.Layers));
         var outputs = request.HiddenStateOutputs is null
             ? Enumerable.Range(0, request.HighestLayer + 1).ToHashSet()
             : request.HiddenStateOutputs.ToHashSet();

@@ -124,7 +124,7 @@ internal sealed class XLNetGraph : IEncoderArchitecture
     {
         int top = request.HighestLayer;
         if (top < 0 || top > LayerCount)
-            throw KeyEmbedException.Input($"layer {top} does not exist: this XLNet model has layers 0..{LayerCount}");
+            throw KeyEmbedException.Input($"layer {top} does not exist: this XLNet model has layers 0..{LayerCount}", nameof(KeyEmbed.Embedding.EmbeddingOptions.Layers));
         var exposed = (request.HiddenStateOutputs ?? Enumerable.Range(0, top + 1).ToList()).ToHashSet();
         foreach (int k in exposed)
             if (k < 0 || k > top) throw KeyEmbedException.Input($"hidden state {k} is outside the layers built (0..{top})");

@@ -29,7 +29,7 @@ internal sealed class XLNetSegmentRunner : ISegmentRunner
         if (segmentLength <= 0) throw KeyEmbedException.Input($"segment length must be positive, got {segmentLength}");
         HighestLayer = highestLayer ?? graph.LayerCount;
         if (HighestLayer < 0 || HighestLayer > graph.LayerCount)
-            throw KeyEmbedException.Input($"layer {HighestLayer} does not exist: this XLNet model has layers 0..{graph.LayerCount}");
+            throw KeyEmbedException.Input($"layer {HighestLayer} does not exist: this XLNet model has layers 0..{graph.LayerCount}", nameof(KeyEmbed.Embedding.EmbeddingOptions.Layers));
         SegmentLength = segmentLength;
         int memoryLength = graph.Settings.MemoryLength > 0 ? graph.Settings.MemoryLength : segmentLength;
         Graph = graph.WithSettings(graph.Settings with { MemoryLength = memoryLength, MemoryInputs = true });

@@ -271,7 +271,7 @@ public sealed class FolderStore : IVectorStore
     public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false)
     {
         ArgumentNullException.ThrowIfNull(query);
-        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
+        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})", nameof(KeyEmbed.Similarity.KeywordOptions.Top));
         if (Profile is not { } profile) return [];
         profile.CheckWidth(query, Location, "query");
         List<(long Row, float Score)> candidates;

@@ -187,7 +187,7 @@ public sealed partial class PgVectorStore : IVectorStore
     public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false)
     {
         ArgumentNullException.ThrowIfNull(query);
-        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})");
+        if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})", nameof(KeyEmbed.Similarity.KeywordOptions.Top));
         if (Profile is not { } profile) return [];
         profile.CheckWidth(query, Location, "query");
         return Run(connection =>
