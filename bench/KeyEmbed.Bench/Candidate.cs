@@ -2,7 +2,7 @@ namespace KeyEmbed.Bench;
 
 /// <summary>
 /// KeyEmbed's own embedding pipeline, measured against the peers in the same run: the built-in model through the
-/// public facade (<see cref="KeyEmbedModel.Load"/> → <see cref="KeyEmbedModel.Embed"/>), tokenizer included, so it
+/// public facade (<see cref="KeyEmbedModel.Load"/> → <see cref="KeyEmbedModel.Embed(IReadOnlyList{string}, KeyEmbed.Embedding.EmbeddingOptions?, IProgress{int}?, CancellationToken)"/>), tokenizer included, so it
 /// pays for everything the peers pay for.
 /// </summary>
 internal static class Candidate

@@ -35,6 +35,20 @@ public interface IEmbeddingBackend
     /// </summary>
     float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options);
 
+    /// <summary>
+    /// Tokenizes <paramref name="text"/> once for the service: its token count (as <see cref="CountTokens"/>) and
+    /// unknown-token share (as <see cref="UnknownShare"/>) for the checks, and what the backend needs to embed it without
+    /// tokenizing it again (<see cref="EmbedPrepared"/>); the batching queue carries the result. Thread-safe like
+    /// <see cref="Tokenize"/>. By default it counts and measures, and keeps nothing.
+    /// </summary>
+    PreparedInput Prepare(string text) => new(text, CountTokens(text), UnknownShare(text));
+
+    /// <summary>
+    /// <see cref="EmbedBatch"/> of texts this backend <see cref="Prepare"/>d (or not: an input without
+    /// <see cref="PreparedInput.Encoding"/> is tokenized here). By default the texts go to <see cref="EmbedBatch"/>.
+    /// </summary>
+    float[][] EmbedPrepared(IReadOnlyList<PreparedInput> inputs, EmbeddingOptions options) => EmbedBatch([.. inputs.Select(i => i.Text)], options);
+
     /// <summary>One vector per token of <paramref name="text"/> (pooling ignored), with the tokens and their character offsets.</summary>
     TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options);
 
@@ -53,6 +67,16 @@ public interface IEmbeddingBackend
 /// <param name="MaxTokens">The model's window in tokens; longer inputs are windowed, truncated or refused.</param>
 /// <param name="Defaults">What the model uses when a request leaves layers, pooling or normalization open.</param>
 public sealed record ModelFacts(string Name, string Architecture, int Dimensions, int Layers, int MaxTokens, EmbeddingDefaults Defaults);
+
+/// <summary>A text as the service queues it: tokenized once by <see cref="IEmbeddingBackend.Prepare"/>.</summary>
+/// <param name="Text">The text.</param>
+/// <param name="Tokens">Tokens the model sees for it with long-text windows (every window, special tokens included).</param>
+/// <param name="UnknownShare">The share (0..1) of its tokens the vocabulary does not know.</param>
+public sealed record PreparedInput(string Text, int Tokens, double UnknownShare)
+{
+    /// <summary>The library's tokenization of the text (<see cref="KeyEmbedModel.Prepare"/>); null when the backend keeps none.</summary>
+    public PreparedText? Encoding { get; init; }
+}
 
 /// <summary>A text split into the model's tokens.</summary>
 /// <param name="Tokens">Token strings as the vocabulary spells them.</param>

@@ -39,6 +39,19 @@ public sealed class KeyEmbedModelBackend : IEmbeddingBackend, IDisposable
     public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options) => _model.Embed(texts, options).Vectors;
 
     /// <inheritdoc />
+    public PreparedInput Prepare(string text)
+    {
+        var prepared = _model.Prepare(text);
+        return new PreparedInput(text, prepared.Tokens, prepared.UnknownShare) { Encoding = prepared };
+    }
+
+    /// <inheritdoc />
+    public float[][] EmbedPrepared(IReadOnlyList<PreparedInput> inputs, EmbeddingOptions options) =>
+        inputs.All(i => i.Encoding is not null)
+            ? _model.EmbedPrepared([.. inputs.Select(i => i.Encoding!)], options).Vectors
+            : EmbedBatch([.. inputs.Select(i => i.Text)], options);
+
+    /// <inheritdoc />
     public TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options)
     {
         var result = _model.EmbedTokens(text, options);

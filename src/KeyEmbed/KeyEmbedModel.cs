@@ -53,7 +53,7 @@ public sealed record KeyEmbedModelOptions
     public Architectures.ComputePrecision ComputePrecision { get; init; } = Architectures.ComputePrecision.Float32;
 
     /// <summary>
-    /// Bound in bytes of the cache of recent embeddings keyed by (options, text) that <see cref="KeyEmbedModel.Embed"/>
+    /// Bound in bytes of the cache of recent embeddings keyed by (options, text) that <see cref="KeyEmbedModel.Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/>
     /// consults first (least recently used entries go first; a 384-wide vector costs about 1.8 KB); 0 turns it off.
     /// Default 32 MiB.
     /// </summary>
@@ -189,6 +189,40 @@ public sealed class KeyEmbedModel : IDisposable
     public EmbeddingResult Embed(IReadOnlyList<string> texts, EmbeddingOptions? options = null, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        return Embed(texts, null, options, progress, cancellation);
+    }
+
+    /// <summary>
+    /// Tokenizes <paramref name="text"/> once for this model: its token count and unknown-token share are known at
+    /// once, and <see cref="EmbedPrepared"/> embeds it without tokenizing it
+    /// again (the service counts, checks and queues a request's texts this way). Thread-safe.
+    /// </summary>
+    public PreparedText Prepare(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var pipeline = _pipeline.Value;
+        var pieces = pipeline.Encoder.Pieces(text);
+        return new PreparedText(text, pipeline.CountTokens(pieces), pipeline.Encoder.UnknownShare(pieces), pieces, this);
+    }
+
+    /// <summary>
+    /// <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/> of texts this
+    /// model <see cref="Prepare"/>d: the same vectors, without tokenizing again.
+    /// </summary>
+    public EmbeddingResult EmbedPrepared(IReadOnlyList<PreparedText> texts, EmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        for (int i = 0; i < texts.Count; i++)
+        {
+            ArgumentNullException.ThrowIfNull(texts[i], nameof(texts));
+            if (!ReferenceEquals(texts[i].Model, this)) throw new ArgumentException($"text {i} was prepared by another model", nameof(texts));
+        }
+        return Embed([.. texts.Select(t => t.Text)], texts, options, null, default);
+    }
+
+    private EmbeddingResult Embed(IReadOnlyList<string> texts, IReadOnlyList<PreparedText>? prepared, EmbeddingOptions? options, IProgress<int>? progress, CancellationToken cancellation)
+    {
         // A disposed ONNX Runtime session would crash the process, not throw.
         ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve(options);
@@ -196,20 +230,21 @@ public sealed class KeyEmbedModel : IDisposable
             throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)", nameof(EmbeddingOptions.Pooling));
         if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
         var longText = (options ?? EmbeddingOptions.Default).LongText;
-        if (longText == LongTextMode.Error) RefuseLongTexts(texts);
+        if (longText == LongTextMode.Error) RefuseLongTexts(texts, prepared);
         bool truncate = longText == LongTextMode.Truncate;
+        var pieces = prepared?.Select(p => p.Pieces).ToArray();
         var vectors = _cache is null
-            ? _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation, truncate)
-            : EmbedThroughCache(_cache, texts, plan, progress, cancellation, truncate);
+            ? _pipeline.Value.Embed(texts, plan, progress is null ? null : progress.Report, cancellation, truncate, pieces)
+            : EmbedThroughCache(_cache, texts, pieces, plan, progress, cancellation, truncate);
         return new EmbeddingResult([.. vectors.Select(v => v.Vector)], [.. vectors.Select(v => v.Tokens)], [.. vectors.Select(v => v.Windows)], plan);
     }
 
-    private void RefuseLongTexts(IReadOnlyList<string> texts)
+    private void RefuseLongTexts(IReadOnlyList<string> texts, IReadOnlyList<PreparedText>? prepared)
     {
         for (int i = 0; i < texts.Count; i++)
         {
             if (texts[i] is null) throw KeyEmbedException.Input($"text {i} is null");
-            int tokens = CountTokens(texts[i]);
+            int tokens = prepared?[i].Tokens ?? CountTokens(texts[i]);
             if (tokens > Info.MaxTokens)
                 throw KeyEmbedException.Input(
                     $"text {i} has {tokens} tokens and the model's window is {Info.MaxTokens}; with long-text 'error' it is refused: shorten it, or choose long-text 'windows' (the whole text) or 'truncate' (the first window)");
@@ -217,8 +252,8 @@ public sealed class KeyEmbedModel : IDisposable
     }
 
     // Texts seen recently under the same options come from the cache; only the others reach the model.
-    private PipelineVector[] EmbedThroughCache(EmbeddingCache cache, IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan,
-        IProgress<int>? progress, CancellationToken cancellation, bool truncate)
+    private PipelineVector[] EmbedThroughCache(EmbeddingCache cache, IReadOnlyList<string> texts, IReadOnlyList<IReadOnlyList<TokenPiece>>? pieces,
+        ResolvedEmbeddingOptions plan, IProgress<int>? progress, CancellationToken cancellation, bool truncate)
     {
         // A text cut to the window is another answer than the same text by windows: another key.
         string key = EmbeddingCache.OptionsKey(plan) + (truncate ? "; truncated" : "");
@@ -234,7 +269,8 @@ public sealed class KeyEmbedModel : IDisposable
         if (missing.Count > 0)
         {
             var computed = _pipeline.Value.Embed([.. missing.Select(i => texts[i])], plan,
-                progress is null ? null : done => progress.Report(hits + done), cancellation, truncate);
+                progress is null ? null : done => progress.Report(hits + done), cancellation, truncate,
+                pieces is null ? null : [.. missing.Select(i => pieces[i])]);
             for (int k = 0; k < missing.Count; k++)
             {
                 result[missing[k]] = computed[k];
@@ -302,7 +338,7 @@ public sealed class KeyEmbedModel : IDisposable
         return KeywordExtractor.CandidatesFor(document, keywordOptions);
     }
 
-    /// <summary>Tokens <see cref="Embed"/> would report for <paramref name="text"/> (all windows or segments), without running the model.</summary>
+    /// <summary>Tokens <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/> would report for <paramref name="text"/> (all windows or segments), without running the model.</summary>
     internal int CountTokens(string text) => _pipeline.Value.CountTokens(text);
 
     /// <summary>
@@ -321,7 +357,7 @@ public sealed class KeyEmbedModel : IDisposable
         // One model run serves every option set, so they share one long-text mode.
         var longText = options[0].LongText;
         if (options.Any(o => o.LongText != longText)) throw new ArgumentException("every option set of a sweep needs the same long-text mode", nameof(options));
-        if (longText == LongTextMode.Error) RefuseLongTexts(texts);
+        if (longText == LongTextMode.Error) RefuseLongTexts(texts, null);
         var vectors = _pipeline.Value.Embed(texts, plans, progress is null ? null : progress.Report, cancellation, longText == LongTextMode.Truncate);
         return [.. vectors.Select(perPlan => perPlan.Select(v => v.Vector).ToArray())];
     }

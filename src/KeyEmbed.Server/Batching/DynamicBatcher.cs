@@ -46,9 +46,13 @@ internal sealed class DynamicBatcher : IHostedService
     public int QueueDepth { get { lock (_gate) return _queue.Count; } }
 
     /// <summary>Embeds <paramref name="texts"/> (costing <paramref name="tokens"/> tokens) in a shared batch.</summary>
-    public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, int tokens, EmbeddingOptions options, CancellationToken cancellation)
+    public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, int tokens, EmbeddingOptions options, CancellationToken cancellation) =>
+        EmbedPreparedAsync([.. texts.Select(t => new PreparedInput(t, 0, 0))], tokens, options, cancellation);
+
+    /// <summary>Embeds texts the backend <see cref="IEmbeddingBackend.Prepare"/>d (costing <paramref name="tokens"/> tokens) in a shared batch; the queue carries their encodings.</summary>
+    public async Task<float[][]> EmbedPreparedAsync(IReadOnlyList<PreparedInput> inputs, int tokens, EmbeddingOptions options, CancellationToken cancellation)
     {
-        var result = await Enqueue(new Pending(texts, tokens, options, null), cancellation).ConfigureAwait(false);
+        var result = await Enqueue(new Pending(inputs, tokens, options, null), cancellation).ConfigureAwait(false);
         return (float[][])result!;
     }
 
@@ -212,17 +216,17 @@ internal sealed class DynamicBatcher : IHostedService
             }
             else
             {
-                var texts = batch.Count == 1 ? batch[0].Texts : batch.SelectMany(p => p.Texts).ToArray();
-                var vectors = backend.EmbedBatch(texts, batch[0].Options!);
-                if (vectors.Length != texts.Count)
-                    throw new InvalidOperationException($"The backend returned {vectors.Length} vectors for {texts.Count} texts.");
+                var inputs = batch.Count == 1 ? batch[0].Inputs : batch.SelectMany(p => p.Inputs).ToArray();
+                var vectors = backend.EmbedPrepared(inputs, batch[0].Options!);
+                if (vectors.Length != inputs.Count)
+                    throw new InvalidOperationException($"The backend returned {vectors.Length} vectors for {inputs.Count} texts.");
                 var offset = 0;
                 foreach (var pending in batch)
                 {
-                    pending.Completion.TrySetResult(vectors[offset..(offset + pending.Texts.Count)]);
-                    offset += pending.Texts.Count;
+                    pending.Completion.TrySetResult(vectors[offset..(offset + pending.Inputs.Count)]);
+                    offset += pending.Inputs.Count;
                 }
-                _metrics.BatchSize.Observe(texts.Count);
+                _metrics.BatchSize.Observe(inputs.Count);
                 _metrics.BatchRequests.Observe(batch.Count);
             }
             _metrics.Tokens.Inc(tokens);
@@ -255,9 +259,9 @@ internal sealed class DynamicBatcher : IHostedService
         foreach (var pending in all) pending.Completion.TrySetException(e);
     }
 
-    private sealed class Pending(IReadOnlyList<string> texts, int tokens, EmbeddingOptions? options, Func<IEmbeddingBackend, object?>? work)
+    private sealed class Pending(IReadOnlyList<PreparedInput> inputs, int tokens, EmbeddingOptions? options, Func<IEmbeddingBackend, object?>? work)
     {
-        public IReadOnlyList<string> Texts { get; } = texts;
+        public IReadOnlyList<PreparedInput> Inputs { get; } = inputs;
         public int Tokens { get; } = tokens;
         /// <summary>Null for exclusive work, which never shares a batch.</summary>
         public EmbeddingOptions? Options { get; } = options;

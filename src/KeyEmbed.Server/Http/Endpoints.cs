@@ -72,11 +72,18 @@ internal static class Endpoints
     /// Measures the texts' unknown-token share; when some are mostly unknown, counts them in /metrics, sets
     /// <see cref="WarningHeader"/> and returns the warning for the body's <c>warning</c> field. Vectors are unchanged.
     /// </summary>
-    private static string? UnknownTokenWarning(HttpContext context, ServerState state, IEmbeddingBackend backend, IEnumerable<string> texts)
+    private static string? UnknownTokenWarning(HttpContext context, ServerState state, IEmbeddingBackend backend, IEnumerable<string> texts) =>
+        UnknownTokenWarning(context, state, texts.Select(t => (t, backend.UnknownShare(t))));
+
+    /// <summary><see cref="UnknownTokenWarning(HttpContext, ServerState, IEmbeddingBackend, IEnumerable{string})"/> of prepared texts (measured when they were tokenized).</summary>
+    private static string? UnknownTokenWarning(HttpContext context, ServerState state, IEnumerable<PreparedInput> inputs) =>
+        UnknownTokenWarning(context, state, inputs.Select(i => (i.Text, i.UnknownShare)));
+
+    private static string? UnknownTokenWarning(HttpContext context, ServerState state, IEnumerable<(string Text, double Share)> texts)
     {
         var unknown = new Tokenization.UnknownTokens();
-        foreach (var text in texts)
-            if (backend.UnknownShare(text) is var share && share >= Tokenization.UnknownTokens.WarningShare) unknown.Flag(text, share);
+        foreach (var (text, share) in texts)
+            if (share >= Tokenization.UnknownTokens.WarningShare) unknown.Flag(text, share);
             else unknown.Pass();
         if (unknown.Flagged == 0) return null;
         state.Metrics.UnknownTokenTexts.Inc(unknown.Flagged);
@@ -105,10 +112,10 @@ internal static class Endpoints
         var backend = state.Model.Backend;
         // OpenAI's vectors are unit length whatever the model's own default.
         var options = RequestValidation.Options(new OptionFields { Dimensions = request.Dimensions, Normalize = true }, backend.Model, state.Options.LongText);
-        var tokens = RequestValidation.CountTokens(backend, texts, options.LongText, "input");
-        var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
+        var (inputs, tokens) = RequestValidation.Prepare(backend, texts, options.LongText, "input");
+        var vectors = await state.Batcher.EmbedPreparedAsync(inputs, tokens.Sum(), options, context.RequestAborted);
         // OpenAI's response shape stays as it is: the warning travels in the header (and /metrics) only.
-        UnknownTokenWarning(context, state, backend, texts);
+        UnknownTokenWarning(context, state, inputs);
         var usage = new OpenAiUsage(tokens.Sum(), tokens.Sum());
         var model = backend.Model.Name;
         return base64
@@ -153,9 +160,9 @@ internal static class Endpoints
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var backend = state.Model.Backend;
         var options = RequestValidation.Options(request, backend.Model, state.Options.LongText);
-        var tokens = RequestValidation.CountTokens(backend, texts, options.LongText, "texts");
-        var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
-        var warning = UnknownTokenWarning(context, state, backend, texts);
+        var (inputs, tokens) = RequestValidation.Prepare(backend, texts, options.LongText, "texts");
+        var vectors = await state.Batcher.EmbedPreparedAsync(inputs, tokens.Sum(), options, context.RequestAborted);
+        var warning = UnknownTokenWarning(context, state, inputs);
         return Results.Json(new EmbedResponse(backend.Model.Name, vectors.Length > 0 ? vectors[0].Length : 0, vectors, tokens, warning),
             ServerJsonContext.Wire.EmbedResponse);
     }
@@ -188,22 +195,22 @@ internal static class Endpoints
             var candidates = RequestValidation.Texts(request.Candidates, "candidates", state.Options);
             var k = RequestValidation.TopK(request.TopK, "top_k", candidates.Count, candidates.Count);
             IReadOnlyList<string> all = [query, .. candidates];
-            var tokens = RequestValidation.CountTokens(backend, all, options.LongText, "candidates");
-            var vectors = await state.Batcher.EmbedAsync(all, tokens.Sum(), options, context.RequestAborted);
+            var (inputs, tokens) = RequestValidation.Prepare(backend, all, options.LongText, "candidates");
+            var vectors = await state.Batcher.EmbedPreparedAsync(inputs, tokens.Sum(), options, context.RequestAborted);
             var ranked = NearestNeighbours.TopK(vectors[0], vectors[1..], k)
                 .Select(n => new RankedText(n.Index, candidates[n.Index], n.Similarity)).ToArray();
-            var rankedWarning = UnknownTokenWarning(context, state, backend, all);
+            var rankedWarning = UnknownTokenWarning(context, state, inputs);
             return Results.Json(new SimilarityResponse(backend.Model.Name, Query: query, Results: ranked, Warning: rankedWarning), ServerJsonContext.Wire.SimilarityResponse);
         }
         var texts = RequestValidation.Texts(request.Texts, "texts", state.Options);
         var neighbours = RequestValidation.TopK(request.TopK, "top_k", Math.Min(5, texts.Count - 1), Math.Max(texts.Count - 1, 0));
-        var counts = RequestValidation.CountTokens(backend, texts, options.LongText, "texts");
-        var embedded = await state.Batcher.EmbedAsync(texts, counts.Sum(), options, context.RequestAborted);
+        var (prepared, counts) = RequestValidation.Prepare(backend, texts, options.LongText, "texts");
+        var embedded = await state.Batcher.EmbedPreparedAsync(prepared, counts.Sum(), options, context.RequestAborted);
         // The library's numbers, so the service, the page and `keyembed similarity` agree.
         var similarity = SimilarityMatrix.Compute(embedded);
         var nearest = similarity.Matrix.Select((row, i) => (IReadOnlyList<RankedText>)
             [.. NearestNeighbours.TopOfRow(row, neighbours, exclude: i).Select(n => new RankedText(n.Index, texts[n.Index], n.Similarity))]).ToArray();
-        var matrixWarning = UnknownTokenWarning(context, state, backend, texts);
+        var matrixWarning = UnknownTokenWarning(context, state, prepared);
         return Results.Json(new SimilarityResponse(backend.Model.Name, texts, similarity.Matrix, similarity.ToSet, similarity.MeanPairwise, nearest, Warning: matrixWarning),
             ServerJsonContext.Wire.SimilarityResponse);
     }

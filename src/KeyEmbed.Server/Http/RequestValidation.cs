@@ -112,17 +112,30 @@ internal static class RequestValidation
     /// the first under <see cref="LongTextMode.Truncate"/>; under <see cref="LongTextMode.Error"/> a text over the
     /// model's window is refused, naming it.
     /// </summary>
-    public static int[] CountTokens(IEmbeddingBackend backend, IReadOnlyList<string> texts, LongTextMode longText, string field)
+    public static int[] CountTokens(IEmbeddingBackend backend, IReadOnlyList<string> texts, LongTextMode longText, string field) =>
+        Counted(texts.Count, i => backend.CountTokens(texts[i]), backend.Model.MaxTokens, longText, field);
+
+    /// <summary>
+    /// The texts tokenized once (<see cref="IEmbeddingBackend.Prepare"/>) with their token counts as
+    /// <see cref="CountTokens"/> gives them: the queue carries the inputs to the model, so nothing is tokenized twice.
+    /// </summary>
+    public static (PreparedInput[] Inputs, int[] Counts) Prepare(IEmbeddingBackend backend, IReadOnlyList<string> texts, LongTextMode longText, string field)
     {
-        var max = backend.Model.MaxTokens;
-        var counts = new int[texts.Count];
-        for (var i = 0; i < texts.Count; i++)
+        var inputs = new PreparedInput[texts.Count];
+        for (var i = 0; i < texts.Count; i++) inputs[i] = backend.Prepare(texts[i]);
+        return (inputs, Counted(inputs.Length, i => inputs[i].Tokens, backend.Model.MaxTokens, longText, field));
+    }
+
+    private static int[] Counted(int count, Func<int, int> tokensOf, int max, LongTextMode longText, string field)
+    {
+        var counts = new int[count];
+        for (var i = 0; i < count; i++)
         {
-            var count = backend.CountTokens(texts[i]);
-            if (count > max && longText == LongTextMode.Error)
+            var tokens = tokensOf(i);
+            if (tokens > max && longText == LongTextMode.Error)
                 throw new ApiException(ApiErrorKind.InvalidField,
-                    $"'{field}[{i}]' has {count} tokens; the model's window is {max}. Shorten it, or set \"long_text\": \"windows\" (the whole text) or \"truncate\" (the first window).", "long_text");
-            counts[i] = longText == LongTextMode.Truncate ? Math.Min(count, max) : count;
+                    $"'{field}[{i}]' has {tokens} tokens; the model's window is {max}. Shorten it, or set \"long_text\": \"windows\" (the whole text) or \"truncate\" (the first window).", "long_text");
+            counts[i] = longText == LongTextMode.Truncate ? Math.Min(tokens, max) : tokens;
         }
         return counts;
     }

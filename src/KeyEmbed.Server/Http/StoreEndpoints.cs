@@ -81,8 +81,8 @@ internal static class StoreEndpoints
         if (fresh.Count > 0)
         {
             var texts = fresh.Select(i => i.Text).ToList();
-            var tokens = RequestValidation.CountTokens(backend, texts, options.LongText, "texts");
-            var vectors = await state.Batcher.EmbedAsync(texts, tokens.Sum(), options, context.RequestAborted);
+            var (inputs, tokens) = RequestValidation.Prepare(backend, texts, options.LongText, "texts");
+            var vectors = await state.Batcher.EmbedPreparedAsync(inputs, tokens.Sum(), options, context.RequestAborted);
             added = store.Add(fresh, vectors);
         }
         return Results.Json(new IndexResponse(added, items.Count - added, store.Count()), StoreJsonContext.Wire.IndexResponse);
@@ -102,8 +102,8 @@ internal static class StoreEndpoints
         if (store.Profile is null) return Results.Json(new SearchResponse(queries, [.. queries.Select(_ => (IReadOnlyList<SearchHit>)[])]), StoreJsonContext.Wire.SearchResponse);
         var backend = state.Model.Backend;
         var options = host.OptionsFor(backend, claim: false) with { LongText = state.Options.LongText };
-        var tokens = RequestValidation.CountTokens(backend, queries, options.LongText, "queries");
-        var vectors = await state.Batcher.EmbedAsync(queries, tokens.Sum(), options, context.RequestAborted);
+        var (inputs, tokens) = RequestValidation.Prepare(backend, queries, options.LongText, "queries");
+        var vectors = await state.Batcher.EmbedPreparedAsync(inputs, tokens.Sum(), options, context.RequestAborted);
         bool exact = request.Exact ?? false;
         var results = vectors.Select(v => (IReadOnlyList<SearchHit>)[.. store.Search(v, top, exact).Select(Hit)]).ToList();
         return Results.Json(new SearchResponse(queries, results), StoreJsonContext.Wire.SearchResponse);

@@ -61,19 +61,21 @@ internal sealed class EmbeddingPipeline : IDisposable
     /// <summary>
     /// Embeds <paramref name="texts"/> under a resolved plan; <paramref name="onProgress"/> gets the number of texts finished so far.
     /// With <paramref name="truncate"/> a text longer than the window is cut to it (the service's contract) instead of
-    /// running by windows or segments.
+    /// running by windows or segments. <c>pieces</c>: the texts' pieces when already tokenized (<see cref="TextEncoder.Pieces"/>,
+    /// same order); null = tokenize here.
     /// </summary>
     public PipelineVector[] Embed(IReadOnlyList<string> texts, ResolvedEmbeddingOptions plan, Action<int>? onProgress = null, CancellationToken cancellation = default,
-        bool truncate = false) =>
-        Embed(texts, [plan], onProgress, cancellation, truncate)[0];
+        bool truncate = false, IReadOnlyList<IReadOnlyList<TokenPiece>>? pieces = null) =>
+        Embed(texts, [plan], onProgress, cancellation, truncate, pieces)[0];
 
     /// <summary>
     /// Embeds <paramref name="texts"/> under several plans at once: the model runs once per batch with every layer any
     /// plan needs, and each plan's head reads its layers from that run (how <c>eval sweep</c> compares layers cheaply).
     /// </summary>
     public PipelineVector[][] Embed(IReadOnlyList<string> texts, IReadOnlyList<ResolvedEmbeddingOptions> plans, Action<int>? onProgress = null, CancellationToken cancellation = default,
-        bool truncate = false)
+        bool truncate = false, IReadOnlyList<IReadOnlyList<TokenPiece>>? pieces = null)
     {
+        if (pieces is not null && pieces.Count != texts.Count) throw new ArgumentException("one piece list per text", nameof(pieces));
         if (plans.Any(p => p.Pooling == PoolingMode.None))
             throw new ArgumentException("token-level plans go through EmbedTokens", nameof(plans));
 
@@ -85,15 +87,17 @@ internal sealed class EmbeddingPipeline : IDisposable
         for (int t = 0; t < texts.Count; t++)
         {
             if (texts[t] is null) throw KeyEmbedException.Input($"text {t} is null");
+            // Each text is tokenized once (or was, by the caller); its layouts are made from the pieces.
+            var textPieces = pieces?[t] ?? _encoder.Pieces(texts[t]);
             if (truncate)
             {
-                rows.Add(_encoder.Encode(texts[t]));
+                rows.Add(_encoder.EncodeSingle(textPieces, _encoder.MaxLength));
                 owner.Add(t);
                 continue;
             }
             if (UsesSegmentRecurrence)
             {
-                var whole = _encoder.Encode(texts[t], maxLength: int.MaxValue);
+                var whole = _encoder.EncodeSingle(textPieces, int.MaxValue);
                 if (whole.Length > _encoder.MaxLength)
                 {
                     recurrent.Add((t, whole));
@@ -103,7 +107,7 @@ internal sealed class EmbeddingPipeline : IDisposable
                 owner.Add(t);
                 continue;
             }
-            foreach (var window in _encoder.EncodeWindows(texts[t]))
+            foreach (var window in _encoder.EncodeWindows(textPieces))
             {
                 rows.Add(window);
                 owner.Add(t);
@@ -223,9 +227,15 @@ internal sealed class EmbeddingPipeline : IDisposable
     }
 
     /// <summary>Tokens the model sees for <paramref name="text"/> (<see cref="PipelineVector.Tokens"/>), without running it.</summary>
-    public int CountTokens(string text) => UsesSegmentRecurrence
-        ? _encoder.Encode(text, maxLength: int.MaxValue).Length
-        : _encoder.EncodeWindows(text).Sum(w => w.Length);
+    public int CountTokens(string text) => CountTokens(_encoder.Pieces(text));
+
+    /// <summary><see cref="CountTokens(string)"/> from a text's pieces.</summary>
+    public int CountTokens(IReadOnlyList<TokenPiece> pieces) => UsesSegmentRecurrence
+        ? pieces.Count + _encoder.SpecialTokenCount(pair: false)
+        : _encoder.WindowTokenCount(pieces.Count);
+
+    /// <summary>The encoder this pipeline lays texts out with (pieces made by another one do not fit its ids).</summary>
+    public TextEncoder Encoder => _encoder;
 
     /// <summary>Token-level vectors of one text (cut to the model's window, flagged), with tokens and offsets.</summary>
     public (EncodedText Encoded, int[] TokenIndexes, float[][] Vectors) EmbedTokens(string text, ResolvedEmbeddingOptions plan)

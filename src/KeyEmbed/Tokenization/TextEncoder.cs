@@ -104,15 +104,63 @@ public abstract class TextEncoder
     internal IReadOnlyList<EncodedText> EncodeWindows(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        int specials = SpecialTokenCount(pair: false);
-        int room = MaxLength - specials;
+        return EncodeWindows(Pieces(text));
+    }
+
+    /// <summary>One text's pieces, special tokens aside: tokenized once, then laid out as often as needed (<see cref="EncodeWindows(IReadOnlyList{TokenPiece})"/>, <see cref="EncodeSingle"/>).</summary>
+    internal IReadOnlyList<TokenPiece> Pieces(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
         var pieces = new List<TokenPiece>();
         Tokenize(text, pieces);
+        return pieces;
+    }
+
+    /// <summary><see cref="EncodeWindows(string)"/> from a text's <see cref="Pieces"/> (left unchanged).</summary>
+    internal IReadOnlyList<EncodedText> EncodeWindows(IReadOnlyList<TokenPiece> text)
+    {
+        var pieces = text as List<TokenPiece> ?? [.. text];
+        int specials = SpecialTokenCount(pair: false);
+        int room = MaxLength - specials;
         if (pieces.Count <= room) return [LayoutSingle(pieces, truncated: false)];
         var windows = new List<EncodedText>((pieces.Count + room - 1) / room);
         for (int start = 0; start < pieces.Count; start += room)
             windows.Add(LayoutSingle(pieces.GetRange(start, Math.Min(room, pieces.Count - start)), truncated: false));
         return windows;
+    }
+
+    /// <summary>
+    /// <see cref="Encode"/> of one text from its <see cref="Pieces"/> (left unchanged): cut to <paramref name="maxLength"/>
+    /// tokens, special tokens included, and flagged when cut.
+    /// </summary>
+    internal EncodedText EncodeSingle(IReadOnlyList<TokenPiece> pieces, int maxLength)
+    {
+        int specials = SpecialTokenCount(pair: false);
+        if (maxLength < specials + 1)
+            throw KeyEmbedException.Input($"max length {maxLength} leaves no room for text: the layout alone takes {specials} special tokens");
+        int room = maxLength - specials;
+        var list = pieces.Count > room ? pieces.Take(room).ToList() : pieces as List<TokenPiece> ?? [.. pieces];
+        return LayoutSingle(list, truncated: pieces.Count > room);
+    }
+
+    /// <summary>How many tokens the windows of <see cref="EncodeWindows(IReadOnlyList{TokenPiece})"/> hold together, without laying them out.</summary>
+    internal int WindowTokenCount(int pieceCount)
+    {
+        int specials = SpecialTokenCount(pair: false);
+        int room = MaxLength - specials;
+        int windows = pieceCount <= room ? 1 : (pieceCount + room - 1) / room;
+        return pieceCount + windows * specials;
+    }
+
+    /// <summary><see cref="UnknownShare(string)"/> of a text's <see cref="Pieces"/>.</summary>
+    internal double UnknownShare(IReadOnlyList<TokenPiece> pieces)
+    {
+        // As Encode(text) sees it: the pieces of the first window.
+        int seen = Math.Min(pieces.Count, MaxLength - SpecialTokenCount(pair: false));
+        if (UnknownTokenId is not { } unknown || seen <= 0) return 0;
+        int count = 0;
+        for (int i = 0; i < seen; i++) if (pieces[i].Id == unknown) count++;
+        return (double)count / seen;
     }
 
     private EncodedText LayoutSingle(List<TokenPiece> pieces, bool truncated)
