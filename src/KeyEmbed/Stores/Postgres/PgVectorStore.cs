@@ -52,6 +52,9 @@ public sealed partial class PgVectorStore : IVectorStore
     {
         var (builder, table, shown) = Parse(location);
         builder.Timeout = builder.Timeout == 15 ? 5 : builder.Timeout;
+        // Npgsql's 30 s default is short for inserting a chunk into a large HNSW index on a small server (found by the
+        // 100,000-vector benchmark); a user's own setting (Command Timeout, ?command_timeout=) is kept.
+        if (builder.CommandTimeout == DefaultNpgsqlCommandTimeout) builder.CommandTimeout = DefaultCommandTimeoutSeconds;
         var endpoint = $"{builder.Host}:{builder.Port}";
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         dataSourceBuilder.UseVector();
@@ -259,14 +262,27 @@ public sealed partial class PgVectorStore : IVectorStore
         return command.ExecuteScalar() is string json ? StoreProfile.FromJson(json, Location) : null;
     }
 
+    /// <summary>Seconds one statement may run unless the location says otherwise.</summary>
+    public const int DefaultCommandTimeoutSeconds = 300;
+    private const int DefaultNpgsqlCommandTimeout = 30;
+
     // Every database call goes through here: a connection from the pool, and connection failures as one line naming
-    // the host and port (an input error: the --store value or the server's state is for the user to fix).
+    // the host and port (an input error: the --store value or the server's state is for the user to fix). A statement
+    // that outlives the command timeout on an open connection is not a connection failure and says so.
     private T Run<T>(Func<NpgsqlConnection, T> work)
     {
+        NpgsqlConnection? connection = null;
         try
         {
-            using var connection = _source.OpenConnection();
+            connection = _source.OpenConnection();
             return work(connection);
+        }
+        catch (NpgsqlException e) when (connection is not null && e is not PostgresException && e.InnerException is TimeoutException)
+        {
+            int seconds = connection.CommandTimeout;
+            throw new KeyEmbedException(ErrorKind.Runtime,
+                $"PostgreSQL at {_endpoint} did not finish a statement on store table '{_table}' within {seconds} s (the command timeout); " +
+                "the server is busy or the table is locked: retry, or allow longer with ?command_timeout=SECONDS in the postgres:// URL (Command Timeout=SECONDS in a connection string, 0 = no limit)", e);
         }
         catch (NpgsqlException e) when (e is not PostgresException && (e.InnerException is SocketException or TimeoutException or IOException || e.Message.Contains("timeout", StringComparison.OrdinalIgnoreCase)))
         {
@@ -284,6 +300,10 @@ public sealed partial class PgVectorStore : IVectorStore
         catch (PostgresException e)
         {
             throw new KeyEmbedException(ErrorKind.Runtime, $"PostgreSQL at {_endpoint} failed on store table '{_table}': {e.MessageText} (SQLSTATE {e.SqlState})", e);
+        }
+        finally
+        {
+            connection?.Dispose();
         }
     }
 
@@ -319,7 +339,11 @@ public sealed partial class PgVectorStore : IVectorStore
                 string key = Uri.UnescapeDataString(kv[0]);
                 string value = kv.Length == 2 ? Uri.UnescapeDataString(kv[1]) : "";
                 if (key.Equals("table", StringComparison.OrdinalIgnoreCase)) table = value;
-                else throw KeyEmbedException.Input($"--store: unknown URL parameter '{key}'; the one KeyEmbed reads is ?table=NAME");
+                else if (key.Equals("command_timeout", StringComparison.OrdinalIgnoreCase))
+                    builder.CommandTimeout = int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int seconds)
+                        ? seconds
+                        : throw KeyEmbedException.Input($"--store: command_timeout '{value}' is not a whole number of seconds (0 = no limit)");
+                else throw KeyEmbedException.Input($"--store: unknown URL parameter '{key}'; KeyEmbed reads ?table=NAME and &command_timeout=SECONDS");
             }
             shown = $"postgres://{(user[0].Length > 0 ? user[0] + "@" : "")}{builder.Host}:{builder.Port}/{database}?table={table}";
         }
