@@ -26,6 +26,11 @@ internal static class HttpBodies
 
     private static HttpClient Start()
     {
+        // Each input blocks on its HTTP call (sync over async); when other work fills the thread pool (the test suite
+        // replays this beside other tests), Kestrel's handlers would wait for the pool to add threads, about one a
+        // second. Enough threads up front keep an input's time its own.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), io);
         string model = SharedFolder("golden/bert-tiny-random");
         var backend = new KeyEmbedModelBackend(KeyEmbedModel.Load(model, new KeyEmbedModelOptions { UseGraphCache = false, Threads = 1 }));
         var app = KeyEmbedServer.Build(backend, new ServerOptions { Host = "127.0.0.1", Port = 0, MaxBodyBytes = 64 * 1024, MaxInputs = 32 },
