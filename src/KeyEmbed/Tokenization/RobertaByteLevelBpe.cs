@@ -87,26 +87,13 @@ internal sealed class RobertaByteLevelBpe : TextEncoder
     /// <summary>The text of <paramref name="ids"/> (special tokens included as their strings): bytes back from GPT-2's characters, UTF-8 decoded.</summary>
     internal string Decode(IEnumerable<int> ids) => _bpe.Decode(ids, false) ?? "";
 
-    internal override int SpecialTokenCount(bool pair) => pair ? 4 : 2;
+    internal override int SpecialTokenCount(bool pair) => pair ? RobertaSequenceLayout.PairSpecialTokens : RobertaSequenceLayout.SpecialTokens;
 
-    internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output)
-    {
-        output.Special(_startId, Start, 0);
-        output.Pieces(first, 0);
-        output.Special(_endId, End, 0);
-        if (second is null) return;
-        output.Special(_endId, End, 0);
-        output.Pieces(second, 0, sequence: 1);
-        output.Special(_endId, End, 0);
-    }
+    internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output) =>
+        RobertaSequenceLayout.Layout(_startId, _endId, first, second, output);
 
-    internal override int LayoutIds(List<TokenPiece> pieces, Span<int> ids)
-    {
-        ids[0] = _startId;
-        for (int i = 0; i < pieces.Count; i++) ids[i + 1] = pieces[i].Id;
-        ids[pieces.Count + 1] = _endId;
-        return pieces.Count + 2;
-    }
+    internal override int LayoutIds(List<TokenPiece> pieces, Span<int> ids) =>
+        RobertaSequenceLayout.LayoutIds(_startId, _endId, pieces, ids);
 
     internal override void Tokenize(string text, List<TokenPiece> output)
     {

@@ -44,26 +44,13 @@ internal sealed class XlmRobertaSentencePiece : TextEncoder
     /// <inheritdoc />
     public override int? UnknownTokenId => UnknownId;
 
-    internal override int SpecialTokenCount(bool pair) => pair ? 4 : 2;
+    internal override int SpecialTokenCount(bool pair) => pair ? RobertaSequenceLayout.PairSpecialTokens : RobertaSequenceLayout.SpecialTokens;
 
-    internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output)
-    {
-        output.Special(StartId, Start, 0);
-        output.Pieces(first, 0);
-        output.Special(EndId, End, 0);
-        if (second is null) return;
-        output.Special(EndId, End, 0);
-        output.Pieces(second, 0, sequence: 1);
-        output.Special(EndId, End, 0);
-    }
+    internal override void Layout(List<TokenPiece> first, List<TokenPiece>? second, SequenceWriter output) =>
+        RobertaSequenceLayout.Layout(StartId, EndId, first, second, output);
 
-    internal override int LayoutIds(List<TokenPiece> pieces, Span<int> ids)
-    {
-        ids[0] = StartId;
-        for (int i = 0; i < pieces.Count; i++) ids[i + 1] = pieces[i].Id;
-        ids[pieces.Count + 1] = EndId;
-        return pieces.Count + 2;
-    }
+    internal override int LayoutIds(List<TokenPiece> pieces, Span<int> ids) =>
+        RobertaSequenceLayout.LayoutIds(StartId, EndId, pieces, ids);
 
     internal override void Tokenize(string text, List<TokenPiece> output)
     {
