@@ -72,6 +72,23 @@ internal static class CliApp
         return parsed.Invoke(configuration);
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/>; a library error about one of <paramref name="flags"/>' options
+    /// (<see cref="KeyEmbedException.Option"/>) is prefixed with the command's flag, so the line names what to change.
+    /// </summary>
+    public static T NamingFlags<T>(Func<T> body, params (string Option, string Flag)[] flags)
+    {
+        try
+        {
+            return body();
+        }
+        catch (KeyEmbedException e) when (flags.Any(f => f.Option == e.Option))
+        {
+            string flag = flags.First(f => f.Option == e.Option).Flag;
+            throw new KeyEmbedException(e.Kind, $"{flag}: {e.Message}", e) { Option = e.Option };
+        }
+    }
+
     /// <summary>Runs a command body; a <see cref="KeyEmbedException"/> becomes one line on stderr and a non-zero exit.</summary>
     public static int Guard(CliContext context, Func<int> body)
     {

@@ -42,5 +42,8 @@ public sealed class KeyEmbedException : Exception
     internal static KeyEmbedException Checkpoint(string file, string problem, Exception? inner = null) =>
         new(ErrorKind.InvalidCheckpoint, $"{file}: {problem}", inner);
 
-    internal static KeyEmbedException Input(string problem, string? option = null) => new(ErrorKind.InvalidInput, problem) { Option = option };
+    /// <summary>An <see cref="ErrorKind.InvalidInput"/> failure: <paramref name="problem"/> says what was wrong and what to do.</summary>
+    /// <param name="problem">The message.</param>
+    /// <param name="option">The option it concerns, as the library names it (see <see cref="Option"/>); null when none.</param>
+    public static KeyEmbedException Input(string problem, string? option = null) => new(ErrorKind.InvalidInput, problem) { Option = option };
 }

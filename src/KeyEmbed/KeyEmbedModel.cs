@@ -227,7 +227,7 @@ public sealed class KeyEmbedModel : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve(options);
         if (plan.Pooling == PoolingMode.None)
-            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; use EmbedTokens (CLI: --pooling none with one text per call)", nameof(EmbeddingOptions.Pooling));
+            throw KeyEmbedException.Input("pooling 'none' gives token-level vectors; embed one text at a time with EmbedTokens", nameof(EmbeddingOptions.Pooling));
         if (texts.Count == 0) return new EmbeddingResult([], [], [], plan);
         var longText = (options ?? EmbeddingOptions.Default).LongText;
         if (longText == LongTextMode.Error) RefuseLongTexts(texts, prepared);
@@ -339,13 +339,13 @@ public sealed class KeyEmbedModel : IDisposable
     }
 
     /// <summary>Tokens <see cref="Embed(IReadOnlyList{string}, EmbeddingOptions?, IProgress{int}?, CancellationToken)"/> would report for <paramref name="text"/> (all windows or segments), without running the model.</summary>
-    internal int CountTokens(string text) => _pipeline.Value.CountTokens(text);
+    public int CountTokens(string text) => _pipeline.Value.CountTokens(text);
 
     /// <summary>
     /// Embeds <paramref name="texts"/> under several option sets with one model run per batch (every layer any set
     /// needs comes from the same run); result[i][t] is text t's vector under options[i]. Used by <c>eval sweep</c>.
     /// </summary>
-    internal float[][][] EmbedUnderEach(IReadOnlyList<string> texts, IReadOnlyList<EmbeddingOptions> options, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    public float[][][] EmbedUnderEach(IReadOnlyList<string> texts, IReadOnlyList<EmbeddingOptions> options, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentNullException.ThrowIfNull(options);

@@ -42,7 +42,7 @@ internal static class EmbedCommand
             var arguments = EmbeddingOptionSet.Texts(parse, texts);
             string? inputPath = parse.GetValue(input);
             var lines = inputPath is null ? [] : EmbeddingOptionSet.ReadLines(ctx, inputPath, "--input");
-            var (shardIndex, shardCount) = parse.GetValue(shard) is { } s ? Stores.VectorStores.ParseShard(s) : (0, 1);
+            var (shardIndex, shardCount) = parse.GetValue(shard) is { } s ? Stores.VectorStores.ParseShard(s, "--shard") : (0, 1);
             // By position, not by content: each shard's rows keep the input's order, and row j of shard I is text I + j*N.
             IEnumerable<string> all = arguments.Concat(lines);
             if (shardCount > 1) all = all.Where((_, k) => k % shardCount == shardIndex);

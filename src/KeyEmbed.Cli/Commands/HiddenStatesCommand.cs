@@ -1,8 +1,6 @@
 using System.CommandLine;
-using KeyEmbed.Architectures;
-using KeyEmbed.Architectures.XLNet;
+using System.Globalization;
 using KeyEmbed.Checkpoints.Safetensors;
-using KeyEmbed.Models;
 using KeyEmbed.Runtime;
 
 namespace KeyEmbed.Cli.Commands;
@@ -40,79 +38,46 @@ internal static class HiddenStatesCommand
             string outputPath = parseResult.GetValue(output)!;
             var inputs = ReadInputs(inputPath);
             var memories = ReadMemories(inputPath, inputs[GraphNames.InputIds].Shape[0]);
-            var overrides = new XLNetRunOverrides(
-                parseResult.GetValue(attnType) is { } type ? XLNetRunSettings.ParseAttentionType(type, "--attn-type") : null,
-                parseResult.GetValue(memLen) is { } m ? (m >= 0 ? m : throw KeyEmbedException.Input($"--mem-len must be 0 or positive, got {m}")) : null,
-                parseResult.GetValue(clampLen),
-                MemoryInputs: memories.Count > 0);
-            using var loaded = LoadedModel.Open(parseResult.GetValue(model), overrides.Any ? overrides : null);
-            loaded.CheckInputs(inputs, inputPath);
-            CheckMemories(memories, loaded, inputPath);
+            var options = new EncoderRunOptions
+            {
+                AttentionType = parseResult.GetValue(attnType),
+                MemoryLength = parseResult.GetValue(memLen),
+                ClampLength = parseResult.GetValue(clampLen),
+                MemoryInputs = memories.Count > 0,
+            };
+            using var encoder = CliApp.NamingFlags(() => HiddenStateEncoder.Open(parseResult.GetValue(model), options),
+                (nameof(EncoderRunOptions.AttentionType), "--attn-type"), (nameof(EncoderRunOptions.MemoryLength), "--mem-len"));
+            HiddenStates results;
+            var metadata = new List<(string Key, string Value)>();
             if (parseResult.GetValue(segmentLength) is { } window)
             {
-                var (segmented, memoryLength) = RunSegmented(loaded, inputs, memories, window, inputPath);
-                Write(segmented, loaded, outputPath, ctx,
-                    ("segment_length", window.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                    ("mem_len", memoryLength.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-                return 0;
+                if (memories.Count > 0)
+                    throw KeyEmbedException.Input($"{inputPath}: --segment-length starts from an empty memory; remove the mems.k tensors or the option");
+                results = encoder.RunSegmented(inputs, window, inputPath);
+                metadata.Add(("segment_length", window.ToString(CultureInfo.InvariantCulture)));
+                metadata.Add(("mem_len", results.MemoryLength!.Value.ToString(CultureInfo.InvariantCulture)));
             }
-            var request = loaded.AllHiddenStates;
-            using var session = loaded.CreateSession(request, cache: new GraphCache());
-            var names = Enumerable.Range(0, loaded.Architecture.LayerCount + 1).Select(k => GraphNames.HiddenState(k)).ToList();
-            names.AddRange(Enumerable.Range(0, loaded.Architecture.LayerCount).Select(k => GraphNames.NewMemory(k)).Where(session.OutputNames.Contains));
-            var results = session.Run(inputs, names, memories);
-            Write(names.ToDictionary(n => n, n => results[n]), loaded, outputPath, ctx);
+            else
+            {
+                results = encoder.Run(inputs, memories, inputPath);
+            }
+            Write(results.Tensors, encoder, outputPath, ctx, metadata);
             return 0;
         }));
         return command;
     }
 
-    private static void Write(Dictionary<string, DenseTensor<float>> results, LoadedModel loaded, string outputPath, CliContext ctx,
-        params (string Key, string Value)[] extraMetadata)
+    private static void Write(IReadOnlyDictionary<string, DenseTensor<float>> results, HiddenStateEncoder encoder, string outputPath, CliContext ctx,
+        IEnumerable<(string Key, string Value)> extraMetadata)
     {
-        var writer = new SafetensorsWriter().AddMetadata("model", loaded.Files.Source);
-        foreach (var (key, value) in loaded.Architecture.RunMetadata) writer.AddMetadata(key, value);
+        var writer = new SafetensorsWriter().AddMetadata("model", encoder.Source);
+        foreach (var (key, value) in encoder.RunMetadata) writer.AddMetadata(key, value);
         foreach (var (key, value) in extraMetadata) writer.AddMetadata(key, value);
         foreach (var (name, tensor) in results) writer.Add(name, tensor.Shape, tensor.Data);
         writer.Save(outputPath);
         int memoryCount = results.Keys.Count(n => n.StartsWith(GraphNames.NewMemoryPrefix, StringComparison.Ordinal));
         ctx.Out.WriteLine($"wrote {results.Count - memoryCount} hidden states {results[GraphNames.HiddenState(0)].ShapeText}" +
             (memoryCount > 0 ? $" and {memoryCount} memories {results[GraphNames.NewMemory(0)].ShapeText}" : "") + $" to {outputPath}");
-    }
-
-    /// <summary>
-    /// Segment recurrence per row (<see cref="ISegmentRunner"/>): rows must be unpadded; new_mems.k is the memory
-    /// after each row's last segment, stacked sequence-first [M, batch, H].
-    /// </summary>
-    private static (Dictionary<string, DenseTensor<float>> Results, int MemoryLength) RunSegmented(LoadedModel loaded, Dictionary<string, DenseTensor<long>> inputs,
-        Dictionary<string, DenseTensor<float>> memories, int window, string path)
-    {
-        var arch = loaded.Architecture;
-        if (arch.LongText != LongTextStrategy.SegmentRecurrence)
-            throw KeyEmbedException.Input($"--segment-length applies to models with segment recurrence (XLNet) only; {loaded.Files.Source} is {arch.Name}");
-        if (memories.Count > 0)
-            throw KeyEmbedException.Input($"{path}: --segment-length starts from an empty memory; remove the mems.k tensors or the option");
-        if (inputs[GraphNames.AttentionMask].Data.Any(m => m != 1))
-            throw KeyEmbedException.Input($"{path}: --segment-length runs rows without padding; {GraphNames.AttentionMask} must be all 1");
-        var ids = inputs[GraphNames.InputIds];
-        int batch = (int)ids.Shape[0], length = (int)ids.Shape[1], width = arch.HiddenSize;
-        using var runner = arch.CreateSegmentRunner(window);
-        var rows = Enumerable.Range(0, batch).Select(r => runner.Run(
-            ids.Data.AsSpan(r * length, length).ToArray(),
-            inputs[GraphNames.TokenTypeIds].Data.AsSpan(r * length, length).ToArray())).ToList();
-        var results = new Dictionary<string, DenseTensor<float>>(StringComparer.Ordinal);
-        for (int k = 0; k <= arch.LayerCount; k++)
-            results[GraphNames.HiddenState(k)] = new([.. rows.SelectMany(row => row.HiddenStates[k].Data)], [batch, length, width]);
-        for (int k = 0; k < arch.LayerCount; k++)
-        {
-            int kept = (int)rows[0].Memories[k].Shape[0];
-            var stacked = new float[kept * batch * width];
-            for (int r = 0; r < batch; r++)
-                for (int p = 0; p < kept; p++)
-                    rows[r].Memories[k].Data.AsSpan(p * width, width).CopyTo(stacked.AsSpan((p * batch + r) * width));
-            results[GraphNames.NewMemory(k)] = new(stacked, [kept, batch, width]);
-        }
-        return (results, runner.MemoryLength);
     }
 
     /// <summary>Reads the optional XLNet memories <c>mems.k</c> [M, batch, H]: float, one memory length for all.</summary>
@@ -131,19 +96,6 @@ internal static class HiddenStatesCommand
             result[info.Name] = new(reader.ReadFloat32(info.Name), info.Shape);
         }
         return result;
-    }
-
-    /// <summary>Every layer needs its memory (mems.0 .. mems.L-1), as wide as the model.</summary>
-    private static void CheckMemories(Dictionary<string, DenseTensor<float>> memories, LoadedModel loaded, string path)
-    {
-        if (memories.Count == 0) return;
-        var arch = loaded.Architecture;
-        var expected = Enumerable.Range(0, arch.LayerCount).Select(k => GraphNames.Memory(k)).ToList();
-        if (!memories.Keys.Order(StringComparer.Ordinal).SequenceEqual(expected.Order(StringComparer.Ordinal)))
-            throw KeyEmbedException.Input($"{path}: memory tensors {string.Join(", ", memories.Keys.Order(StringComparer.Ordinal))} given; this model needs exactly {string.Join(", ", expected)}");
-        foreach (var (name, tensor) in memories)
-            if (tensor.Shape[2] != arch.HiddenSize)
-                throw KeyEmbedException.Input($"{path}: '{name}' has width {tensor.Shape[2]}; this model's d_model is {arch.HiddenSize}");
     }
 
     /// <summary>Reads and checks the three id tensors; a missing mask means all ones, missing type ids all zeros.</summary>

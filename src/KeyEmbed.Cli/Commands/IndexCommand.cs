@@ -33,7 +33,7 @@ internal static class IndexCommand
         {
             string inputPath = parse.GetValue(input)!;
             var format = CorpusReader.ParseFormat(parse.GetValue(inputFormat)!, inputPath);
-            var (shardIndex, shardCount) = parse.GetValue(shard) is { } s ? VectorStores.ParseShard(s) : (0, 1);
+            var (shardIndex, shardCount) = parse.GetValue(shard) is { } s ? VectorStores.ParseShard(s, "--shard") : (0, 1);
             var lines = EmbeddingOptionSet.ReadLines(ctx, inputPath, "--input");
             string source = inputPath == EmbeddingOptionSet.StandardInput ? "standard input" : inputPath;
 

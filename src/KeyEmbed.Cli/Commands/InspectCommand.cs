@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using KeyEmbed.Models;
 
 namespace KeyEmbed.Cli.Commands;
 
@@ -14,27 +13,21 @@ internal static class InspectCommand
         command.Options.Add(model);
         command.SetAction(parseResult => CliApp.Guard(ctx, () =>
         {
-            using var loaded = LoadedModel.Open(parseResult.GetValue(model));
+            var described = ModelDescription.Read(parseResult.GetValue(model));
             var o = ctx.Out;
-            var files = loaded.Files;
-            var arch = loaded.Architecture;
-            o.WriteLine($"model: {files.Source}{(files.BuiltInName != null ? " (built-in: all-MiniLM-L6-v2)" : "")}");
-            o.WriteLine($"source format: {loaded.Weights.Format}");
-            foreach (var (key, value) in arch.Facts) o.WriteLine($"{key}: {value}");
-            o.WriteLine($"parameters: {arch.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} ({arch.ParameterCount / 1e6:0.0} M)");
-            if (arch.TensorUses.Count > 0)
+            o.WriteLine($"model: {described.Source}{(described.BuiltInName != null ? " (built-in: all-MiniLM-L6-v2)" : "")}");
+            o.WriteLine($"source format: {described.WeightFormat}");
+            foreach (var (key, value) in described.Facts) o.WriteLine($"{key}: {value}");
+            o.WriteLine($"parameters: {described.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} ({described.ParameterCount / 1e6:0.0} M)");
+            if (described.TensorUses.Count > 0)
             {
-                o.WriteLine($"tensors used: {arch.TensorUses.Count}");
-                foreach (var (stored, became) in arch.TensorUses) o.WriteLine($"  {stored} -> {became}");
+                o.WriteLine($"tensors used: {described.TensorUses.Count}");
+                foreach (var (stored, became) in described.TensorUses) o.WriteLine($"  {stored} -> {became}");
             }
             o.WriteLine("files:");
-            foreach (var (role, path) in files.Describe()) o.WriteLine($"  {role}: {path}");
-            o.WriteLine($"ignored tensors: {arch.IgnoredWeights.Count}");
-            foreach (var name in arch.IgnoredWeights)
-            {
-                string why = arch.WhyIgnored(name) ?? "not used by the encoder";
-                o.WriteLine($"  {name} ({why})");
-            }
+            foreach (var (role, path) in described.Files) o.WriteLine($"  {role}: {path}");
+            o.WriteLine($"ignored tensors: {described.IgnoredTensors.Count}");
+            foreach (var (name, why) in described.IgnoredTensors) o.WriteLine($"  {name} ({why})");
             return 0;
         }));
         return command;

@@ -115,7 +115,7 @@ internal static class ArchitectureRegistry
     {
         if (overrides is { Any: true })
             throw KeyEmbedException.Input(
-                $"{files.Source} is a {files.Architecture} model; --attn-type, --mem-len, --clamp-len and mems.k inputs apply to XLNet models only");
+                $"{files.Source} is a {files.Architecture} model; attention type, memory length, clamp length and mems.k inputs apply to XLNet models only");
     }
 }
 

@@ -8,7 +8,7 @@ using KeyEmbed.Runtime;
 namespace KeyEmbed.Embedding;
 
 /// <summary>Element types KeyEmbed writes to and reads from <c>.npy</c> files.</summary>
-internal enum NpyDType
+public enum NpyDType
 {
     /// <summary><c>&lt;f4</c>, little-endian float32.</summary>
     Float32,
@@ -23,7 +23,7 @@ internal enum NpyDType
 /// version, a header length, a Python-literal header dict (<c>descr</c>, <c>fortran_order</c>, <c>shape</c>) padded
 /// with spaces to a 64-byte boundary, then the raw C-order data.
 /// </summary>
-internal static partial class NpyFile
+public static partial class NpyFile
 {
     private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
@@ -144,7 +144,7 @@ internal static partial class NpyFile
 /// Streams rows of a 2-D <c>.npy</c> array to a stream. When the row count is not known up front the stream must be
 /// seekable: the fixed-size header is rewritten with the final count on dispose.
 /// </summary>
-internal sealed class NpyWriter : IDisposable
+public sealed class NpyWriter : IDisposable
 {
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
@@ -152,6 +152,12 @@ internal sealed class NpyWriter : IDisposable
     private readonly long _start;
     private bool _disposed;
 
+    /// <summary>Starts an array of <paramref name="columns"/>-wide rows on <paramref name="stream"/>.</summary>
+    /// <param name="stream">Where the file goes; seekable when <paramref name="rows"/> is null.</param>
+    /// <param name="columns">Width of every row.</param>
+    /// <param name="type">Element type.</param>
+    /// <param name="rows">The row count when known up front; null patches the header on dispose.</param>
+    /// <param name="leaveOpen">Whether disposing the writer leaves <paramref name="stream"/> open.</param>
     public NpyWriter(Stream stream, int columns, NpyDType type = NpyDType.Float32, long? rows = null, bool leaveOpen = false)
     {
         if (rows == null && !stream.CanSeek)
@@ -192,6 +198,7 @@ internal sealed class NpyWriter : IDisposable
         Rows++;
     }
 
+    /// <summary>Finishes the file: patches the header's row count (or checks it against the declared one) and closes the stream unless left open.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -22,7 +22,7 @@ public sealed record Int8Vector(sbyte[] Values, float Scale)
 /// binary sign bits packed eight to a byte (the "ubinary" layout of NumPy's <c>packbits</c>: first dimension in the
 /// high bit of byte 0, the last byte zero-padded).
 /// </summary>
-internal static class Quantization
+public static class Quantization
 {
     /// <summary>Symmetric int8: scale = max |x| / 127, byte = round(x / scale).</summary>
     public static Int8Vector ToInt8(ReadOnlySpan<float> vector)

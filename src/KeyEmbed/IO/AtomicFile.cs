@@ -8,7 +8,7 @@ namespace KeyEmbed.IO;
 /// <see cref="KeyEmbedException"/> naming the target; the target is left as it was. A process killed mid-write can
 /// leave its temporary file (<c>.NAME.XXXXXXXX.tmp</c>) beside the target, never at it.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>The temporary name used for <paramref name="path"/>: hidden, unique, in the same folder.</summary>
     internal static string TemporaryPath(string path)

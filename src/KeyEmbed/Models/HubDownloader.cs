@@ -7,13 +7,13 @@ using System.Text.RegularExpressions;
 namespace KeyEmbed.Models;
 
 /// <summary>One file a pull fetches: its path in the repository, size, the LFS sha256 the Hub lists (large files) and its blob name.</summary>
-internal sealed record HubFile(string Path, long? Size, string? Sha256, string? BlobId);
+public sealed record HubFile(string Path, long? Size, string? Sha256, string? BlobId);
 
 /// <summary>What a pull did: the commit a revision named, the snapshot folder, the files and how many bytes came over the network.</summary>
-internal sealed record PullResult(string Repo, string Revision, string Commit, string Snapshot, IReadOnlyList<HubFile> Files, long DownloadedBytes);
+public sealed record PullResult(string Repo, string Revision, string Commit, string Snapshot, IReadOnlyList<HubFile> Files, long DownloadedBytes);
 
 /// <summary>What <see cref="HubDownloader"/> reports while it works (the CLI draws a bar or writes lines).</summary>
-internal interface IPullProgress
+public interface IPullProgress
 {
     /// <summary>A file's download starts; <paramref name="resumedAt"/> bytes were already on disk from a broken download.</summary>
     void Started(HubFile file, long resumedAt);
@@ -43,7 +43,7 @@ internal interface IPullProgress
 /// (1/true/yes/on: pull refuses) and the cache variables of <see cref="HuggingFaceCache.HubDirectory"/> are read from
 /// the environment given. Nothing else in KeyEmbed downloads.
 /// </summary>
-internal sealed partial class HubDownloader : IDisposable
+public sealed partial class HubDownloader : IDisposable
 {
     /// <summary>The Hub's address when <c>HF_ENDPOINT</c> is not set.</summary>
     public const string DefaultEndpoint = "https://huggingface.co";
@@ -109,7 +109,7 @@ internal sealed partial class HubDownloader : IDisposable
             ?? throw KeyEmbedException.Input($"pull: '{repoId}' is not a Hugging Face name (ORG/NAME or ORG/NAME@revision)");
         string repo = $"{org}/{name}";
         if (IsOffline(_environment))
-            throw KeyEmbedException.Input($"pull {repoId}: HF_HUB_OFFLINE is set, so nothing is downloaded; unset it to pull (models already in the cache still work with --model {repo})");
+            throw KeyEmbedException.Input($"pull {repoId}: HF_HUB_OFFLINE is set, so nothing is downloaded; unset it to pull (models already in the cache still load by name: {repo})");
 
         var (commit, listing) = await ListAsync(repo, revision, cancellation);
         string hub = HuggingFaceCache.HubDirectory(_environment);

@@ -11,7 +11,7 @@ namespace KeyEmbed.Models;
 /// layout of a registered architecture (config + <c>*.ckpt.index</c> + <c>.data-*</c>). Everything else in the
 /// repository (other formats' weights, README, training files) is left on the Hub.
 /// </summary>
-internal static class HubFileSelection
+public static class HubFileSelection
 {
     /// <summary>Config, tokenizer and sentence-transformers files, fetched when the repository has them.</summary>
     public static readonly IReadOnlyList<string> SideFiles =

@@ -51,12 +51,12 @@ public static partial class HuggingFaceCache
     public static string Resolve(string repoId, Func<string, string?> environment)
     {
         var (org, name, revision) = ParseRepoId(repoId)
-            ?? throw KeyEmbedException.Input($"--model '{repoId}' is not a Hugging Face name (ORG/NAME or ORG/NAME@revision)");
+            ?? throw KeyEmbedException.Input($"model '{repoId}' is not a Hugging Face name (ORG/NAME or ORG/NAME@revision)");
         string hub = HubDirectory(environment);
         string repo = RepoFolder(hub, org, name);
         if (!Directory.Exists(repo))
             throw KeyEmbedException.Input(
-                $"--model '{repoId}': no such folder, and {org}/{name} is not in the local Hugging Face cache ({repo}); " +
+                $"model '{repoId}': no such folder, and {org}/{name} is not in the local Hugging Face cache ({repo}); " +
                 $"get it with `keyembed pull {org}/{name}` (or `huggingface-cli download {org}/{name}`), or pass a model folder");
         string snapshots = Path.Combine(repo, "snapshots");
         string? commit = null;
@@ -71,7 +71,7 @@ public static partial class HuggingFaceCache
                     .Select(f => Path.GetRelativePath(Path.Combine(repo, "refs"), f).Replace('\\', '/')).Order(StringComparer.Ordinal))
                 : "";
             throw KeyEmbedException.Input(
-                $"--model '{repoId}': revision '{revision}' of {org}/{name} is not in the local Hugging Face cache ({repo}; " +
+                $"model '{repoId}': revision '{revision}' of {org}/{name} is not in the local Hugging Face cache ({repo}; " +
                 $"revisions there: {(known.Length > 0 ? known : "none")}); get it with `keyembed pull {org}/{name}@{revision}`");
         }
         return folder;

@@ -24,14 +24,14 @@ internal static class ModelLocator
         {
             if (model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return FromOnnxFile(Path.GetFullPath(model), model);
             throw KeyEmbedException.Input(
-                $"--model '{model}' is a file but not an .onnx file; pass the folder that holds the checkpoint instead (it should contain {Expected})");
+                $"model '{model}' is a file but not an .onnx file; pass the folder that holds the checkpoint instead (it should contain {Expected})");
         }
         if (BuiltInModels.IsBuiltIn(model)) return BuiltIn(model.ToLowerInvariant());
         // ORG/NAME[@revision]: a Hugging Face name, looked up offline in the local Hugging Face cache.
         if (HuggingFaceCache.ParseRepoId(model) is not null)
             return FromDirectory(HuggingFaceCache.Resolve(model, Environment.GetEnvironmentVariable), model);
         throw KeyEmbedException.Input(
-            $"--model '{model}': no such folder or file, and not a built-in model ({string.Join(", ", BuiltInModels.Names)}); pass a model folder, an .onnx file or a built-in name");
+            $"model '{model}': no such folder or file, and not a built-in model ({string.Join(", ", BuiltInModels.Names)}); pass a model folder, an .onnx file or a built-in name");
     }
 
     private static ModelFiles BuiltIn(string name) => new()
@@ -117,7 +117,7 @@ internal static class ModelLocator
                 $"{directory}: no model found; expected one of: {Expected}. Found: {Listing(directory)}"),
             _ => throw new KeyEmbedException(ErrorKind.InvalidInput,
                 $"{directory}: holds more than one model ({string.Join("; ", candidates.Select(c => $"{FormatName(c.Format)} {Path.GetFileName(c.WeightsPath)}"))}); " +
-                "point --model at the .onnx file, or move the other checkpoint to its own folder"),
+                "give the .onnx file itself as the model, or move the other checkpoint to its own folder"),
         };
     }
 

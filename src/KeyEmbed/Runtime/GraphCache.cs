@@ -23,7 +23,7 @@ public sealed record GraphCacheEntry(string Key, string Label, long Bytes, DateT
 /// never fatal. Entries are written to a temporary file and renamed, so processes building the same graph at once
 /// each succeed and never read half an entry. See docs/cache.md.
 /// </summary>
-internal sealed class GraphCache
+public sealed class GraphCache
 {
     private static readonly byte[] Magic = "KEYEMBED-GRAPH-2"u8.ToArray();
     private static readonly byte[] OldMagic = "KEYEMBED-GRAPH-1"u8.ToArray();
@@ -96,7 +96,7 @@ internal sealed class GraphCache
     }
 
     /// <summary>A cache key: the SHA-256 (hex) of the parts joined.</summary>
-    public static string Key(params string[] parts) =>
+    internal static string Key(params string[] parts) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", parts))));
 
     /// <summary>
@@ -104,7 +104,7 @@ internal sealed class GraphCache
     /// time under <paramref name="label"/> (what <c>keyembed cache list</c> shows), evicting least recently used entries
     /// past the cap.
     /// </summary>
-    public byte[] GetOrBuild(string key, Func<byte[]> build, out bool hit, string label = "")
+    internal byte[] GetOrBuild(string key, Func<byte[]> build, out bool hit, string label = "")
     {
         hit = false;
         if (Directory is null) return build();
@@ -165,7 +165,7 @@ internal sealed class GraphCache
     /// SHA-256 of the files' contents (hex). Remembered per file by path, length and modification time in the cache
     /// folder, so an unchanged multi-gigabyte checkpoint is hashed once.
     /// </summary>
-    public string ContentHash(IReadOnlyList<string> files)
+    internal string ContentHash(IReadOnlyList<string> files)
     {
         using var all = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var file in files)

@@ -50,7 +50,7 @@ public sealed record KeywordOptions
 /// ranked by cosine to the document's vector, optionally re-ranked by maximal marginal relevance (Carbonell and
 /// Goldstein 1998) for diversity. Works on any embed function, so the ranking logic is testable without a model.
 /// </summary>
-internal sealed class KeywordExtractor(Func<IReadOnlyList<string>, float[][]> embed)
+public sealed class KeywordExtractor(Func<IReadOnlyList<string>, float[][]> embed)
 {
     /// <summary>The top keywords of <paramref name="document"/>, best first (MMR: in the order chosen).</summary>
     public IReadOnlyList<Keyword> Extract(string document, KeywordOptions options)

@@ -8,7 +8,7 @@ namespace KeyEmbed.Similarity;
 public sealed record Neighbour(int Index, float Similarity);
 
 /// <summary>Top-k of a query among candidates by cosine similarity; equal scores keep the candidates' order.</summary>
-internal static class NearestNeighbours
+public static class NearestNeighbours
 {
     /// <summary>
     /// The <paramref name="k"/> candidates most similar to <paramref name="query"/>, best first (fewer when there are

@@ -28,7 +28,7 @@ public static class CorpusReader
         "auto" => FormatOf(path),
         "lines" or "text" or "txt" => CorpusFormat.Lines,
         "jsonl" or "json-lines" or "ndjson" => CorpusFormat.JsonLines,
-        var other => throw KeyEmbedException.Input($"--input-format: '{other}' is not one of auto, lines, jsonl"),
+        var other => throw KeyEmbedException.Input($"input format: '{other}' is not one of auto, lines, jsonl"),
     };
 
     /// <summary>The items of <paramref name="lines"/>; <paramref name="source"/> names the file in errors.</summary>

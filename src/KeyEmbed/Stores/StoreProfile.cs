@@ -54,7 +54,7 @@ public sealed record StoreProfile(
         ArgumentNullException.ThrowIfNull(model);
         var plan = model.Resolve(options);
         if (plan.Pooling == PoolingMode.None)
-            throw KeyEmbedException.Input("a store keeps one vector per text; --pooling none gives token vectors (use another pooling)");
+            throw KeyEmbedException.Input("a store keeps one vector per text; pooling 'none' gives token vectors (use another pooling)");
         return new StoreProfile(model.Info.Name, WeightsHash(model), [.. plan.Layers], plan.LayerMode.ToString().ToLowerInvariant(),
             EmbeddingOptions.FormatPooling(plan.Pooling), plan.ExcludeSpecialTokens, plan.Normalize, plan.Dimensions,
             model.ComputePrecision.ToString().ToLowerInvariant());

@@ -45,7 +45,7 @@ public static class VectorStores
     }
 
     /// <summary>Parses <c>I/N</c> (0 ≤ I &lt; N): this process takes shard I of N.</summary>
-    public static (int Index, int Count) ParseShard(string text, string option = "--shard")
+    public static (int Index, int Count) ParseShard(string text, string option = "shard")
     {
         var parts = text.Split('/', StringSplitOptions.TrimEntries);
         if (parts.Length == 2 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index)

@@ -110,7 +110,7 @@ public sealed class FolderStore : IVectorStore
         if (access == StoreAccess.Read)
         {
             if (!Directory.Exists(folder))
-                throw KeyEmbedException.Input($"store '{location}' not found; make it with: keyembed index --input FILE --store {location}");
+                throw KeyEmbedException.Input($"store '{location}' not found; index a corpus into it first");
             if (!File.Exists(database))
                 throw KeyEmbedException.Input($"'{location}' is not a KeyEmbed store (it has no {DatabaseFile})");
         }
@@ -195,7 +195,7 @@ public sealed class FolderStore : IVectorStore
             recorded.Check(profile, Location, action);
             return;
         }
-        if (_access != StoreAccess.Write) throw KeyEmbedException.Input($"store '{Location}' is empty; add texts with keyembed index first");
+        if (_access != StoreAccess.Write) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
         lock (_dbLock) SetMeta("profile", profile.ToJson());
         Profile = profile;
         OpenIndex();

@@ -92,7 +92,7 @@ public sealed partial class PgVectorStore : IVectorStore
             }
             if (ReadProfile(connection) is { } profile) Profile = profile;
             else if (_access == StoreAccess.Read)
-                throw KeyEmbedException.Input($"{Location}: there is no KeyEmbed store table '{_table}' in this database; make it with: keyembed index --input FILE --store URL?table={_table}");
+                throw KeyEmbedException.Input($"{Location}: there is no KeyEmbed store table '{_table}' in this database; index a corpus into it first (table={_table})");
             return 0;
         });
     }
@@ -106,7 +106,7 @@ public sealed partial class PgVectorStore : IVectorStore
             recorded.Check(profile, Location, action);
             return;
         }
-        if (_access != StoreAccess.Write) throw KeyEmbedException.Input($"store '{Location}' is empty; add texts with keyembed index first");
+        if (_access != StoreAccess.Write) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
         Run(connection =>
         {
             using var transaction = connection.BeginTransaction();
@@ -287,11 +287,11 @@ public sealed partial class PgVectorStore : IVectorStore
         catch (NpgsqlException e) when (e is not PostgresException && (e.InnerException is SocketException or TimeoutException or IOException || e.Message.Contains("timeout", StringComparison.OrdinalIgnoreCase)))
         {
             string reason = (e.InnerException?.Message ?? e.Message).TrimEnd('.');
-            throw KeyEmbedException.Input($"cannot reach PostgreSQL at {_endpoint} ({reason}); check the host and port in --store and that the server is running");
+            throw KeyEmbedException.Input($"cannot reach PostgreSQL at {_endpoint} ({reason}); check the host and port in the store URL and that the server is running");
         }
         catch (SocketException e)
         {
-            throw KeyEmbedException.Input($"cannot reach PostgreSQL at {_endpoint} ({e.Message.TrimEnd('.')}); check the host and port in --store and that the server is running");
+            throw KeyEmbedException.Input($"cannot reach PostgreSQL at {_endpoint} ({e.Message.TrimEnd('.')}); check the host and port in the store URL and that the server is running");
         }
         catch (PostgresException e) when (e.SqlState is "28P01" or "28000" or "3D000")
         {
@@ -325,7 +325,7 @@ public sealed partial class PgVectorStore : IVectorStore
         if (location.Contains("://", StringComparison.Ordinal))
         {
             if (!Uri.TryCreate(location, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
-                throw KeyEmbedException.Input($"--store: '{Redact(location)}' is not a PostgreSQL URL; write postgres://user[:password]@host:port/database[?table=NAME]");
+                throw KeyEmbedException.Input($"store: '{Redact(location)}' is not a PostgreSQL URL; write postgres://user[:password]@host:port/database[?table=NAME]");
             builder.Host = uri.Host;
             builder.Port = uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port;
             var user = uri.UserInfo.Split(':', 2);
@@ -342,8 +342,8 @@ public sealed partial class PgVectorStore : IVectorStore
                 else if (key.Equals("command_timeout", StringComparison.OrdinalIgnoreCase))
                     builder.CommandTimeout = int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int seconds)
                         ? seconds
-                        : throw KeyEmbedException.Input($"--store: command_timeout '{value}' is not a whole number of seconds (0 = no limit)");
-                else throw KeyEmbedException.Input($"--store: unknown URL parameter '{key}'; KeyEmbed reads ?table=NAME and &command_timeout=SECONDS");
+                        : throw KeyEmbedException.Input($"store: command_timeout '{value}' is not a whole number of seconds (0 = no limit)");
+                else throw KeyEmbedException.Input($"store: unknown URL parameter '{key}'; KeyEmbed reads ?table=NAME and &command_timeout=SECONDS");
             }
             shown = $"postgres://{(user[0].Length > 0 ? user[0] + "@" : "")}{builder.Host}:{builder.Port}/{database}?table={table}";
         }
@@ -352,11 +352,11 @@ public sealed partial class PgVectorStore : IVectorStore
             var generic = new DbConnectionStringBuilder { ConnectionString = location };
             if (generic.TryGetValue("table", out var value)) { table = value?.ToString() ?? ""; generic.Remove("table"); }
             try { builder.ConnectionString = generic.ConnectionString; }
-            catch (ArgumentException e) { throw KeyEmbedException.Input($"--store: not a PostgreSQL connection string ({e.Message})"); }
+            catch (ArgumentException e) { throw KeyEmbedException.Input($"store: not a PostgreSQL connection string ({e.Message})"); }
             shown = $"Host={builder.Host};Port={builder.Port};Database={builder.Database};Table={table}";
         }
         if (!TableName().IsMatch(table))
-            throw KeyEmbedException.Input($"--store: table name '{table}' must be lower-case letters, digits and underscores, starting with a letter or underscore (at most 50 characters)");
+            throw KeyEmbedException.Input($"store: table name '{table}' must be lower-case letters, digits and underscores, starting with a letter or underscore (at most 50 characters)");
         return (builder, table, shown);
     }
 
