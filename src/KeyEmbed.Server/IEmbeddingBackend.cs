@@ -5,7 +5,7 @@ namespace KeyEmbed.Server;
 /// <summary>
 /// What the HTTP service needs from a loaded model. The service never touches ONNX Runtime: it tokenizes to count
 /// and to check limits, and hands batches of texts to <see cref="EmbedBatch"/> from a single worker thread.
-/// <see cref="EmbedBatch"/> and <see cref="EmbedTokens"/> are called by one thread at a time; <see cref="Tokenize"/>
+/// <see cref="EmbedBatch"/> and <see cref="EmbedTokens(string, EmbeddingOptions)"/> are called by one thread at a time; <see cref="Tokenize"/>
 /// and <see cref="CountTokens"/> are called from request threads concurrently and must be thread-safe.
 /// Failures the user can act on are <see cref="KeyEmbedException"/>s. Keywords are ranked by the service itself from
 /// <see cref="EmbedBatch"/> (the library's KeyBERT-style extractor), so a backend only embeds.
@@ -51,6 +51,9 @@ public interface IEmbeddingBackend
 
     /// <summary>One vector per token of <paramref name="text"/> (pooling ignored), with the tokens and their character offsets.</summary>
     TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options);
+
+    /// <summary><see cref="EmbedTokens(string, EmbeddingOptions)"/> of a text this backend <see cref="Prepare"/>d; by default the text is tokenized again.</summary>
+    TokenEmbeddings EmbedTokens(PreparedInput input, EmbeddingOptions options) => EmbedTokens(input.Text, options);
 
     /// <summary>
     /// What vectors made under <paramref name="options"/> are, as a vector store records it (model weights hash and

@@ -52,9 +52,14 @@ public sealed class KeyEmbedModelBackend : IEmbeddingBackend, IDisposable
             : EmbedBatch([.. inputs.Select(i => i.Text)], options);
 
     /// <inheritdoc />
-    public TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options)
+    public TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options) => TokenEmbeddingsOf(_model.EmbedTokens(text, options));
+
+    /// <inheritdoc />
+    public TokenEmbeddings EmbedTokens(PreparedInput input, EmbeddingOptions options) =>
+        TokenEmbeddingsOf(input.Encoding is { } prepared ? _model.EmbedTokens(prepared, options) : _model.EmbedTokens(input.Text, options));
+
+    private static TokenEmbeddings TokenEmbeddingsOf(TokenLevelEmbeddings result)
     {
-        var result = _model.EmbedTokens(text, options);
         var tokens = new TokenizedText(
             [.. result.Tokens.Select(t => t.Token)], [.. result.Tokens.Select(t => t.Id)],
             [.. result.Tokens.Select(t => (t.Start, t.Start + t.Length))]);

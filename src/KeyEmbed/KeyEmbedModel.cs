@@ -289,9 +289,22 @@ public sealed class KeyEmbedModel : IDisposable
     public TokenLevelEmbeddings EmbedTokens(string text, EmbeddingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return EmbedTokens(text, null, options);
+    }
+
+    /// <summary><see cref="EmbedTokens(string, EmbeddingOptions?)"/> of a text this model <see cref="Prepare"/>d, without tokenizing it again.</summary>
+    public TokenLevelEmbeddings EmbedTokens(PreparedText text, EmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!ReferenceEquals(text.Model, this)) throw new ArgumentException("the text was prepared by another model", nameof(text));
+        return EmbedTokens(text.Text, text.Pieces, options);
+    }
+
+    private TokenLevelEmbeddings EmbedTokens(string text, IReadOnlyList<TokenPiece>? pieces, EmbeddingOptions? options)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var plan = Resolve((options ?? EmbeddingOptions.Default) with { Pooling = PoolingMode.None });
-        var (encoded, indexes, vectors) = _pipeline.Value.EmbedTokens(text, plan);
+        var (encoded, indexes, vectors) = _pipeline.Value.EmbedTokens(text, plan, pieces);
         var tokens = new TokenEmbedding[indexes.Length];
         for (int k = 0; k < indexes.Length; k++)
         {

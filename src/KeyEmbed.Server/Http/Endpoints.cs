@@ -69,13 +69,10 @@ internal static class Endpoints
     public const string WarningHeader = "KeyEmbed-Warning";
 
     /// <summary>
-    /// Measures the texts' unknown-token share; when some are mostly unknown, counts them in /metrics, sets
-    /// <see cref="WarningHeader"/> and returns the warning for the body's <c>warning</c> field. Vectors are unchanged.
+    /// The prepared texts' unknown-token share (measured when they were tokenized); when some are mostly unknown, counts
+    /// them in /metrics, sets <see cref="WarningHeader"/> and returns the warning for the body's <c>warning</c> field.
+    /// Vectors are unchanged.
     /// </summary>
-    private static string? UnknownTokenWarning(HttpContext context, ServerState state, IEmbeddingBackend backend, IEnumerable<string> texts) =>
-        UnknownTokenWarning(context, state, texts.Select(t => (t, backend.UnknownShare(t))));
-
-    /// <summary><see cref="UnknownTokenWarning(HttpContext, ServerState, IEmbeddingBackend, IEnumerable{string})"/> of prepared texts (measured when they were tokenized).</summary>
     private static string? UnknownTokenWarning(HttpContext context, ServerState state, IEnumerable<PreparedInput> inputs) =>
         UnknownTokenWarning(context, state, inputs.Select(i => (i.Text, i.UnknownShare)));
 
@@ -174,8 +171,8 @@ internal static class Endpoints
         var backend = state.Model.Backend;
         var options = RequestValidation.Options(request, backend.Model, state.Options.LongText, tokenLevel: true);
         // Token vectors cover the model's window: a longer text is cut to it, unless the request refuses long texts.
-        var tokens = RequestValidation.CountTokens(backend, [text], options.LongText == LongTextMode.Error ? LongTextMode.Error : LongTextMode.Truncate, "text");
-        var result = await state.Batcher.RunExclusiveAsync(b => b.EmbedTokens(text, options), tokens[0], context.RequestAborted);
+        var (inputs, tokens) = RequestValidation.Prepare(backend, [text], options.LongText == LongTextMode.Error ? LongTextMode.Error : LongTextMode.Truncate, "text");
+        var result = await state.Batcher.RunExclusiveAsync(b => b.EmbedTokens(inputs[0], options), tokens[0], context.RequestAborted);
         var items = result.Tokens.Tokens.Select((token, i) => new TokenVector(
             token, result.Tokens.Ids[i], result.Tokens.Offsets[i].Start, result.Tokens.Offsets[i].End, result.Vectors[i])).ToArray();
         return Results.Json(new EmbedTokensResponse(backend.Model.Name, result.Vectors.Length > 0 ? result.Vectors[0].Length : 0, items),
@@ -222,11 +219,14 @@ internal static class Endpoints
         var backend = state.Model.Backend;
         var embedding = RequestValidation.Options(request, backend.Model, state.Options.LongText);
         var options = RequestValidation.Keywords(request, state.Options);
-        var tokens = RequestValidation.CountTokens(backend, [document], embedding.LongText, "document");
+        var (prepared, tokens) = RequestValidation.Prepare(backend, [document], embedding.LongText, "document");
         // Candidates and document are embedded by the backend on the worker; the ranking (KeyBERT + MMR) is the library's.
+        // The document was tokenized for the checks above: that tokenization goes to the model; each candidate is tokenized once.
         var keywords = await state.Batcher.RunExclusiveAsync(
-            b => new KeywordExtractor(texts => b.EmbedBatch(texts, embedding)).Extract(document, options), tokens[0], context.RequestAborted);
-        var keywordsWarning = UnknownTokenWarning(context, state, backend, [document]);
+            b => new KeywordExtractor(texts => b.EmbedPrepared(
+                    [.. texts.Select((t, i) => i == 0 && ReferenceEquals(t, document) ? prepared[0] : b.Prepare(t))], embedding))
+                .Extract(document, options), tokens[0], context.RequestAborted);
+        var keywordsWarning = UnknownTokenWarning(context, state, prepared);
         return Results.Json(new KeywordsResponse(backend.Model.Name, [.. keywords.Select(k => new KeywordItem(k.Text, k.Score))], keywordsWarning),
             ServerJsonContext.Wire.KeywordsResponse);
     }

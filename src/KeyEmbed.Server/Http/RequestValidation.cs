@@ -108,16 +108,10 @@ internal static class RequestValidation
     }
 
     /// <summary>
-    /// Token counts of the texts as the model will see them: every window under <see cref="LongTextMode.Windows"/>,
-    /// the first under <see cref="LongTextMode.Truncate"/>; under <see cref="LongTextMode.Error"/> a text over the
-    /// model's window is refused, naming it.
-    /// </summary>
-    public static int[] CountTokens(IEmbeddingBackend backend, IReadOnlyList<string> texts, LongTextMode longText, string field) =>
-        Counted(texts.Count, i => backend.CountTokens(texts[i]), backend.Model.MaxTokens, longText, field);
-
-    /// <summary>
-    /// The texts tokenized once (<see cref="IEmbeddingBackend.Prepare"/>) with their token counts as
-    /// <see cref="CountTokens"/> gives them: the queue carries the inputs to the model, so nothing is tokenized twice.
+    /// The texts tokenized once (<see cref="IEmbeddingBackend.Prepare"/>) with their token counts as the model will see
+    /// them: every window under <see cref="LongTextMode.Windows"/>, the first under <see cref="LongTextMode.Truncate"/>;
+    /// under <see cref="LongTextMode.Error"/> a text over the model's window is refused, naming it. The queue carries the
+    /// inputs to the model, so nothing is tokenized twice.
     /// </summary>
     public static (PreparedInput[] Inputs, int[] Counts) Prepare(IEmbeddingBackend backend, IReadOnlyList<string> texts, LongTextMode longText, string field)
     {

@@ -238,9 +238,10 @@ internal sealed class EmbeddingPipeline : IDisposable
     public TextEncoder Encoder => _encoder;
 
     /// <summary>Token-level vectors of one text (cut to the model's window, flagged), with tokens and offsets.</summary>
-    public (EncodedText Encoded, int[] TokenIndexes, float[][] Vectors) EmbedTokens(string text, ResolvedEmbeddingOptions plan)
+    public (EncodedText Encoded, int[] TokenIndexes, float[][] Vectors) EmbedTokens(string text, ResolvedEmbeddingOptions plan, IReadOnlyList<TokenPiece>? pieces = null)
     {
-        var encoded = _encoder.Encode(text);
+        // The first window; from the caller's pieces when it tokenized the text already.
+        var encoded = pieces is null ? _encoder.Encode(text) : _encoder.EncodeSingle(pieces, _encoder.MaxLength);
         var batch = _encoder.Pad([encoded]);
         var layers = plan.Layers.Distinct().Order().ToArray();
         var outputs = Session(layers).Run(batch.ToModelInputs(), [.. layers.Select(LayerSelection.OutputName)]);

@@ -196,6 +196,66 @@ public sealed partial class FamilyGoldenTests
             Assert.True(tensor.Data.Zip(actual[name].Data).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5f, name);
     }
 
+    // brightmart's albert_zh has no golden: its twin is a BERT whose word table is the product words · projection and
+    // whose every layer is the shared one. The BERT path is checked against its goldens; the twins must agree.
+    [Fact]
+    public void Albert_zh_TensorFlow_layout_projects_the_words_before_the_positions()
+    {
+        const int vocab = 50, hidden = 16, embedding = 8, layers = 3;
+        var golden = GoldenWeights("bert-tiny-random");
+        var random = new Random(20191001);
+        float[] words = [.. Enumerable.Range(0, vocab * embedding).Select(_ => (float)(random.NextDouble() - 0.5))];
+        float[] projection = [.. Enumerable.Range(0, embedding * hidden).Select(_ => (float)(random.NextDouble() - 0.5))];
+        var product = new float[vocab * hidden];
+        for (int v = 0; v < vocab; v++)
+            for (int o = 0; o < hidden; o++)
+                product[v * hidden + o] = (float)Enumerable.Range(0, embedding).Sum(i => words[v * embedding + i] * (double)projection[i * hidden + o]);
+        var layer0 = golden.Where(p => p.Key.StartsWith("encoder.layer.0.", StringComparison.Ordinal)).ToList();
+        string config = File.ReadAllText(SharedData.Golden("bert-tiny-random", "config.json"));
+
+        using var twin = new TempDir();
+        // brightmart's gelu is the tanh form.
+        File.WriteAllText(twin.File("config.json"), config.Replace("\"gelu\"", "\"gelu_new\""));
+        var twinWeights = golden.Where(p => !p.Key.StartsWith("encoder.layer.", StringComparison.Ordinal))
+            .Select(p => p.Key == "embeddings.word_embeddings.weight" ? KeyValuePair.Create(p.Key, (product, new long[] { vocab, hidden })) : p)
+            .Concat(Enumerable.Range(0, layers).SelectMany(k => layer0.Select(p => KeyValuePair.Create(p.Key.Replace("layer.0.", $"layer.{k}.", StringComparison.Ordinal), p.Value))));
+        WriteSafetensors(twin.File("model.safetensors"), twinWeights);
+
+        using var zh = new TempDir();
+        File.WriteAllText(zh.File("albert_config_tiny.json"), ModelType().Replace(config, "").Replace("\"vocab_size\"", $"\"embedding_size\": {embedding}, \"vocab_size\""));
+        File.Copy(SharedData.Golden("bert-tiny-random", "vocab.txt"), zh.File("vocab.txt"));
+        var writer = new TensorBundleWriter { ShardCount = 2 };
+        writer.Add("bert/embeddings/word_embeddings", [vocab, embedding], words);
+        writer.Add("bert/embeddings/word_embeddings_2", [embedding, hidden], projection);
+        foreach (var (name, (data, shape)) in golden.Where(p => p.Key != "embeddings.word_embeddings.weight" && !p.Key.StartsWith("encoder.layer.", StringComparison.Ordinal)))
+        {
+            var (tfName, kernel) = name.EndsWith("_embeddings.weight", StringComparison.Ordinal)
+                ? ("bert/" + name[..^".weight".Length].Replace('.', '/'), false)
+                : TensorflowLeaf("bert/" + name[..name.LastIndexOf('.')].Replace('.', '/'), name[(name.LastIndexOf('.') + 1)..]);
+            writer.Add(tfName, kernel ? [shape[1], shape[0]] : shape, kernel ? KeyEmbed.Checkpoints.WeightScope.Transpose(data, (int)shape[0], (int)shape[1]) : data);
+        }
+        foreach (var (name, (data, shape)) in layer0)
+        {
+            string rest = name["encoder.layer.0.".Length..];
+            var (tfName, kernel) = TensorflowLeaf("bert/encoder/layer_shared/" + rest[..rest.LastIndexOf('.')].Replace('.', '/'), rest[(rest.LastIndexOf('.') + 1)..]);
+            writer.Add(tfName, kernel ? [shape[1], shape[0]] : shape, kernel ? KeyEmbed.Checkpoints.WeightScope.Transpose(data, (int)shape[0], (int)shape[1]) : data);
+        }
+        writer.Add("global_step", [], [125000L]);
+        writer.Save(zh.File("albert_model.ckpt"));
+
+        using (var loaded = LoadedModel.Open(zh.Path))
+        {
+            Assert.Equal(("albert", CheckpointFormat.TensorFlow), (loaded.Architecture.Name, loaded.Files.Format));
+            Assert.Contains(loaded.Architecture.Facts, f => f.Value.Contains("albert_zh", StringComparison.Ordinal));
+            Assert.DoesNotContain(loaded.Architecture.IgnoredWeights, n => n.StartsWith("bert/encoder", StringComparison.Ordinal) || n.StartsWith("bert/embeddings", StringComparison.Ordinal));
+        }
+        var expected = RunAll(twin.Path, "bert-tiny-random");
+        var actual = RunAll(zh.Path, "bert-tiny-random");
+        Assert.Equal(layers + 1, actual.Count);
+        foreach (var (name, tensor) in expected)
+            Assert.True(tensor.Data.Zip(actual[name].Data).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5f, name);
+    }
+
     [GeneratedRegex(@"^encoder\.albert_layer_groups\.(\d+)\.albert_layers\.(\d+)\.(.+)\.[a-z]+$")]
     private static partial Regex AlbertLayer();
 

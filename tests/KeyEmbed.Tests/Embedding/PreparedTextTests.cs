@@ -35,6 +35,28 @@ public sealed class PreparedTextTests
     }
 
     [Fact]
+    public void Token_vectors_of_a_prepared_text_equal_the_texts_own()
+    {
+        using var model = KeyEmbedModel.Load(null, new KeyEmbedModelOptions { CacheBytes = 0, MaxSequenceLength = 32 });
+        SameTokenVectors(model);
+        using var folder = new TinyXLNetFolder();
+        using var xlnet = KeyEmbedModel.Load(folder.Path, new KeyEmbedModelOptions { UseGraphCache = false, MaxSequenceLength = 16, Threads = 1, CacheBytes = 0 });
+        SameTokenVectors(xlnet);
+        Assert.Throws<ArgumentException>(() => xlnet.EmbedTokens(model.Prepare("machine learning")));
+    }
+
+    private static void SameTokenVectors(KeyEmbedModel model)
+    {
+        foreach (var text in new[] { "machine learning", "人工智能 and café", Long })
+        {
+            var expected = model.EmbedTokens(text).Tokens;
+            var actual = model.EmbedTokens(model.Prepare(text)).Tokens;
+            Assert.Equal(expected.Select(t => (t.Token, t.Id, t.Start, t.Length)), actual.Select(t => (t.Token, t.Id, t.Start, t.Length)));
+            for (int i = 0; i < expected.Count; i++) Assert.Equal(expected[i].Vector, actual[i].Vector);
+        }
+    }
+
+    [Fact]
     public void Through_the_embedding_cache_and_with_long_texts_refused()
     {
         using var model = KeyEmbedModel.Load(null, new KeyEmbedModelOptions { MaxSequenceLength = 32 });

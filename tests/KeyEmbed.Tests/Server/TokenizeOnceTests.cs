@@ -19,7 +19,8 @@ public sealed class TokenizeOnceTests
         public PreparedInput Prepare(string text) { Interlocked.Increment(ref Prepared); return inner.Prepare(text); }
         public float[][] EmbedBatch(IReadOnlyList<string> texts, EmbeddingOptions options) { Interlocked.Increment(ref EmbeddedTexts); return inner.EmbedBatch(texts, options); }
         public float[][] EmbedPrepared(IReadOnlyList<PreparedInput> inputs, EmbeddingOptions options) { lock (Received) Received.AddRange(inputs); return inner.EmbedPrepared(inputs, options); }
-        public TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options) => inner.EmbedTokens(text, options);
+        public TokenEmbeddings EmbedTokens(string text, EmbeddingOptions options) { Interlocked.Increment(ref EmbeddedTexts); return inner.EmbedTokens(text, options); }
+        public TokenEmbeddings EmbedTokens(PreparedInput input, EmbeddingOptions options) { lock (Received) Received.Add(input); return inner.EmbedTokens(input, options); }
         public void Dispose() => inner.Dispose();
     }
 
@@ -28,6 +29,8 @@ public sealed class TokenizeOnceTests
     [InlineData("/v1/embeddings", """{"input": ["machine learning", "deep learning"]}""", 2)]
     [InlineData("/similarity", """{"texts": ["machine learning", "deep learning"]}""", 2)]
     [InlineData("/similarity", """{"query": "machine learning", "candidates": ["deep learning", "bread"]}""", 3)]
+    [InlineData("/embed/tokens", """{"text": "machine learning"}""", 1)]
+    [InlineData("/keywords", """{"document": "Machine learning models learn from data.", "candidates": ["machine learning", "data", "bread"]}""", 4)]
     public async Task Each_text_is_tokenized_once_and_reaches_the_model_prepared(string route, string json, int texts)
     {
         using var backend = new CountingBackend(KeyEmbedModelBackend.Load(null, new KeyEmbedModelOptions { CacheBytes = 0 }));

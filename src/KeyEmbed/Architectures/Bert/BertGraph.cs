@@ -154,26 +154,32 @@ internal sealed class BertGraph : IEncoderArchitecture
     // Int8InputSizes: int8 only, per layer, for preparing each quantized projection's input.
     private sealed record LayerSettings(bool Fused, ComputePrecision Precision, bool FusedAttention, IReadOnlyList<BertInt8InputSizes>? Int8InputSizes);
 
-    // Width of the embedding tables (ALBERT, ELECTRA: embedding_size; others the hidden size).
+    // Width of the word embedding table (ALBERT, ELECTRA: embedding_size; others the hidden size).
     private int EmbeddingWidth => Variant.EmbeddingSize ?? Config.HiddenSize;
+
+    // Width of the position and token type tables and the embedding LayerNorm: the hidden size where only the words are projected.
+    private int EmbeddingSumWidth => Variant.ProjectsWordsOnly ? Config.HiddenSize : EmbeddingWidth;
 
     // BertEmbeddings.forward: word + position + token type, then LayerNorm; then, where the family projects its
     // embeddings (ELECTRA's embeddings_project, ALBERT's embedding_hidden_mapping_in), the projection to the hidden size.
     private string Embeddings(GraphBuilder b, string inputIds, string tokenTypeIds)
     {
         var c = Config;
-        int width = EmbeddingWidth;
+        int wordWidth = EmbeddingWidth, width = EmbeddingSumWidth;
         var e = _weights.Prefix("embeddings");
         string normalized;
         using (b.Scope("embeddings"))
         {
-            string sum = b.Add(b.Gather(b.Initializer("word_embeddings", e.Tensor("word_embeddings.weight", c.VocabSize, width), c.VocabSize, width), inputIds),
-                PositionEmbeddings(b, e, inputIds, width));
+            string words = b.Gather(b.Initializer("word_embeddings", e.Tensor("word_embeddings.weight", c.VocabSize, wordWidth), c.VocabSize, wordWidth), inputIds);
+            if (Variant.ProjectsWordsOnly)
+                using (b.Scope("embeddings_project"))
+                    words = Project(b, _weights, "embeddings_project", words, wordWidth, c.HiddenSize, ComputePrecision.Float32, withBias: false);
+            string sum = b.Add(words, PositionEmbeddings(b, e, inputIds, width));
             if (Variant.TokenTypes)
                 sum = b.Add(sum, b.Gather(b.Initializer("token_type_embeddings", e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, width), c.TypeVocabSize, width), tokenTypeIds));
             normalized = LayerNorm(b, e, "LayerNorm", sum, width);
         }
-        if (Variant.EmbeddingSize is null) return normalized;
+        if (Variant.EmbeddingSize is null || Variant.ProjectsWordsOnly) return normalized;
         using (b.Scope("embeddings_project"))
             return Project(b, _weights, "embeddings_project", normalized, width, c.HiddenSize, ComputePrecision.Float32);
     }
@@ -511,14 +517,15 @@ internal sealed class BertGraph : IEncoderArchitecture
     private long CheckWeights()
     {
         var c = Config;
-        int width = EmbeddingWidth;
+        int wordWidth = EmbeddingWidth, width = EmbeddingSumWidth;
         var e = _weights.Prefix("embeddings");
-        long total = e.Check("word_embeddings.weight", c.VocabSize, width)
+        long total = e.Check("word_embeddings.weight", c.VocabSize, wordWidth)
             + e.Check("position_embeddings.weight", c.MaxPositions, width)
             + (Variant.TokenTypes ? e.Check("token_type_embeddings.weight", c.TypeVocabSize, width) : 0)
             + e.Check("LayerNorm.weight", width) + e.Check("LayerNorm.bias", width);
         if (Variant.EmbeddingSize is not null)
-            total += _weights.Check("embeddings_project.weight", c.HiddenSize, width) + _weights.Check("embeddings_project.bias", c.HiddenSize);
+            total += _weights.Check("embeddings_project.weight", c.HiddenSize, wordWidth)
+                + (Variant.ProjectsWordsOnly ? 0 : _weights.Check("embeddings_project.bias", c.HiddenSize));
         for (int layer = 0; layer < c.LayerCount * Variant.BlocksPerLayer; layer++)
         {
             var w = _weights.Prefix($"encoder.layer.{layer}");

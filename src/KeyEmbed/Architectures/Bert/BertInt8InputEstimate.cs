@@ -33,8 +33,8 @@ internal static class BertInt8InputEstimate
     public static IReadOnlyList<BertInt8InputSizes> Estimate(BertConfig c, BertVariant variant, WeightScope weights)
     {
         int h = c.HiddenSize, f = c.IntermediateSize;
-        var x = EmbeddingRms(c, variant, weights.Prefix("embeddings"));
-        if (variant.EmbeddingSize is { } width)
+        var x = EmbeddingRms(c, variant, weights);
+        if (variant.EmbeddingSize is { } width && !variant.ProjectsWordsOnly)
             x = LinearRms(weights.Tensor("embeddings_project.weight", h, width), weights.Tensor("embeddings_project.bias", h), x, h, width);
         var layers = new BertInt8InputSizes[c.LayerCount * variant.BlocksPerLayer];
         for (int l = 0; l < layers.Length; l++)
@@ -63,10 +63,11 @@ internal static class BertInt8InputEstimate
     // Per channel, the RMS of LayerNorm(word + position + token type 0) over every vocabulary entry, the larger of
     // position 0's and position 1's: position 0 (the start token's, in every sequence) can carry its own loud channel.
     // RoBERTa's first two positions are pad_token_id + 1 and + 2; a family without token types adds none.
-    private static double[] EmbeddingRms(BertConfig c, BertVariant variant, WeightScope e)
+    private static double[] EmbeddingRms(BertConfig c, BertVariant variant, WeightScope weights)
     {
-        int h = variant.EmbeddingSize ?? c.HiddenSize;
-        var words = e.Tensor("word_embeddings.weight", c.VocabSize, h);
+        var e = weights.Prefix("embeddings");
+        int h = variant.ProjectsWordsOnly ? c.HiddenSize : variant.EmbeddingSize ?? c.HiddenSize;
+        var words = variant.ProjectsWordsOnly ? ProjectedWords(c, variant.EmbeddingSize!.Value, weights) : e.Tensor("word_embeddings.weight", c.VocabSize, h);
         var positions = e.Tensor("position_embeddings.weight", c.MaxPositions, h);
         var types = variant.TokenTypes ? e.Tensor("token_type_embeddings.weight", c.TypeVocabSize, h) : new float[h];
         int first = variant.Positions == BertPositions.AfterPadding ? (int)variant.PaddingId + 1 : 0;
@@ -93,6 +94,23 @@ internal static class BertInt8InputEstimate
             }
             for (int i = 0; i < h; i++) result[i] = Math.Max(result[i], Math.Sqrt(sumSquares[i] / c.VocabSize));
         }
+        return result;
+    }
+
+    // albert_zh: every word embedding row projected to the hidden size (embeddings_project [H, E], no bias), as the graph does.
+    private static float[] ProjectedWords(BertConfig c, int width, WeightScope weights)
+    {
+        int h = c.HiddenSize;
+        var words = weights.Tensor("embeddings.word_embeddings.weight", c.VocabSize, width);
+        var projection = weights.Tensor("embeddings_project.weight", h, width);
+        var result = new float[c.VocabSize * h];
+        for (int v = 0; v < c.VocabSize; v++)
+            for (int o = 0; o < h; o++)
+            {
+                double sum = 0;
+                for (int i = 0; i < width; i++) sum += words[v * width + i] * (double)projection[o * width + i];
+                result[v * h + o] = (float)sum;
+            }
         return result;
     }
 

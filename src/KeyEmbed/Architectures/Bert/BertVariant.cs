@@ -41,6 +41,13 @@ internal sealed record BertVariant
     /// <summary>Width of the embedding tables; null = the hidden size. When set, <c>embeddings_project</c> [H, E] maps the embedding LayerNorm's output to H.</summary>
     public int? EmbeddingSize { get; init; }
 
+    /// <summary>
+    /// With <see cref="EmbeddingSize"/>: only the word embeddings are projected (<c>embeddings_project.weight</c> [H, E],
+    /// no bias), before the position and token type tables, which are H wide, are added and normalized (brightmart's
+    /// albert_zh). Otherwise the projection follows the embedding LayerNorm.
+    /// </summary>
+    public bool ProjectsWordsOnly { get; init; }
+
     public BertPositions Positions { get; init; } = BertPositions.Absolute;
 
     /// <summary>The id padding takes (<see cref="BertPositions.AfterPadding"/>).</summary>
