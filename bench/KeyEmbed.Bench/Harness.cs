@@ -18,7 +18,8 @@ internal static class Stats
 internal sealed record HarnessSettings(int WarmUps, int Repetitions, int LatencyKeywords, int LatencyWarmUps, int? ClassicPeerTextCap);
 
 /// <summary>Throughput of one engine on one workload: median seconds over repetitions, on how many texts.</summary>
-internal sealed record Throughput(string Engine, string Workload, int Texts, double MedianSeconds, double ModelFlops, double MinCosineToReference)
+/// CPU seconds (the process's user + system time over the call) are steadier than wall time on a shared machine.
+internal sealed record Throughput(string Engine, string Workload, int Texts, double MedianSeconds, double ModelFlops, double MinCosineToReference, double MedianCpuSeconds = double.NaN)
 {
     public double TextsPerSecond => Texts / MedianSeconds;
     public double GflopsPerSecond => ModelFlops / MedianSeconds / 1e9;
@@ -43,6 +44,7 @@ internal sealed class Harness(IReadOnlyList<Engine> engines, HarnessSettings set
         {
             var inputs = engines.ToDictionary(e => e.Name, e => InputFor(e, workload));
             var times = engines.ToDictionary(e => e.Name, _ => new List<double>());
+            var cpuTimes = engines.ToDictionary(e => e.Name, _ => new List<double>());
             var vectors = new Dictionary<string, float[][]>();
             for (int rep = 0; rep < settings.WarmUps + settings.Repetitions; rep++)
             {
@@ -51,14 +53,17 @@ internal sealed class Harness(IReadOnlyList<Engine> engines, HarnessSettings set
                 {
                     var engine = engines[(k + rep) % engines.Count];
                     var texts = inputs[engine.Name].Texts;
+                    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                     var sw = Stopwatch.StartNew();
                     var output = engine.Embed(texts);
                     sw.Stop();
+                    var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
                     if (output.Length != texts.Count)
                         throw new InvalidOperationException($"{engine.Name} returned {output.Length} vectors for {texts.Count} texts");
                     vectors[engine.Name] = output;
                     LastVectors[(engine.Name, workload.Name)] = output;
                     if (!warm) times[engine.Name].Add(sw.Elapsed.TotalSeconds);
+                    if (!warm) cpuTimes[engine.Name].Add(cpu);
                     log.WriteLine($"  {workload.Name,-10} {(warm ? "warm-up" : $"rep {rep - settings.WarmUps + 1}"),-8} {engine.Name,-36} {sw.Elapsed.TotalSeconds,8:F3} s");
                 }
             }
@@ -67,7 +72,7 @@ internal sealed class Harness(IReadOnlyList<Engine> engines, HarnessSettings set
             {
                 var input = inputs[engine.Name];
                 results.Add(new Throughput(engine.Name, workload.Name, input.Texts.Count, Stats.Median(times[engine.Name]),
-                    input.ModelFlops(input.Texts.Count), MinCosine(vectors[engine.Name], reference)));
+                    input.ModelFlops(input.Texts.Count), MinCosine(vectors[engine.Name], reference), Stats.Median(cpuTimes[engine.Name])));
             }
         }
         return results;

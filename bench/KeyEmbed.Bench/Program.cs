@@ -28,6 +28,12 @@ if (args is ["settings"])
     SettingsSweep.Run(sts, 2, Console.Out, Console.Error);
     return 0;
 }
+if (args is ["paragraphs", ..])
+{
+    string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+    ParagraphSweep.Run(sts, 2, Console.Out, Console.Error, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3);
+    return 0;
+}
 if (args is ["latency", ..])
 {
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
@@ -36,14 +42,16 @@ if (args is ["latency", ..])
 }
 if (args is ["profile", var precisionText, ..])
 {
-    // profile float32|int8 [single|keywords]: sentences in batches of 64 on 2 threads (default), one sentence per run,
+    // profile float32|int8 [single|keywords|paragraphs]: sentences in batches of 64 on 2 threads (default), one sentence per run,
     // or the keywords in batches of 64 on one thread (what each batch worker runs).
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
     string flavour = args.Length > 2 ? args[2] : "sentences";
     var texts = Workloads.DistinctSentences(sts);
     if (flavour == "keywords") texts = [.. Workloads.Keywords(texts, t => new long[t.Split(' ').Length + 2]).Texts];
+    // paragraphs: the benchmark's ~244-token paragraphs, 32 per run (KeyEmbed's 8,192-token budget at 256 tokens).
+    if (flavour == "paragraphs") texts = [.. Workloads.Paragraphs(texts, FastBertTokenize().Tokenize).Texts];
     Profile.Run(texts, precisionText == "int8" ? KeyEmbed.Architectures.ComputePrecision.Int8 : KeyEmbed.Architectures.ComputePrecision.Float32,
-        flavour == "keywords" ? 1 : 2, Console.Out, flavour == "single" ? 1 : 64);
+        flavour == "keywords" ? 1 : 2, Console.Out, flavour switch { "single" => 1, "paragraphs" => 32, _ => 64 });
     return 0;
 }
 if (args is ["low-precision"])
@@ -68,6 +76,13 @@ if (args is ["ceiling"])
             var (fastest, median) = MatMulCeiling.LinearLayersFloorMs(t, rows, 200);
             Console.WriteLine($"{t} thread(s), the 24 linear layers on {rows} row(s): fastest {fastest:F3} ms, median {median:F3} ms (200 runs)");
         }
+    return 0;
+}
+if (args is ["int8-forms", ..])
+{
+    // int8-forms [repetitions]: every int8 form against float32, speed and accuracy (docs/performance.md, "int8 forms").
+    string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
+    Int8Forms.Run(sts, 2, Console.Out, Console.Error, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3);
     return 0;
 }
 if (args is ["int8-accuracy"])

@@ -67,6 +67,12 @@ public sealed record KeyEmbedModelOptions
     internal bool? FusedOperators { get; init; }
 
     internal bool? FusedAttention { get; init; }
+
+    // How int8 linear layers are written for ONNX Runtime (docs/performance.md, "int8 forms"); the static forms need
+    // a calibration.
+    internal Architectures.Int8Form Int8Form { get; init; }
+
+    internal Architectures.Int8Calibration? Int8Calibration { get; init; }
 }
 
 /// <summary>Facts about a loaded model.</summary>
@@ -143,7 +149,7 @@ public sealed class KeyEmbedModel : IDisposable
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
             model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize, options.BatchWorkers), options.ComputePrecision,
             options.FusedOperators ?? false,
-            options.FusedAttention ?? false));
+            options.FusedAttention ?? false, options.Int8Form, options.Int8Calibration));
     }
 
     /// <summary>

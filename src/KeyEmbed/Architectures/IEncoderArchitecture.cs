@@ -45,12 +45,20 @@ public sealed record GraphRequest(int HighestLayer, IReadOnlyList<int>? HiddenSt
     /// </summary>
     public bool FusedAttention { get; init; }
 
+    /// <summary>How int8 linear layers are written (int8 only; <see cref="Architectures.Int8Form.DynamicQuantizeMatMul"/> by default).</summary>
+    internal Int8Form Int8Form { get; init; }
+
+    /// <summary>Calibrated activation ranges for the static int8 forms.</summary>
+    internal Int8Calibration? Int8Calibration { get; init; }
+
     /// <summary>Graph output name of the pooled vector of hidden state <paramref name="layer"/>.</summary>
     public static string PooledOutputName(int layer) => GraphNames.PooledMean(layer);
 
     /// <summary>The request as text for cache keys (every field that changes the graph).</summary>
     internal string CacheKey =>
-        $"highest {HighestLayer}; outputs {(HiddenStateOutputs is null ? "all" : string.Join(",", HiddenStateOutputs))}; pooling {Pooling}; precision {Precision}; fused {FusedOperators}; fused attention {FusedAttention}";
+        $"highest {HighestLayer}; outputs {(HiddenStateOutputs is null ? "all" : string.Join(",", HiddenStateOutputs))}; pooling {Pooling}; precision {Precision}; fused {FusedOperators}; fused attention {FusedAttention}" +
+        (Precision == ComputePrecision.Int8 && Int8Form != Int8Form.DynamicQuantizeMatMul ? $"; int8 form {Int8Form}" : "") +
+        (Precision == ComputePrecision.Int8 && Int8Calibration is not null ? $"; int8 calibration {Int8Calibration.Digest()}" : "");
 }
 
 /// <summary>Pooling done inside the graph (see <see cref="GraphRequest.Pooling"/>).</summary>

@@ -37,6 +37,8 @@ internal sealed class EmbeddingPipeline : IDisposable
     private readonly ComputePrecision _precision;
     private readonly bool _fused;
     private readonly bool _fusedAttention;
+    private readonly Int8Form _int8Form;
+    private readonly Int8Calibration? _int8Calibration;
     private readonly ConcurrentDictionary<string, Lazy<EncoderSession>> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, Lazy<ISegmentRunner>> _runners = new();
     private readonly PrePackedWeightsContainer _prepackedWeights = new();
@@ -44,8 +46,11 @@ internal sealed class EmbeddingPipeline : IDisposable
     private readonly int _workers;
 
     public EmbeddingPipeline(LoadedModel model, TextEncoder encoder, SessionSettings settings, GraphCache? cache, BatchLimits limits,
-        ComputePrecision precision = ComputePrecision.Float32, bool fusedOperators = true, bool fusedAttention = false)
+        ComputePrecision precision = ComputePrecision.Float32, bool fusedOperators = true, bool fusedAttention = false,
+        Int8Form int8Form = Int8Form.DynamicQuantizeMatMul, Int8Calibration? int8Calibration = null)
     {
+        _int8Form = int8Form;
+        _int8Calibration = int8Calibration;
         _fusedAttention = fusedAttention;
         _precision = precision;
         _fused = fusedOperators;
@@ -297,7 +302,8 @@ internal sealed class EmbeddingPipeline : IDisposable
         var settings = threads is int t && t != _threads ? _settings with { Threads = t } : _settings;
         string key = string.Join(",", layers) + "/" + pooling + "/" + settings.Threads;
         return _sessions.GetOrAdd(key, _ => new Lazy<EncoderSession>(
-            () => _model.CreateSession(new GraphRequest(layers.Max(), layers) { Pooling = pooling, Precision = _precision, FusedOperators = _fused, FusedAttention = _fusedAttention }, settings, _cache))).Value;
+            () => _model.CreateSession(new GraphRequest(layers.Max(), layers) { Pooling = pooling, Precision = _precision, FusedOperators = _fused, FusedAttention = _fusedAttention,
+                Int8Form = _int8Form, Int8Calibration = _int8Calibration }, settings, _cache))).Value;
     }
 
     public void Dispose()

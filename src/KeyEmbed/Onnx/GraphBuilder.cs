@@ -7,6 +7,7 @@ namespace KeyEmbed.Onnx;
 internal enum ElementType
 {
     Float = 1,
+    UInt8 = 2,
     Int8 = 3,
     Int32 = 6,
     Int64 = 7,
@@ -29,6 +30,16 @@ internal sealed class GraphBuilder
     private readonly int _opset;
     private bool _usesMicrosoftDomain;
     private int _counter;
+
+    /// <summary>How <see cref="QuantizedLinear"/> writes int8 linear layers in this graph.</summary>
+    public KeyEmbed.Architectures.Int8Form Int8Form { get; init; }
+
+    /// <summary>Calibrated activation ranges, for the static int8 forms.</summary>
+    public KeyEmbed.Architectures.Int8Calibration? Int8Calibration { get; init; }
+
+    /// <summary>x · W (+ bias) with W int8 per output column, in this graph's <see cref="Int8Form"/>.</summary>
+    public string QuantizedLinear(string name, string x, float[] kernel, int inputs, int outputs, string? bias) =>
+        Onnx.QuantizedLinear.Emit(this, Int8Form, Int8Calibration, name, x, kernel, inputs, outputs, bias);
 
     public GraphBuilder(string graphName, int opset = DefaultOpset)
     {
@@ -66,6 +77,9 @@ internal sealed class GraphBuilder
 
     /// <summary>Adds an int8 initializer (quantized weights).</summary>
     public string Initializer(string name, ReadOnlySpan<sbyte> data, params long[] shape) => RawInitializer(name, ElementType.Int8, data, shape);
+
+    /// <summary>Adds a uint8 initializer (quantized weights or activations' zero points).</summary>
+    public string Initializer(string name, ReadOnlySpan<byte> data, params long[] shape) => RawInitializer(name, ElementType.UInt8, data, shape);
 
     // Little-endian raw_data of the element type, as ONNX stores it.
     private string RawInitializer<T>(string name, ElementType type, ReadOnlySpan<T> data, long[] shape) where T : unmanaged
@@ -230,8 +244,15 @@ internal sealed class GraphBuilder
     public string FastGelu(string x, string bias) => Node("FastGelu", [x, bias], domain: Microsoft);
 
     /// <summary>x · dequantized W (+ bias): activations quantized per call to uint8, W int8 [in, out] with one scale per output column.</summary>
-    public string DynamicQuantizeMatMul(string x, string weightsInt8, string columnScales, string? bias) =>
-        Node("DynamicQuantizeMatMul", bias is null ? [x, weightsInt8, columnScales] : [x, weightsInt8, columnScales, "", bias], domain: Microsoft);
+    public string DynamicQuantizeMatMul(string x, string weightsInt8, string columnScales, string? bias, string? columnZeroPoints = null) =>
+        Node("DynamicQuantizeMatMul", bias is null && columnZeroPoints is null ? [x, weightsInt8, columnScales] : [x, weightsInt8, columnScales, columnZeroPoints ?? "", bias ?? ""], domain: Microsoft);
+
+    /// <summary>
+    /// Quantized A (uint8, per-tensor scale and zero point) · quantized B (one scale per output column), dequantized to
+    /// float32 (+ bias) in one kernel.
+    /// </summary>
+    public string MatMulIntegerToFloat(string a, string b, string aScale, string bScale, string aZeroPoint, string? bias) =>
+        Node("MatMulIntegerToFloat", bias is null ? [a, b, aScale, bScale, aZeroPoint] : [a, b, aScale, bScale, aZeroPoint, "", bias], domain: Microsoft);
 
     /// <summary>Splits <paramref name="x"/> along <paramref name="axis"/> into parts of the given sizes.</summary>
     public string[] Split(string x, long axis, params long[] sizes) =>

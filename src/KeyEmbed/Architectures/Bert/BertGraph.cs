@@ -124,7 +124,7 @@ internal sealed class BertGraph : IEncoderArchitecture
     public ModelProto BuildGraph(GraphRequest request)
     {
         var outputs = ValidateRequest(request);
-        var b = new GraphBuilder("keyembed_bert");
+        var b = new GraphBuilder("keyembed_bert") { Int8Form = request.Int8Form, Int8Calibration = request.Int8Calibration };
         string inputIds = b.Input(GraphNames.InputIds, ElementType.Int64, "batch", "sequence");
         string attentionMask = b.Input(GraphNames.AttentionMask, ElementType.Int64, "batch", "sequence");
         string tokenTypeIds = b.Input(GraphNames.TokenTypeIds, ElementType.Int64, "batch", "sequence");
@@ -370,12 +370,8 @@ internal sealed class BertGraph : IEncoderArchitecture
         return b.Linear(x, b.Initializer($"{name}.kernel", kernel, inputs, outputs), bias);
     }
 
-    private static string QuantizedMatMul(GraphBuilder b, string name, string x, float[] kernel, int inputs, int outputs, string? bias)
-    {
-        var (values, scales) = WeightQuantization.PerColumnInt8(kernel, inputs, outputs);
-        return b.DynamicQuantizeMatMul(x, b.Initializer($"{name}.kernel_int8", values, inputs, outputs),
-            b.Initializer($"{name}.kernel_scale", scales, outputs), bias);
-    }
+    private static string QuantizedMatMul(GraphBuilder b, string name, string x, float[] kernel, int inputs, int outputs, string? bias) =>
+        b.QuantizedLinear(name, x, kernel, inputs, outputs, bias);
 
     // The int8 Q/K/V input's per-channel scales, SmoothQuant-style (Xiao et al. 2022): the loudest channels by the
     // weight-only estimate get s = √(size / the next channel's size), the rest 1; x / s has evener channel ranges.
