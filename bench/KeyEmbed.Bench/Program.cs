@@ -34,6 +34,13 @@ if (args is ["paragraphs", ..])
     ParagraphSweep.Run(sts, 2, Console.Out, Console.Error, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3);
     return 0;
 }
+if (args is ["attention", ..])
+{
+    // attention [rows] [tokens]: self-attention alone in its graph forms (plain operators, MultiHeadAttention with and without a mask).
+    AttentionProbe.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 16,
+        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 256, Console.Out);
+    return 0;
+}
 if (args is ["latency", ..])
 {
     string sts = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark", "sts-test.csv"));
