@@ -53,6 +53,7 @@ for f in avx2 avx512f avx512_vnni avx_vnni amx_int8; do
   case " $flags " in *" $f "*) printf '%s yes, ' "$f" ;; *) printf '%s no, ' "$f" ;; esac
 done
 echo "$(nproc) logical cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "${KEYEMBED_BENCH_CPU_NOTE:-}" ] || echo "note: $KEYEMBED_BENCH_CPU_NOTE"
 
 # Warm the graph cache for both precisions so no round pays a graph build.
 "${cli[@]}" similarity a b >/dev/null 2>&1

@@ -55,11 +55,27 @@ internal sealed record CpuFeatures(string Model, bool Avx2, bool Avx512, bool Av
             flags.Contains("avx512_vnni"), flags.Contains("avx_vnni"), flags.Contains("amx_int8"));
     }
 
+    /// <summary>
+    /// The kernel's flags less what CPUID tells this process it lacks (CPUID is what ONNX Runtime and .NET choose their
+    /// kernels by; a process can be shown less than the kernel lists, e.g. under bench/avx2-only). Without AVX-512 there
+    /// is no AVX-512 VNNI, and AMX goes with it (no CPU has AMX without AVX-512).
+    /// </summary>
+    public CpuFeatures AsThisProcessSeesIt(bool avx2, bool avx512, bool avxVnni) => this with
+    {
+        Avx2 = Avx2 && avx2,
+        Avx512 = Avx512 && avx512,
+        Avx512Vnni = Avx512Vnni && avx512,
+        AvxVnni = AvxVnni && avxVnni,
+        Amx = Amx && avx512,
+    };
+
     private static CpuFeatures Detect()
     {
         try
         {
-            if (File.Exists("/proc/cpuinfo") && FromProcCpuInfo(File.ReadAllText("/proc/cpuinfo")) is { } linux) return linux;
+            if (File.Exists("/proc/cpuinfo") && FromProcCpuInfo(File.ReadAllText("/proc/cpuinfo")) is { } linux)
+                return linux.AsThisProcessSeesIt(System.Runtime.Intrinsics.X86.Avx2.IsSupported, System.Runtime.Intrinsics.X86.Avx512F.IsSupported,
+                    System.Runtime.Intrinsics.X86.AvxVnni.IsSupported);
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }

@@ -51,4 +51,14 @@ public sealed class CpuFeaturesTests
         Assert.StartsWith("CPU: ", line, StringComparison.Ordinal);
         Assert.Contains("AVX2 ", line, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void What_cpuid_hides_from_the_process_is_not_reported()
+    {
+        var kernel = CpuFeatures.FromProcCpuInfo(CpuInfo("Intel(R) Xeon(R) Processor", "avx2 avx512f avx512bw avx512_vnni amx_tile amx_int8 avx_vnni"))!;
+        Assert.Equal("AVX-512 + VNNI + AMX", kernel.AsThisProcessSeesIt(avx2: true, avx512: true, avxVnni: true).Kind);
+        var seen = kernel.AsThisProcessSeesIt(avx2: true, avx512: false, avxVnni: false);
+        Assert.Equal("AVX2 only", seen.Kind);
+        Assert.False(seen.Amx || seen.Avx512Vnni || seen.HasInt8DotProduct);
+    }
 }
