@@ -100,14 +100,18 @@ if (args is ["int8-accuracy"])
 }
 if (args is ["stores", ..])
 {
-    // stores [--pg postgres://user@host:port/db] [--ingest 100000] [--pipeline 10000] [--sizes 100000,1000000] [--queries 200] [--work DIR]
+    // stores [--pg postgres://user@host:port/db] [--ingest 100000 (0: skip)] [--pipeline 10000] [--sizes 100000,1000000] [--queries 200] [--work DIR]
+    //        [--breadths 10,256,1024,4096] [--add-threads 1] [--only f32,i8,pg]
     string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     var sizes = (Value("--sizes") ?? "100000,1000000").Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToList();
     StoreBench.Run(Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "data", "stsbenchmark")), Value("--pg"),
         int.Parse(Value("--ingest") ?? "100000", System.Globalization.CultureInfo.InvariantCulture),
         int.Parse(Value("--pipeline") ?? "10000", System.Globalization.CultureInfo.InvariantCulture), sizes,
         int.Parse(Value("--queries") ?? "200", System.Globalization.CultureInfo.InvariantCulture),
-        Value("--work") ?? Path.Combine(Path.GetTempPath(), "keyembed-store-bench"), Console.Out);
+        Value("--work") ?? Path.Combine(Path.GetTempPath(), "keyembed-store-bench"), Console.Out,
+        Value("--breadths")?.Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToList(),
+        int.Parse(Value("--add-threads") ?? "1", System.Globalization.CultureInfo.InvariantCulture),
+        Value("--only")?.Split(',').ToHashSet());
     return 0;
 }
 if (args is ["memory", var countText])

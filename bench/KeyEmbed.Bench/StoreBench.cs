@@ -4,6 +4,8 @@ using System.Numerics.Tensors;
 using KeyEmbed.Stores;
 using KeyEmbed.Stores.Folder;
 using KeyEmbed.Stores.Postgres;
+using Npgsql;
+using Pgvector;
 
 namespace KeyEmbed.Bench;
 
@@ -20,15 +22,25 @@ internal static class StoreBench
 {
     private const int Width = 384;
 
-    public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output)
+    public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output,
+        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null)
     {
+        breadths ??= [10, 256, FolderStoreOptions.DefaultSearchBreadth, 4096];
+        bool Wanted(string key) => only is null || only.Contains(key);
         Directory.CreateDirectory(work);
-        output.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, shared with other builds and tests (load average {LoadAverage()}); figures are indicative");
+        output.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs ({CpuModel()}), shared with other builds and tests (load average {LoadAverage()}); {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; figures are indicative");
         using var model = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { CacheBytes = 0 });
         var profile = StoreProfile.Of(model);
 
-        // (1) Ingestion.
-        var keywords = Keywords(stsFolder, ingest);
+        // (1) Ingestion (skipped with --ingest 0).
+        var keywords = Keywords(stsFolder, Math.Max(ingest, queries));
+        if (ingest > 0) Ingestion(model, profile, stsFolder, pg, keywords, pipelineSample, queries, work, output, Wanted);
+        RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted);
+    }
+
+    private static void Ingestion(KeyEmbedModel model, StoreProfile profile, string stsFolder, string? pg, List<string> keywords, int pipelineSample, int queries, string work,
+        TextWriter output, Func<string, bool> Wanted)
+    {
         output.WriteLine($"ingestion: {keywords.Count:N0} distinct keywords (1–3-word n-grams of the STS Benchmark sentences)");
         model.Embed(keywords.Take(256).ToList());
         var clock = Stopwatch.StartNew();
@@ -39,14 +51,12 @@ internal static class StoreBench
         var byText = keywords.Select((k, i) => (k, i)).ToDictionary(p => p.k, p => vectors[p.i]);
         IReadOnlyList<float[]> Lookup(IReadOnlyList<string> texts) => [.. texts.Select(t => byText[t])];
         string pgIngest = $"{pg}?table=bench_ingest_{Environment.ProcessId}";
-        var stores = new List<(string Name, Func<IVectorStore> Open, Func<IVectorStore> Read)>
-        {
-            ("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Write),
-                () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Read)),
-            ("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" }),
-                () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Read)),
-        };
-        if (pg is not null) stores.Add(("pgvector", () => PgVectorStore.Open(pgIngest, StoreAccess.Write), () => PgVectorStore.Open(pgIngest, StoreAccess.Read)));
+        var stores = new List<(string Name, Func<IVectorStore> Open, Func<IVectorStore> Read)>();
+        if (Wanted("f32")) stores.Add(("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Write),
+                () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Read)));
+        if (Wanted("i8")) stores.Add(("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" }),
+                () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Read)));
+        if (pg is not null && Wanted("pg")) stores.Add(("pgvector", () => PgVectorStore.Open(pgIngest, StoreAccess.Write, bulkLoad: true), () => PgVectorStore.Open(pgIngest, StoreAccess.Read)));
         // Real embeddings as queries: STS sentences (not keywords) against the stored keyword vectors.
         var sentences = Workloads.DistinctSentences(Path.Combine(stsFolder, "sts-test.csv")).Take(queries).ToList();
         var sentenceVectors = model.Embed(sentences).Vectors.ToList();
@@ -63,6 +73,7 @@ internal static class StoreBench
                     var items = chunk.Select(k => new StoreItem(VectorStores.ContentId(k), k)).ToList();
                     storeSeconds += StoreWriter.Add(store, items, Lookup).StoreSeconds;
                 }
+                if (store is PgVectorStore table) table.BuildIndex(); // as `index` does at the end
             }
             storeSeconds = clock.Elapsed.TotalSeconds; // including the final index save and close
             double total = embedSeconds + storeSeconds;
@@ -98,12 +109,10 @@ internal static class StoreBench
             double aloneBefore = ModelAlone();
             var runs = new List<(string Name, double Wall, double Waited)>();
             string pgPipe = $"{pg}?table=bench_pipe_{Environment.ProcessId}";
-            var pipeStores = new List<(string Name, Func<IVectorStore> Open)>
-            {
-                ("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-f32"), StoreAccess.Write)),
-                ("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" })),
-            };
-            if (pg is not null) pipeStores.Add(("pgvector", () => PgVectorStore.Open(pgPipe, StoreAccess.Write)));
+            var pipeStores = new List<(string Name, Func<IVectorStore> Open)>();
+            if (Wanted("f32")) pipeStores.Add(("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-f32"), StoreAccess.Write)));
+            if (Wanted("i8")) pipeStores.Add(("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" })));
+            if (pg is not null && Wanted("pg")) pipeStores.Add(("pgvector", () => PgVectorStore.Open(pgPipe, StoreAccess.Write, bulkLoad: true)));
             foreach (var (name, open) in pipeStores)
             {
                 var watch = Stopwatch.StartNew();
@@ -115,6 +124,7 @@ internal static class StoreBench
                     foreach (var chunk in sample.Chunk(1024)) pipeline.Add([.. chunk.Select(k => new StoreItem(VectorStores.ContentId(k), k))]);
                     pipeline.Finish();
                     waited = pipeline.WaitSeconds;
+                    if (store is PgVectorStore table) table.BuildIndex();
                 }
                 runs.Add((name, watch.Elapsed.TotalSeconds, waited));
             }
@@ -127,7 +137,13 @@ internal static class StoreBench
             output.Flush();
         }
 
-        // (2) Search over random unit vectors.
+    }
+
+    // (2) Search over random unit vectors.
+    private static void RandomSearch(KeyEmbedModel model, StoreProfile profile, string? pg, List<string> keywords, IReadOnlyList<int> sizes, int queries, string work,
+        TextWriter output, IReadOnlyList<int> breadths, int addThreads, Func<string, bool> Wanted)
+    {
+        var clock = new Stopwatch();
         var random = new Random(12345);
         var queryTexts = keywords.Take(queries).ToList();
         foreach (int size in sizes.Where(s => s > 0))
@@ -137,17 +153,15 @@ internal static class StoreBench
             var queryVectors = Enumerable.Range(0, queries).Select(_ => RandomUnit(random)).ToList();
             var truth = queryVectors.Select(q => ExactTop(data, q, 10)).ToList();
             output.WriteLine($"search over {size:N0} random unit vectors of {Width} dimensions, {queries} queries, top 10:");
-            var targets = new List<(string Name, Func<IVectorStore> Create, Func<IVectorStore> Reopen, Func<long> Disk)>
-            {
-                ("USearch float32", () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Write),
-                    () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-f32"))),
-                ("USearch int8", () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" }),
-                    () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-i8"))),
-            };
-            if (pg is not null)
+            var targets = new List<(string Name, Func<IVectorStore> Create, Func<IVectorStore> Reopen, Func<long> Disk)>();
+            if (Wanted("f32")) targets.Add(("USearch float32", () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Write, new FolderStoreOptions { AddThreads = addThreads }),
+                    () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-f32"))));
+            if (Wanted("i8")) targets.Add(("USearch int8", () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8", AddThreads = addThreads }),
+                    () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-i8"))));
+            if (pg is not null && Wanted("pg"))
             {
                 string location = $"{pg}?table=bench_{size}_{Environment.ProcessId}";
-                targets.Add(("pgvector", () => PgVectorStore.Open(location, StoreAccess.Write), () => PgVectorStore.Open(location, StoreAccess.Read),
+                targets.Add(("pgvector", () => PgVectorStore.Open(location, StoreAccess.Write, bulkLoad: true), () => PgVectorStore.Open(location, StoreAccess.Read),
                     () => PgBytes(location)));
             }
             foreach (var (name, create, reopen, disk) in targets)
@@ -161,13 +175,14 @@ internal static class StoreBench
                         int count = Math.Min(4096, size - start);
                         store.Add([.. Enumerable.Range(start, count).Select(i => new StoreItem("v" + i, "v" + i))], data[start..(start + count)]);
                     }
+                    if (store is PgVectorStore table) table.BuildIndex();
                 }
                 double build = clock.Elapsed.TotalSeconds;
                 if (name.StartsWith("USearch", StringComparison.Ordinal))
                 {
                     // Recall and time against the search breadth (the default is FolderStoreOptions.DefaultSearchBreadth).
                     string folder = Path.Combine(work, name.EndsWith("int8", StringComparison.Ordinal) ? $"s{size}-i8" : $"s{size}-f32");
-                    foreach (int breadth in new[] { 10, 256, FolderStoreOptions.DefaultSearchBreadth, 4096 })
+                    foreach (int breadth in breadths)
                     {
                         using var swept = FolderStore.Open(folder, StoreAccess.Read, new FolderStoreOptions { SearchBreadth = breadth });
                         var times = new List<double>();
@@ -181,6 +196,16 @@ internal static class StoreBench
                         }
                         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"    breadth {breadth}: recall@10 {(double)got / (10 * queries):F4}, p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms"));
+                    }
+                }
+                if (name == "pgvector")
+                {
+                    string location = $"{pg}?table=bench_{size}_{Environment.ProcessId}";
+                    foreach (int ef in new[] { 40, 100, 400, 1000 })
+                    {
+                        var (recall, times) = PgSweep(location, ef, queryVectors, truth);
+                        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"    hnsw.ef_search {ef}: recall@10 {recall:F4}, p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms"));
                     }
                 }
                 long before = Process.GetCurrentProcess().WorkingSet64;
@@ -212,6 +237,29 @@ internal static class StoreBench
                 output.Flush();
             }
         }
+    }
+
+    // pgvector at a given hnsw.ef_search (PgVectorStore.Search sets max(100, 2 x top)): recall@10 and time of one query.
+    private static (double Recall, List<double> Times) PgSweep(string location, int efSearch, List<float[]> queries, List<HashSet<int>> truth)
+    {
+        var (builder, table, _) = PgVectorStore.Parse(location);
+        var sourceBuilder = new Npgsql.NpgsqlDataSourceBuilder(builder.ConnectionString);
+        sourceBuilder.UseVector();
+        using var source = sourceBuilder.Build();
+        using var connection = source.OpenConnection();
+        using (var set = new Npgsql.NpgsqlCommand($"SET hnsw.ef_search = {efSearch}; SET enable_seqscan = off", connection)) set.ExecuteNonQuery();
+        var times = new List<double>();
+        int found = 0;
+        for (int q = 0; q < queries.Count; q++)
+        {
+            var watch = Stopwatch.StartNew();
+            using var command = new Npgsql.NpgsqlCommand($"SELECT id FROM {table} ORDER BY embedding <=> $1 LIMIT 10", connection);
+            command.Parameters.AddWithValue(new Pgvector.Vector(queries[q]));
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) found += truth[q].Contains(int.Parse(reader.GetString(0).AsSpan(1), CultureInfo.InvariantCulture)) ? 1 : 0;
+            times.Add(watch.Elapsed.TotalMilliseconds);
+        }
+        return ((double)found / (10 * queries.Count), times);
     }
 
     private static List<string> Keywords(string stsFolder, int count)
@@ -279,6 +327,18 @@ internal static class StoreBench
         connection.Open();
         using var command = new Npgsql.NpgsqlCommand($"SELECT pg_total_relation_size('{table}')", connection);
         return (long)command.ExecuteScalar()!;
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            var lines = File.ReadAllLines("/proc/cpuinfo");
+            string model = lines.FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+            var flags = (lines.FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(':', 2)[1] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+            return model + ", " + string.Join(" ", new[] { "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "amx_tile" }.Where(flags.Contains));
+        }
+        catch (IOException) { return "?"; }
     }
 
     private static string LoadAverage()

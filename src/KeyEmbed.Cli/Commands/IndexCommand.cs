@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using KeyEmbed.Stores;
 using KeyEmbed.Stores.Folder;
+using KeyEmbed.Stores.Postgres;
 
 namespace KeyEmbed.Cli.Commands;
 
@@ -37,7 +38,8 @@ internal static class IndexCommand
             var lines = EmbeddingOptionSet.ReadLines(ctx, inputPath, "--input");
             string source = inputPath == EmbeddingOptionSet.StandardInput ? "standard input" : inputPath;
 
-            using var target = VectorStores.Open(parse.GetValue(store)!, StoreAccess.Write, new FolderStoreOptions { IndexPrecision = parse.GetValue(indexPrecision)!.Trim().ToLowerInvariant() });
+            using var target = VectorStores.Open(parse.GetValue(store)!, StoreAccess.Write, new FolderStoreOptions { IndexPrecision = parse.GetValue(indexPrecision)!.Trim().ToLowerInvariant() },
+                bulkLoad: true);
             var (model, options) = StoreOptions.Load(command, parse, shared, target.Profile);
             using var _ = model;
             target.Claim(StoreProfile.Of(model, options), "index");
@@ -71,6 +73,8 @@ internal static class IndexCommand
             if (total > ChunkSize) new ProgressReport(ctx.Error, total).Run(Work);
             else Work(_ => { });
             if (target is FolderStore folder) folder.Flush();
+            // A PostgreSQL table this run created gets its HNSW index now, built once over every row.
+            if (target is PgVectorStore table) table.BuildIndex();
             double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
             ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"indexed {added} new texts ({skipped} already stored{(shardCount > 1 ? $", {otherShards} in other shards" : "")}) into {target.Location}, which holds {target.Count()}; {seconds:F1} s: embedding {embedSeconds:F1} s, store {storeSeconds:F1} s ({pipeline.WaitSeconds:F1} s of it not overlapped with embedding)"));

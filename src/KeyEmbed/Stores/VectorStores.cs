@@ -21,10 +21,10 @@ public static class VectorStores
     /// <c>postgres://user[:password]@host:port/database[?table=NAME]</c> (or <c>postgresql://</c>, or an Npgsql connection
     /// string such as <c>Host=...;Database=...</c>) opens a PostgreSQL table; anything else is a folder.
     /// </summary>
-    public static IVectorStore Open(string location, StoreAccess access, FolderStoreOptions? folderOptions = null)
+    public static IVectorStore Open(string location, StoreAccess access, FolderStoreOptions? folderOptions = null, bool bulkLoad = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(location);
-        if (PgVectorStore.IsPostgres(location)) return PgVectorStore.Open(location, access);
+        if (PgVectorStore.IsPostgres(location)) return PgVectorStore.Open(location, access, bulkLoad);
         return FolderStore.Open(location, access, folderOptions);
     }
 

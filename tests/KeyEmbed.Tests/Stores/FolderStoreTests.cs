@@ -104,6 +104,31 @@ public sealed class FolderStoreTests
     [Theory]
     [InlineData("float32")]
     [InlineData("int8")]
+    public void Adding_from_several_threads_indexes_every_row_once(string precision)
+    {
+        // Batches inserted by two threads at once into capacity reserved ahead (the native index's concurrent add),
+        // across several growths of the index: every row is indexed once and finds itself.
+        using var dir = new TempDir();
+        var random = new Random(9);
+        using var store = FolderStore.Open(dir.File("s"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = precision, AddThreads = 2 });
+        store.Claim(Profile, "test");
+        var all = new List<float[]>();
+        for (int batch = 0; batch < 5; batch++)
+        {
+            var (items, vectors) = Batch(random, batch * 700, 700);
+            Assert.Equal(700, store.Add(items, vectors));
+            all.AddRange(vectors);
+        }
+        Assert.Equal(3500, store.IndexedRows);
+        for (int i = 0; i < all.Count; i += 50) Assert.Equal("id" + i, store.Search(all[i], 1)[0].Id);
+        store.Flush();
+        using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
+        Assert.Equal(3500, reader.IndexedRows);
+    }
+
+    [Theory]
+    [InlineData("float32")]
+    [InlineData("int8")]
     public void Hnsw_search_finds_at_least_95_percent_of_the_exact_top_10_of_random_384_dimensional_vectors(string precision)
     {
         // Random unit vectors have no clusters for the graph walk to follow: with USearch's default search expansion

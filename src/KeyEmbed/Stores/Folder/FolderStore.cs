@@ -25,6 +25,12 @@ public sealed record FolderStoreOptions
 
     /// <summary>The default <see cref="SearchBreadth"/>.</summary>
     public const int DefaultSearchBreadth = 1024;
+
+    /// <summary>
+    /// Threads that insert one batch's vectors into the HNSW index at once (default 1: while <c>index</c> runs, the
+    /// model already uses every core). Rebuilding a missing or damaged index on opening uses every core regardless.
+    /// </summary>
+    public int AddThreads { get; init; } = 1;
 }
 
 /// <summary>
@@ -60,6 +66,7 @@ public sealed class FolderStore : IVectorStore
     private readonly object _dbLock = new();
     private readonly int _saveEvery;
     private readonly int _searchBreadth;
+    private readonly int _addThreads;
     private string _indexPrecision;
     private USearchIndex? _index;
     private long _indexedUpTo;
@@ -74,6 +81,7 @@ public sealed class FolderStore : IVectorStore
         _access = access;
         _saveEvery = Math.Max(1, options.SaveEveryRows);
         _searchBreadth = options.SearchBreadth;
+        _addThreads = Math.Max(1, options.AddThreads);
         _indexPrecision = options.IndexPrecision;
     }
 
@@ -257,7 +265,7 @@ public sealed class FolderStore : IVectorStore
             _indexLock.EnterWriteLock();
             try
             {
-                _index!.Add([.. keys], [.. added]);
+                AddToIndex([.. keys], [.. added], _addThreads);
                 _indexedUpTo = (long)keys[^1];
                 _unsaved += keys.Count;
                 if (_unsaved >= _saveEvery) SaveIndex();
@@ -415,7 +423,7 @@ public sealed class FolderStore : IVectorStore
         void Flush()
         {
             if (keys.Count == 0) return;
-            _index!.Add([.. keys], [.. vectors]);
+            AddToIndex([.. keys], [.. vectors], Environment.ProcessorCount);
             _unsaved += keys.Count;
             keys.Clear();
             vectors.Clear();
@@ -429,6 +437,24 @@ public sealed class FolderStore : IVectorStore
         Flush();
         _indexedUpTo = lastRow;
         if (_access == StoreAccess.Read) _unsaved = 0;
+    }
+
+    // The binding adds one vector after the other on the calling thread, growing the index to exactly the rows it adds
+    // (every growth re-hashes the key table: quadratic over many batches). Here capacity grows by half at least, and
+    // with several threads the native index takes concurrent adds into the capacity reserved for the whole batch.
+    private void AddToIndex(ulong[] keys, float[][] vectors, int threads)
+    {
+        var index = _index!;
+        if (!USearchNative.TryHandle(index, out IntPtr handle))
+        {
+            index.Add(keys, vectors);
+            return;
+        }
+        ulong needed = index.Size() + (ulong)keys.Length, capacity = index.Capacity();
+        if (capacity < needed) USearchNative.Reserve(handle, Math.Max(needed, capacity + capacity / 2));
+        threads = Math.Min(threads, Environment.ProcessorCount);
+        if (threads <= 1 || keys.Length < 2 * threads) index.Add(keys, vectors);
+        else Parallel.For(0, keys.Length, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => USearchNative.Add(handle, keys[i], vectors[i]));
     }
 
     private List<(long Row, float Score)> ExactTop(float[] query, int top)

@@ -23,9 +23,11 @@ public sealed partial class PgVectorStore : IVectorStore
     private readonly string _table;
     private readonly string _endpoint;
     private readonly StoreAccess _access;
+    private readonly bool _bulkLoad;
 
-    private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access)
+    private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access, bool bulkLoad)
     {
+        _bulkLoad = bulkLoad;
         _source = source;
         _table = table;
         Location = location;
@@ -48,7 +50,14 @@ public sealed partial class PgVectorStore : IVectorStore
         || ConnectionStringLike().IsMatch(location);
 
     /// <summary>Opens the store: checks the server answers and has pgvector; for writing, creates the extension and the profile table.</summary>
-    public static PgVectorStore Open(string location, StoreAccess access)
+    /// <param name="location">A <c>postgres://</c> URL or a connection string.</param>
+    /// <param name="access">Read or write.</param>
+    /// <param name="bulkLoad">
+    /// For a writer that loads many rows and then calls <see cref="BuildIndex"/> (as <c>keyembed index</c> does): a
+    /// table this writer creates gets its HNSW index only in <see cref="BuildIndex"/>, built once over all the rows
+    /// instead of maintained row by row. Until then a search scans the table (exact results, slower).
+    /// </param>
+    public static PgVectorStore Open(string location, StoreAccess access, bool bulkLoad = false)
     {
         var (builder, table, shown) = Parse(location);
         builder.Timeout = builder.Timeout == 15 ? 5 : builder.Timeout;
@@ -58,7 +67,7 @@ public sealed partial class PgVectorStore : IVectorStore
         var endpoint = $"{builder.Host}:{builder.Port}";
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         dataSourceBuilder.UseVector();
-        var store = new PgVectorStore(dataSourceBuilder.Build(), table, shown, endpoint, access);
+        var store = new PgVectorStore(dataSourceBuilder.Build(), table, shown, endpoint, access, bulkLoad && access == StoreAccess.Write);
         try
         {
             store.Initialize();
@@ -120,7 +129,7 @@ public sealed partial class PgVectorStore : IVectorStore
                 return 0;
             }
             Execute(connection, $"CREATE TABLE IF NOT EXISTS {_table} (row bigserial PRIMARY KEY, id text NOT NULL UNIQUE, text text NOT NULL, metadata jsonb, embedding vector({profile.Dimensions}) NOT NULL)", transaction);
-            Execute(connection, $"CREATE INDEX IF NOT EXISTS {_table}_embedding_hnsw ON {_table} USING hnsw (embedding vector_cosine_ops)", transaction);
+            if (!_bulkLoad) Execute(connection, CreateIndexSql, transaction);
             using (var insert = new NpgsqlCommand("INSERT INTO keyembed_stores (name, profile) VALUES ($1, $2)", connection, transaction))
             {
                 insert.Parameters.AddWithValue(_table);
@@ -239,6 +248,38 @@ public sealed partial class PgVectorStore : IVectorStore
         using var command = new NpgsqlCommand($"SELECT embedding FROM {_table} WHERE id = $1", connection);
         command.Parameters.AddWithValue(id);
         return command.ExecuteScalar() is Vector vector ? vector.ToArray() : null;
+    });
+
+    private string CreateIndexSql => $"CREATE INDEX IF NOT EXISTS {_table}_embedding_hnsw ON {_table} USING hnsw (embedding vector_cosine_ops)";
+
+    /// <summary>
+    /// Makes sure the table has its HNSW index: builds it over the rows stored so far when a bulk-loading writer left it
+    /// out (one process builds it, others wait and find it; writers of other shards wait for the build). Nothing to do
+    /// when it exists. The build may run long on a large table; the command timeout does not apply to it.
+    /// </summary>
+    public void BuildIndex()
+    {
+        if (Profile is null || _access != StoreAccess.Write) return;
+        Run(connection =>
+        {
+            using var transaction = connection.BeginTransaction();
+            Execute(connection, "SELECT pg_advisory_xact_lock(7318455150121)", transaction);
+            // pgvector builds the graph in memory when maintenance_work_mem holds it (else far slower, on disk).
+            using (var memory = new NpgsqlCommand("SELECT pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('1GB')", connection, transaction))
+                if ((bool)memory.ExecuteScalar()!) Execute(connection, "SET LOCAL maintenance_work_mem = '1GB'", transaction);
+            using (var build = new NpgsqlCommand(CreateIndexSql, connection, transaction) { CommandTimeout = 0 })
+                build.ExecuteNonQuery();
+            transaction.Commit();
+            return 0;
+        });
+    }
+
+    /// <summary>Whether the table has its HNSW index now.</summary>
+    internal bool HasIndex() => Run(connection =>
+    {
+        using var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+        command.Parameters.AddWithValue($"{_table}_embedding_hnsw");
+        return (bool)command.ExecuteScalar()!;
     });
 
     private static int EfSearch(int top) => Math.Clamp(Math.Max(100, 2 * top), 1, 1000);
