@@ -23,7 +23,7 @@ internal static class StoreBench
     private const int Width = 384;
 
     public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output,
-        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null)
+        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null)
     {
         breadths ??= [10, 256, FolderStoreOptions.DefaultSearchBreadth, 4096];
         bool Wanted(string key) => only is null || only.Contains(key);
@@ -35,7 +35,7 @@ internal static class StoreBench
         // (1) Ingestion (skipped with --ingest 0).
         var keywords = Keywords(stsFolder, Math.Max(ingest, queries));
         if (ingest > 0) Ingestion(model, profile, stsFolder, pg, keywords, pipelineSample, queries, work, output, Wanted);
-        RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted);
+        RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted, reuse, rescores ?? [0]);
     }
 
     private static void Ingestion(KeyEmbedModel model, StoreProfile profile, string stsFolder, string? pg, List<string> keywords, int pipelineSample, int queries, string work,
@@ -141,7 +141,7 @@ internal static class StoreBench
 
     // (2) Search over random unit vectors.
     private static void RandomSearch(KeyEmbedModel model, StoreProfile profile, string? pg, List<string> keywords, IReadOnlyList<int> sizes, int queries, string work,
-        TextWriter output, IReadOnlyList<int> breadths, int addThreads, Func<string, bool> Wanted)
+        TextWriter output, IReadOnlyList<int> breadths, int addThreads, Func<string, bool> Wanted, bool reuse, IReadOnlyList<int> rescores)
     {
         var clock = new Stopwatch();
         var random = new Random(12345);
@@ -167,6 +167,14 @@ internal static class StoreBench
             foreach (var (name, create, reopen, disk) in targets)
             {
                 clock.Restart();
+                bool reused = false;
+                if (reuse && name.StartsWith("USearch", StringComparison.Ordinal))
+                {
+                    // --reuse: a folder store of this size from an earlier run with the same seed holds the same vectors.
+                    try { using var existing = reopen(); reused = existing.Count() == size; }
+                    catch (KeyEmbedException) { }
+                }
+                if (!reused)
                 using (var store = create())
                 {
                     store.Claim(profile, "bench");
@@ -183,8 +191,9 @@ internal static class StoreBench
                     // Recall and time against the search breadth (the default is FolderStoreOptions.DefaultSearchBreadth).
                     string folder = Path.Combine(work, name.EndsWith("int8", StringComparison.Ordinal) ? $"s{size}-i8" : $"s{size}-f32");
                     foreach (int breadth in breadths)
+                    foreach (int rescore in name.EndsWith("int8", StringComparison.Ordinal) ? rescores : [0])
                     {
-                        using var swept = FolderStore.Open(folder, StoreAccess.Read, new FolderStoreOptions { SearchBreadth = breadth });
+                        using var swept = FolderStore.Open(folder, StoreAccess.Read, new FolderStoreOptions { SearchBreadth = breadth, RescoreRows = rescore });
                         var times = new List<double>();
                         int got = 0;
                         for (int q = 0; q < queries; q++)
@@ -195,7 +204,7 @@ internal static class StoreBench
                             got += hits.Count(h => truth[q].Contains(int.Parse(h.Id.AsSpan(1), CultureInfo.InvariantCulture)));
                         }
                         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"    breadth {breadth}: recall@10 {(double)got / (10 * queries):F4}, p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms"));
+                            $"    breadth {breadth}{(rescore > 0 ? $", rescoring {rescore}" : "")}: recall@10 {(double)got / (10 * queries):F4}, p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms"));
                     }
                 }
                 if (name == "pgvector")
@@ -231,7 +240,7 @@ internal static class StoreBench
                 long bytes = disk();
                 double perMillion = 1_000_000.0 / size;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {name}: build {build:F0} s ({size / build:F0} vectors/s); one query {1000 / latencies.Average():F0} queries/s, p50 {Percentile(latencies, 50):F2} ms, p99 {Percentile(latencies, 99):F2} ms; " +
+                    $"  {name}: {(reused ? "reused from an earlier run" : $"build {build:F0} s ({size / build:F0} vectors/s)")}; one query {1000 / latencies.Average():F0} queries/s, p50 {Percentile(latencies, 50):F2} ms, p99 {Percentile(latencies, 99):F2} ms; " +
                     $"with embedding one keyword p50 {Percentile(withModel, 50):F2} ms, p99 {Percentile(withModel, 99):F2} ms; recall@10 {(double)found / (10 * queries):F4}; " +
                     $"disk {bytes * perMillion / (1 << 20):F0} MiB per million; reader memory {(name == "pgvector" ? "in the server (see disk: index size)" : $"{memory * perMillion / (1 << 20):F0} MiB per million (working-set growth on opening)")}"));
                 output.Flush();

@@ -17,20 +17,24 @@ public sealed record FolderStoreOptions
     /// <summary>
     /// How many candidates a search keeps while it walks the HNSW graph (USearch's search expansion, pgvector's
     /// <c>ef_search</c>): the index is asked for max(top, breadth) nearest rows and the first top are kept. Larger finds
-    /// more of the true nearest neighbours and costs time about in proportion. With the default, recall@10 was 1.000
-    /// over 100,000 real keyword embeddings and ≥ 0.95 over 20,000 random 384-dimensional unit vectors, but 0.59 over
-    /// 100,000 of them (random vectors are the hardest case: no clusters to follow; 4,096 gave 0.92; docs/stores.md).
+    /// more of the true nearest neighbours and costs time about in proportion. The default is set by the hardest case,
+    /// random unit vectors (no clusters for the walk to follow): over 100,000 random 384-dimensional ones recall@10 was
+    /// 0.59 at 1,024, 0.92 at 4,096 and 0.97 at 6,144 (float32 and int8 alike); real embeddings reach 1.000 with far
+    /// less (1,024 gave 1.000 over 100,000 keyword embeddings), so a caller who knows its data may lower it (docs/stores.md).
     /// </summary>
     public int SearchBreadth { get; init; } = DefaultSearchBreadth;
 
     /// <summary>The default <see cref="SearchBreadth"/>.</summary>
-    public const int DefaultSearchBreadth = 1024;
+    public const int DefaultSearchBreadth = 6144;
 
     /// <summary>
     /// Threads that insert one batch's vectors into the HNSW index at once (default 1: while <c>index</c> runs, the
     /// model already uses every core). Rebuilding a missing or damaged index on opening uses every core regardless.
     /// </summary>
     public int AddThreads { get; init; } = 1;
+
+    /// <summary>With an int8 index: how many of the rows it ranks first are rescored exactly (at least 4 × top).</summary>
+    internal int RescoreRows { get; init; }
 }
 
 /// <summary>
@@ -67,6 +71,7 @@ public sealed class FolderStore : IVectorStore
     private readonly int _saveEvery;
     private readonly int _searchBreadth;
     private readonly int _addThreads;
+    private readonly int _rescoreRows;
     private string _indexPrecision;
     private USearchIndex? _index;
     private long _indexedUpTo;
@@ -82,6 +87,7 @@ public sealed class FolderStore : IVectorStore
         _saveEvery = Math.Max(1, options.SaveEveryRows);
         _searchBreadth = options.SearchBreadth;
         _addThreads = Math.Max(1, options.AddThreads);
+        _rescoreRows = options.RescoreRows;
         _indexPrecision = options.IndexPrecision;
     }
 
@@ -294,7 +300,7 @@ public sealed class FolderStore : IVectorStore
                 // hard data): asking for the breadth's worth of rows is what widens the search.
                 int found = _index!.Search(query, Math.Max(top, _searchBreadth), out ulong[] rows, out float[] distances);
                 // An int8 index orders rows by approximate cosines: rescore a few times top of them exactly below.
-                int keep = Math.Min(found, _indexPrecision == "int8" ? RescoreFactor * top : top);
+                int keep = Math.Min(found, _indexPrecision == "int8" ? Math.Max(RescoreFactor * top, _rescoreRows) : top);
                 candidates = [.. Enumerable.Range(0, keep).Select(i => ((long)rows[i], 1f - distances[i]))];
             }
             finally { _indexLock.ExitReadLock(); }
