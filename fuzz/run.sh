@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# fuzz/run.sh TARGET SECONDS — coverage-guided fuzzing of one parser with AFL++ and SharpFuzz (docs/reliability.md).
+# fuzz/run.sh TARGET SECONDS [EXECUTIONS] — coverage-guided fuzzing of one parser with AFL++ and SharpFuzz
+# (docs/reliability.md); the run stops after SECONDS, or after about EXECUTIONS inputs if that comes first (afl -E).
 #
 # Publishes fuzz/KeyEmbed.Fuzz (Release), instruments KeyEmbed.dll, KeyEmbed.Server.dll and Google.Protobuf.dll with
 # SharpFuzz (the local dotnet tool in dotnet-tools.json), writes the seeds (KeyEmbed.Fuzz --seeds: made by KeyEmbed's
 # own writers, by hand, and from ../shared's small reference files, read in place), adds fuzz/corpus/TARGET, and runs
-# afl-fuzz for SECONDS with a 1-second limit per input. Afterwards: the run's figures (fuzzer_stats), crashes and hangs
-# replayed with their stack traces, and up to 40 new queue entries copied into fuzz/corpus/TARGET (replayed by the
-# test suite). Needs afl++ (Debian: apt-get install afl++) and the .NET 10 SDK. Output: fuzz/out/TARGET/.
+# afl-fuzz in-process (see Program.cs). Afterwards: the run's figures (fuzzer_stats); crashes, hangs and every input
+# that took over a second replayed on their own with their stack traces and times; and up to 40 new queue entries
+# copied into fuzz/corpus/TARGET (replayed by the test suite). Needs afl++ (Debian: apt-get install afl++) and the
+# .NET 10 SDK. Output: fuzz/out/TARGET/.
 set -euo pipefail
-if [ $# -ne 2 ]; then
-  echo "usage: fuzz/run.sh TARGET SECONDS" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+  echo "usage: fuzz/run.sh TARGET SECONDS [EXECUTIONS]" >&2
   exit 1
 fi
 target=$1
 seconds=$2
+execs=(); [ $# -eq 3 ] && execs=(-E "$3")
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/fuzz/out
 bin=$out/bin
@@ -52,32 +55,36 @@ dict=()
 case $target in
   config|sharded-index|tokenizer-config|http) json=/usr/share/doc/afl++-doc/afl/dictionaries/json.dict; [ -f "$json" ] && dict=(-x "$json") ;;
 esac
-# -t 1000+: at most a second per input (afl scales the limit down from the calibration runs; a slower input is a
-# hang, its child restarted), seeds that time out during calibration are skipped. The in-process targets
-# (sentencepiece, http: see Program.cs) get a fixed limit instead: there a timeout kills the whole fork server, so
-# afl's scaled-down limit (tens of ms) would end the run at the first garbage collection.
-# FUZZ_TIMEOUT_MS overrides the limit (an overloaded machine).
-case $target in
-  sentencepiece|http) limit="${FUZZ_TIMEOUT_MS:-5000}" ;;
-  *) limit="${FUZZ_TIMEOUT_MS:-1000}+" ;;
-esac
-afl-fuzz -V "$seconds" -t "$limit" -m none "${dict[@]}" -i "$work/in" -o "$work/findings" -- dotnet "$bin/KeyEmbed.Fuzz.dll" "$target" > "$work/afl.log" 2>&1 || {
-  echo "afl-fuzz failed; last lines of $work/afl.log:" >&2
+# Hangs. Every target runs in-process (Program.cs): there an input that reaches afl's limit ends the whole run, so
+# afl's limit is a fixed 5 s (FUZZ_TIMEOUT_MS overrides it), wide enough that a pause of a loaded machine does not
+# end the run. The issue's hang (over 1 s on one input) is caught by the harness instead: every input over a second
+# is written to $work/slow and replayed on its own below, where only an input over a second again is a hang.
+limit="${FUZZ_TIMEOUT_MS:-5000}"
+export KEYEMBED_FUZZ_SLOW_DIR=$work/slow
+ended=0
+afl-fuzz -V "$seconds" "${execs[@]}" -t "$limit" -m none "${dict[@]}" -i "$work/in" -o "$work/findings" -- dotnet "$bin/KeyEmbed.Fuzz.dll" "$target" > "$work/afl.log" 2>&1 || {
+  ended=1
+  echo "afl-fuzz ended early; last lines of $work/afl.log:" >&2
   tail -20 "$work/afl.log" >&2
-  exit 1
 }
 
 stats=$work/findings/default/fuzzer_stats
 field() { awk -F' *: *' -v k="$1" '$1 == k { print $2 }' "$stats"; }
-echo "target $target: run_time $(field run_time) s, execs_done $(field execs_done), execs_per_sec $(field execs_per_sec), edges_found $(field edges_found) of $(field total_edges), corpus_count $(field corpus_count), saved_crashes $(field saved_crashes), saved_hangs $(field saved_hangs)"
+[ -f "$stats" ] && echo "target $target: run_time $(field run_time) s, execs_done $(field execs_done), execs_per_sec $(field execs_per_sec), edges_found $(field edges_found) of $(field total_edges), bitmap_cvg $(field bitmap_cvg), stability $(field stability), corpus_count $(field corpus_count), saved_crashes $(field saved_crashes), saved_hangs $(field saved_hangs), inputs over 1 s $(ls "$work/slow" 2>/dev/null | wc -l)"
 
 status=0
-for kind in crashes hangs; do
-  dir=$work/findings/default/$kind
+# A run that ended early: the input afl was running when the target died or ran into the limit.
+if [ "$ended" = 1 ] && [ -f "$work/findings/default/.cur_input" ]; then
+  mkdir -p "$work/ended"
+  cp "$work/findings/default/.cur_input" "$work/ended/cur_input"
+fi
+[ "$ended" = 1 ] && status=2
+for kind in findings/default/crashes findings/default/hangs slow ended; do
+  dir=$work/$kind
   if [ -n "$(ls "$dir" 2>/dev/null | grep -v README)" ]; then
-    status=2
-    echo "$kind (replayed):"
-    run "$target" --replay $(ls -d "$dir"/id* ) || true
+    [ "$kind" = slow ] || status=2
+    echo "${kind##*/} (replayed on their own; over 1 s again = a hang):"
+    run "$target" --replay $(ls -d "$dir"/* | grep -v README) || status=2
   fi
 done
 

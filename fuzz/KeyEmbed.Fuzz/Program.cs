@@ -62,24 +62,33 @@ public static class Program
         // Each seed once: the paths a seed takes are compiled (JIT) before the first timed input.
         foreach (var input in Seeds.All().Where(s => s.Target == target).Select(s => s.Bytes).Prepend([]))
             try { Targets.Run(target, input); } catch (Exception) { }
+        // Inputs over a second are written to KEYEMBED_FUZZ_SLOW_DIR (fuzz/run.sh replays them on their own afterwards):
+        // afl's own limit is wider (see below), so that a loaded machine's pause does not end the run.
+        string? slowDir = Environment.GetEnvironmentVariable("KEYEMBED_FUZZ_SLOW_DIR");
+        if (slowDir != null) Directory.CreateDirectory(slowDir);
         void RunInput(Stream stream)
         {
             using var copy = new MemoryStream();
             stream.CopyTo(copy);
-            Targets.Run(target, copy.ToArray());
+            byte[] input = copy.ToArray();
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                Targets.Run(target, input);
+            }
+            finally
+            {
+                if (slowDir != null && clock.Elapsed > TimeSpan.FromSeconds(1))
+                    File.WriteAllBytes(Path.Combine(slowDir, Convert.ToHexStringLower(System.Security.Cryptography.SHA1.HashData(input))[..16]), input);
+            }
         }
-        // SharpFuzz's out-of-process server survives a hang or a stack overflow (it restarts its child), but the child's
-        // start — a new dotnet process with this warm-up — counts against afl's limit for the first input, and afl kills
-        // a child that times out, so a target whose warm-up takes longer than the limit never starts (sentencepiece:
-        // the 800 KB model; http: the service). Those run in-process: the warm-up above happens before the fork-server
-        // handshake, which afl waits for (AFL_FORKSRV_INIT_TMOUT); a hang then ends the run instead of one child.
-        if (InProcessTargets.Contains(target) || Environment.GetEnvironmentVariable("KEYEMBED_FUZZ_IN_PROCESS") == "1")
-            Fuzzer.Run(RunInput);
-        else
-            Fuzzer.OutOfProcess.Run(RunInput);
+        // Every target runs in-process (Fuzzer.Run): the warm-up above happens once, before the fork-server handshake
+        // (afl waits for it: AFL_FORKSRV_INIT_TMOUT), and each input is one call in this process. SharpFuzz's
+        // out-of-process server was several times slower, and its child's restart (a new dotnet process and this
+        // warm-up) counted against afl's per-input limit (docs/reliability.md). The price: an input that runs into
+        // afl's limit, or a stack overflow, ends the whole run instead of one child; fuzz/run.sh then keeps afl's
+        // current input (.cur_input) as the finding and replays it.
+        Fuzzer.Run(RunInput);
         return 0;
     }
-
-    /// <summary>Targets whose warm-up is too slow for the out-of-process server (see <see cref="Main"/>).</summary>
-    private static readonly HashSet<string> InProcessTargets = ["sentencepiece", "http"];
 }
