@@ -360,6 +360,24 @@ public sealed class TokenizerFilesTests
         Assert.Equal(128, encoder.MaxLength);
     }
 
+    [Theory]
+    // Found by fuzzing (fuzz/findings/tokenizer-config): an unpaired surrogate escape in a name escaped as an
+    // InvalidOperationException when the config's keys were looked up.
+    [InlineData("""{"do_lower_case": false, "keep_a\uD880accents": true}""", "name at byte 25")]
+    [InlineData("""{"do_lower_case": false, "\uDC00": true}""", "name at byte 25")]
+    [InlineData("""{"tokenizer_class": "Bert\uD800Tokenizer"}""", "string at byte 20")]
+    public void Tokenizer_config_with_an_unpaired_surrogate_escape_is_refused_naming_the_file(string json, string where)
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("vocab.txt"), TinyVocab);
+        File.WriteAllText(dir.File("tokenizer_config.json"), json);
+        var e = Assert.Throws<KeyEmbedException>(() => TextEncoder.Load(dir.Path));
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains("tokenizer_config.json", e.Message);
+        Assert.True(e.Message.Contains(where, StringComparison.Ordinal), e.Message);
+        Assert.Contains("unpaired surrogate", e.Message);
+    }
+
     [Fact]
     public void Folder_without_tokenizer_is_a_clear_error()
     {
