@@ -73,6 +73,29 @@ public sealed class PyTorchZipReaderTests
     }
 
     [Fact]
+    public void A_view_with_more_elements_than_its_storage_is_refused_before_anything_is_allocated()
+    {
+        // Found by checking the fuzz harness's allocation bound: a 612-byte file whose one tensor is a stride-0 view of
+        // 100 million elements over a 4-element storage made the reader allocate 800 MB (fuzz/findings/pytorch).
+        using var dir = new TempDir();
+        var writer = new PyTorchZipWriter();
+        int storage = writer.AddStorage([1, 2, 3, 4]);
+        writer.AddView("w", storage, 0, [100_000_000], [0]);
+        writer.Save(dir.File("m.bin"));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<KeyEmbedException>(() =>
+        {
+            using var reader = new PyTorchZipReader(dir.File("m.bin"));
+            reader.ReadFloat32("w");
+        });
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20);
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains("'w'", e.Message);
+        Assert.Contains("100000000 elements from 4 stored", e.Message);
+        Assert.Contains(".contiguous()", e.Message);
+    }
+
+    [Fact]
     public void Nested_dicts_are_flattened_with_dots_and_other_values_skipped()
     {
         using var dir = new TempDir();

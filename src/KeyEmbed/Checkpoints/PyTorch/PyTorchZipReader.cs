@@ -274,6 +274,11 @@ public sealed class PyTorchZipReader : ITensorSource
             throw KeyEmbedException.Checkpoint(Path, Problem($"shape [{string.Join(", ", tensor.Size)}] is larger than KeyEmbed reads as one tensor (2 GiB)"));
         if (elements > 0 && lastElement >= tensor.Storage.ElementCount)
             throw KeyEmbedException.Checkpoint(Path, Problem($"shape [{string.Join(", ", tensor.Size)}] at offset {tensor.Offset} needs {lastElement + 1} elements of storage '{tensor.Storage.Key}', which holds only {tensor.Storage.ElementCount}; the file is corrupt"));
+        // A view that repeats stored elements (stride 0, as expand() saves it, or overlapping strides) could make a
+        // file of a few hundred bytes take gigabytes when read; a tensor reads at most as many elements as its storage
+        // holds, so what reading allocates stays bounded by the file's size.
+        if (elements > tensor.Storage.ElementCount)
+            throw KeyEmbedException.Checkpoint(Path, Problem($"shape [{string.Join(", ", tensor.Size)}] with strides [{string.Join(", ", tensor.Stride)}] repeats the elements of storage '{tensor.Storage.Key}' ({elements} elements from {tensor.Storage.ElementCount} stored); KeyEmbed does not read a tensor larger than its storage. Save it with .contiguous() (or .clone()) before torch.save"));
         var info = new TensorInfo(name, tensor.Size, tensor.Storage.DType);
         if (!_tensors.TryAdd(name, (tensor, info)))
             throw KeyEmbedException.Checkpoint(Path, Problem("appears twice"));
