@@ -124,6 +124,78 @@ public sealed class CheckpointCorruptionTests
         Assert.Single(failures);
     }
 
+    // A LevelDB table by hand: blocks of (shared, unshared key bytes, value) entries with one restart point, each
+    // followed by its trailer (no compression, masked CRC32C), then the footer naming the metaindex and index blocks.
+    private static byte[] Block(params (int Shared, byte[] Unshared, byte[] Value)[] entries)
+    {
+        var block = new List<byte>();
+        void Varint(ulong v) { while (v >= 0x80) { block.Add((byte)(v | 0x80)); v >>= 7; } block.Add((byte)v); }
+        foreach (var (shared, unshared, value) in entries)
+        {
+            Varint((ulong)shared); Varint((ulong)unshared.Length); Varint((ulong)value.Length);
+            block.AddRange(unshared); block.AddRange(value);
+        }
+        block.AddRange(BitConverter.GetBytes(0u)); // restart point 0
+        block.AddRange(BitConverter.GetBytes(1u)); // one restart point
+        return [.. block];
+    }
+
+    private static (ulong Offset, ulong Size) Append(MemoryStream file, byte[] block)
+    {
+        ulong offset = (ulong)file.Length;
+        file.Write(block);
+        file.WriteByte(0);
+        file.Write(BitConverter.GetBytes(Crc32C.Mask(Crc32C.Extend(Crc32C.Compute(block), [0]))));
+        return (offset, (ulong)block.Length);
+    }
+
+    private static byte[] Handle((ulong Offset, ulong Size) h)
+    {
+        var bytes = new List<byte>();
+        foreach (var v0 in new[] { h.Offset, h.Size }) { ulong v = v0; while (v >= 0x80) { bytes.Add((byte)(v | 0x80)); v >>= 7; } bytes.Add((byte)v); }
+        return [.. bytes];
+    }
+
+    private static byte[] Table(byte[][] dataBlocks, Func<List<(ulong Offset, ulong Size)>, IEnumerable<(ulong Offset, ulong Size)>> indexHandles)
+    {
+        using var file = new MemoryStream();
+        var handles = dataBlocks.Select(b => Append(file, b)).ToList();
+        var meta = Append(file, Block());
+        var index = Append(file, Block([.. indexHandles(handles).Select((h, i) => (0, new[] { (byte)('a' + i) }, Handle(h)))]));
+        file.Write(TensorBundleWriter.Footer(meta.Offset, meta.Size, index.Offset, index.Size));
+        return file.ToArray();
+    }
+
+    [Fact]
+    public void An_index_naming_one_data_block_twice_is_rejected()
+    {
+        // Each repeat would read (and copy) the same block again: a small file could make the reader copy its data
+        // blocks any number of times.
+        var block = Block((0, "kernel"u8.ToArray(), new byte[200]));
+        var table = Table([block], handles => Enumerable.Repeat(handles[0], 3));
+        var e = Assert.Throws<KeyEmbedException>(() => SsTable.ReadAll("m.ckpt.index", table));
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains("m.ckpt.index", e.Message);
+        Assert.Contains("inside or before the previous one", e.Message);
+        // The same block named once reads.
+        Assert.Single(SsTable.ReadAll("m.ckpt.index", Table([block], handles => handles)));
+    }
+
+    [Fact]
+    public void Keys_that_prefix_compression_expands_far_beyond_the_block_are_rejected()
+    {
+        // A 1,000-byte key, then 2,000 four-byte entries each repeating it in full: a 9 KB block whose keys would take
+        // 2 MB (and a block of n bytes up to n²/4).
+        var key = new byte[1000];
+        Array.Fill(key, (byte)'k');
+        var entries = new List<(int, byte[], byte[])> { (0, key, []) };
+        for (int i = 0; i < 2000; i++) entries.Add((1000, [], []));
+        var table = Table([Block([.. entries])], handles => handles);
+        var e = Assert.Throws<KeyEmbedException>(() => SsTable.ReadAll("m.ckpt.index", table));
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains($"{SsTable.MaxKeyExpansion} times the block's", e.Message);
+    }
+
     [Fact]
     public void Truncated_zip_is_rejected()
     {

@@ -14,6 +14,8 @@ internal static class SsTable
     public const int BlockTrailerLength = 5;
     public const byte NoCompression = 0;
     public const byte SnappyCompression = 1;
+    /// <summary>Most bytes a block's keys may expand to, per byte of the block (a real index's keys take under 1).</summary>
+    public const int MaxKeyExpansion = 64;
 
     public static List<(byte[] Key, byte[] Value)> ReadAll(string path, ReadOnlySpan<byte> file)
     {
@@ -31,11 +33,17 @@ internal static class SsTable
         CheckHandle(path, index, tableEnd, "index");
 
         var result = new List<(byte[] Key, byte[] Value)>();
+        // Data blocks lie one after another (LevelDB writes them in key order); an index naming one block twice, or
+        // blocks that overlap, would have the same bytes read again and again, so what is read stays within the file.
+        ulong nextFree = 0;
         foreach (var (_, handleBytes) in ReadBlock(path, file, index, "index block"))
         {
             int p = 0;
             var handle = ReadHandle(path, handleBytes, ref p, "data block");
             CheckHandle(path, handle, tableEnd, "data block");
+            if (handle.Offset < nextFree)
+                throw KeyEmbedException.Checkpoint(path, $"the index names a data block at bytes {handle.Offset}..{handle.Offset + handle.Size}, inside or before the previous one (which ends at byte {nextFree}); the file is corrupt");
+            nextFree = handle.Offset + handle.Size + BlockTrailerLength;
             result.AddRange(ReadBlock(path, file, handle, $"data block at offset {handle.Offset}"));
         }
         return result;
@@ -83,6 +91,11 @@ internal static class SsTable
         int entriesEnd = block.Length - 4 - (int)restarts * 4;
 
         var entries = new List<(byte[] Key, byte[] Value)>();
+        // Prefix compression lets each entry repeat the previous key for a few bytes; keys (tensor names) are short,
+        // so a block whose keys expand past this many bytes is not a checkpoint's (and would take memory quadratic in
+        // its size).
+        long keyBudget = (long)MaxKeyExpansion * block.Length;
+        long keyBytes = 0;
         byte[] previous = [];
         int position = 0;
         while (position < entriesEnd)
@@ -94,6 +107,9 @@ internal static class SsTable
             if (shared > (ulong)previous.Length || unshared > (ulong)(entriesEnd - position)
                 || valueLength > (ulong)(entriesEnd - position) - unshared)
                 throw KeyEmbedException.Checkpoint(path, $"{what}: entry at byte {position} has lengths (shared {shared}, unshared {unshared}, value {valueLength}) that run past the block; the file is corrupt");
+            keyBytes += (long)shared + (long)unshared;
+            if (keyBytes > keyBudget)
+                throw KeyEmbedException.Checkpoint(path, $"{what}: its keys expand to over {keyBudget} bytes, {MaxKeyExpansion} times the block's {block.Length} bytes (a key repeated by prefix compression); the file is corrupt");
             var key = new byte[(int)shared + (int)unshared];
             previous.AsSpan(0, (int)shared).CopyTo(key);
             data.Slice(position, (int)unshared).CopyTo(key.AsSpan((int)shared));
