@@ -208,7 +208,8 @@ internal sealed class OnnxInitializerReader : ITensorSource
         var renamed = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var node in nodes)
         {
-            if (node.OpType != "MatMul" || node.Input.Count != 2) continue;
+            // A MatMul without an output (a malformed graph) names nothing; the graph's own check refuses it later.
+            if (node.OpType != "MatMul" || node.Input.Count != 2 || node.Output.Count == 0) continue;
             string weight = node.Input[1];
             if (!IsAutoNamed(weight) || !initializers.TryGetValue(weight, out var w) || w.Dims.Count != 2) continue;
             if (!consumers.TryGetValue(node.Output[0], out var next)) continue;

@@ -70,6 +70,18 @@ public sealed class OnnxInitializerReaderTests
     }
 
     [Fact]
+    public void A_matmul_node_without_an_output_names_nothing_and_the_weights_still_read()
+    {
+        // Found by fuzzing (onnx target, 2026-12-05): the MatMul-to-bias naming read the node's first output without
+        // checking it has one (ArgumentOutOfRangeException).
+        var model = MatMulThenBias(false, out var stored);
+        model.Graph.Node.Single(n => n.OpType == "MatMul").Output.Clear();
+        using var reader = new OnnxInitializerReader(model.ToByteArray(), "t.onnx");
+        Assert.Equal(stored, reader.ReadFloat32("onnx::MatMul_7"));
+        Assert.False(reader.TryGetInfo("dense.weight", out _));
+    }
+
+    [Fact]
     public void Unnamed_matrix_without_a_bias_keeps_its_name_and_unnamed_constants_are_left_out()
     {
         var b = new GraphBuilder("t");
