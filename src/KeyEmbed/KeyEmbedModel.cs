@@ -73,6 +73,10 @@ public sealed record KeyEmbedModelOptions
     internal Architectures.Int8Form Int8Form { get; init; }
 
     internal Architectures.Int8Calibration? Int8Calibration { get; init; }
+
+    // Most rows × longest row² per batch (each attention head's scores; null = no such limit): long texts in small
+    // batches (docs/performance.md, "Long texts").
+    internal long? ScoreBudget { get; init; } = BatchLimits.DefaultScoreBudget;
 }
 
 /// <summary>Facts about a loaded model.</summary>
@@ -147,7 +151,7 @@ public sealed class KeyEmbedModel : IDisposable
         ComputePrecision = options.ComputePrecision;
         _cache = options.CacheBytes > 0 ? new EmbeddingCache(options.CacheBytes) : null;
         _pipeline = new Lazy<EmbeddingPipeline>(() => new EmbeddingPipeline(
-            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize, options.BatchWorkers), options.ComputePrecision,
+            model, _encoder.Value, settings, cache, new BatchLimits(options.TokenBudget, options.MaxBatchSize, options.BatchWorkers, options.ScoreBudget), options.ComputePrecision,
             options.FusedOperators ?? false,
             options.FusedAttention ?? false, options.Int8Form, options.Int8Calibration));
     }

@@ -47,7 +47,7 @@ internal sealed class BatchPlan
     }
 }
 
-/// <summary>Makes <see cref="BatchPlan"/>s: sort by length, cut by token budget and row limit.</summary>
+/// <summary>Makes <see cref="BatchPlan"/>s: sort by length, cut by token budget, row limit and (optionally) attention score budget.</summary>
 internal static class BatchPlanner
 {
     /// <summary>
@@ -55,7 +55,14 @@ internal static class BatchPlanner
     /// own (it cannot be split here; windowing happens before). Throws <see cref="KeyEmbedException"/> for a budget
     /// or batch size below 1.
     /// </summary>
-    public static BatchPlan Plan(IReadOnlyList<int> lengths, int tokenBudget, int maxBatchSize)
+    /// <param name="lengths">Token count of each input.</param>
+    /// <param name="tokenBudget">Most rows × padded length in one batch.</param>
+    /// <param name="maxBatchSize">Most rows in one batch.</param>
+    /// <param name="scoreBudget">
+    /// Most rows × padded length² in one batch (null: no such limit): each attention head's [rows, T, T] scores, so
+    /// long rows come in small batches whose scores stay near the caches while short rows are not affected.
+    /// </param>
+    public static BatchPlan Plan(IReadOnlyList<int> lengths, int tokenBudget, int maxBatchSize, long? scoreBudget = null)
     {
         if (tokenBudget < 1) throw KeyEmbedException.Input($"token budget must be at least 1 (got {tokenBudget})");
         if (maxBatchSize < 1) throw KeyEmbedException.Input($"batch size must be at least 1 (got {maxBatchSize})");
@@ -69,7 +76,8 @@ internal static class BatchPlanner
         {
             int length = Math.Max(lengths[index], 1);
             // Sorted longest first, so the batch's padded length is its first row's.
-            if (current.Count > 0 && (current.Count + 1 > maxBatchSize || (long)(current.Count + 1) * padded > tokenBudget))
+            if (current.Count > 0 && (current.Count + 1 > maxBatchSize || (long)(current.Count + 1) * padded > tokenBudget
+                || (long)(current.Count + 1) * padded * padded > scoreBudget))
             {
                 batches.Add(new PlannedBatch([.. current], padded));
                 current.Clear();

@@ -12,7 +12,16 @@ namespace KeyEmbed.Embedding;
 /// <param name="MaxBatchSize">Most rows in one model run.</param>
 /// <param name="Workers">Batches of one call run at once, each on its own single-threaded ONNX Runtime run
 /// (0 = one per intra-op thread; 1 = one batch after another on all threads). A call of one batch always runs on all threads.</param>
-internal sealed record BatchLimits(int TokenBudget = 8192, int MaxBatchSize = 64, int Workers = 0);
+/// <param name="ScoreBudget">
+/// Most rows × longest row² in one model run (each head's attention scores; null = no such limit). The default,
+/// <see cref="DefaultScoreBudget"/>, leaves rows of up to 64 tokens as the token budget batches them and runs 256-token
+/// rows two a batch, where their scores stay near the caches (docs/performance.md, "Long texts").
+/// </param>
+internal sealed record BatchLimits(int TokenBudget = 8192, int MaxBatchSize = 64, int Workers = 0, long? ScoreBudget = BatchLimits.DefaultScoreBudget)
+{
+    /// <summary>2 × 256²: two 256-token rows, eight of 128, 32 of 64 a batch.</summary>
+    public const long DefaultScoreBudget = 2 * 256 * 256;
+}
 
 /// <summary>One text's vector and what happened on the way.</summary>
 /// <param name="Vector">The pooled, truncated, normalized float32 vector.</param>
@@ -145,9 +154,11 @@ internal sealed class EmbeddingPipeline : IDisposable
         // Everything in one batch: all threads on it (lowest latency). Otherwise one single-threaded run per worker at
         // a time, the limits shared among the workers so the tokens in flight stay within the budget (long texts'
         // attention scores would otherwise outgrow the caches).
-        bool oneBatch = rows.Count <= _limits.MaxBatchSize && (long)rows.Count * Math.Max(lengths.Max(), 1) <= _limits.TokenBudget;
+        long longest = Math.Max(lengths.Max(), 1);
+        bool oneBatch = rows.Count <= _limits.MaxBatchSize && rows.Count * longest <= _limits.TokenBudget
+            && !(rows.Count * longest * longest > _limits.ScoreBudget);
         int share = oneBatch ? 1 : _workers;
-        var batches = BatchPlanner.Plan(lengths, Math.Max(1, _limits.TokenBudget / share), Math.Max(1, _limits.MaxBatchSize / share)).Batches;
+        var batches = BatchPlanner.Plan(lengths, Math.Max(1, _limits.TokenBudget / share), Math.Max(1, _limits.MaxBatchSize / share), _limits.ScoreBudget).Batches;
         int workers = Math.Min(_workers, batches.Count);
         var pooling = poolInGraph ? GraphPooling.MaskedMean : GraphPooling.None;
         var session = workers > 1 ? Session(layers, pooling, Math.Max(1, _threads / workers)) : Session(layers, pooling);

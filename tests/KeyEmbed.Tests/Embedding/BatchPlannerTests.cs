@@ -44,6 +44,26 @@ public sealed class BatchPlannerTests
     }
 
     [Fact]
+    public void A_score_budget_cuts_long_rows_into_small_batches_and_leaves_short_rows_alone()
+    {
+        var rng = new Random(9);
+        // Paragraph-length rows and keyword-length rows in one call.
+        var lengths = Enumerable.Range(0, 400).Select(i => i % 2 == 0 ? rng.Next(200, 257) : rng.Next(3, 9)).ToArray();
+        const long scoreBudget = 2 * 256 * 256;
+        var plan = BatchPlanner.Plan(lengths, tokenBudget: 8192, maxBatchSize: 64, scoreBudget);
+        var without = BatchPlanner.Plan(lengths, tokenBudget: 8192, maxBatchSize: 64);
+        Assert.All(plan.Batches, b => Assert.True((long)b.Indexes.Length * b.PaddedLength * b.PaddedLength <= scoreBudget || b.Indexes.Length == 1,
+            $"batch of {b.Indexes.Length} × {b.PaddedLength}"));
+        // Long rows: at most 2 (or 3 below 210 tokens) a batch instead of up to 32.
+        Assert.All(plan.Batches.Where(b => b.PaddedLength >= 200), b => Assert.InRange(b.Indexes.Length, 1, 3));
+        Assert.Contains(without.Batches, b => b.PaddedLength >= 200 && b.Indexes.Length > 3);
+        // Short rows still fill whole batches (the row limit, not the score budget, cuts them).
+        var shortBatches = plan.Batches.Where(b => b.PaddedLength < 10).ToList();
+        Assert.All(shortBatches.SkipLast(1), b => Assert.Equal(64, b.Indexes.Length));
+        Assert.Equal(Enumerable.Range(0, 400), plan.Batches.SelectMany(b => b.Indexes).Order());
+    }
+
+    [Fact]
     public void An_input_longer_than_the_budget_gets_a_batch_of_its_own()
     {
         var plan = BatchPlanner.Plan([10, 500, 10], tokenBudget: 100, maxBatchSize: 8);

@@ -33,6 +33,22 @@ public sealed class EmbeddingPipelineGraphPoolingTests
     }
 
     [Fact]
+    public void A_score_budget_changes_the_batches_of_long_texts_not_their_answers()
+    {
+        // Long texts of different lengths (some padded in a shared batch) and short ones, in one call.
+        var texts = Enumerable.Range(0, 12).Select(i => i % 3 == 0 ? $"short text {i}"
+            : string.Join(' ', Enumerable.Range(0, 60 + 7 * i).Select(k => $"word{(k * 31 + i) % 97}"))).ToArray();
+        using var reference = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 0, Threads = 2 });
+        // Room for one long row a batch (≥ 120 tokens each).
+        using var budgeted = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { UseGraphCache = false, CacheBytes = 0, Threads = 2, ScoreBudget = 100 * 100 });
+        var expected = reference.Embed(texts).Vectors;
+        var actual = budgeted.Embed(texts).Vectors;
+        for (int i = 0; i < texts.Length; i++)
+            for (int d = 0; d < expected[i].Length; d++)
+                Assert.True(Math.Abs(expected[i][d] - actual[i][d]) <= 1e-5f, $"text {i} dim {d}: {expected[i][d]} vs {actual[i][d]}");
+    }
+
+    [Fact]
     public void Batch_workers_give_the_answers_of_one_batch_after_another_in_the_callers_order()
     {
         // Many small batches (budget 64 tokens) so both workers take several, of different lengths.
