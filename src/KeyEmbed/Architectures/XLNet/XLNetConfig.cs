@@ -114,7 +114,8 @@ internal sealed record XLNetConfig
     public static XLNetConfig Parse(string json, string origin)
     {
         JsonDocument document;
-        try { document = JsonDocument.Parse(json); }
+        // StrictJson: an unpaired surrogate escape in a name would otherwise pass here and throw when the name is read.
+        try { document = KeyEmbed.IO.StrictJson.Parse(System.Text.Encoding.UTF8.GetBytes(json)); }
         catch (JsonException e) { throw KeyEmbedException.Checkpoint(origin, $"the config is not valid JSON: {e.Message}", e); }
         using (document)
         {

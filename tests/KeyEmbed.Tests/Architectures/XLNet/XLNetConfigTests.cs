@@ -86,4 +86,14 @@ public sealed class XLNetConfigTests
         Assert.Equal(ErrorKind.InvalidInput, e.Kind);
         Assert.Contains("--attn-type", e.Message);
     }
+
+    // Fuzz finding (config): an escaped name with an unpaired surrogate threw InvalidOperationException when read.
+    [Fact]
+    public void An_unpaired_surrogate_escape_in_a_name_is_a_config_error_naming_the_file()
+    {
+        var e = Assert.Throws<KeyEmbedException>(() => XLNetConfig.Parse("""{"d_in\uDeFF\uDFFFner": 12, "d_model": 6, "n_layer": 1}""", "x/config.json"));
+        Assert.Equal(ErrorKind.InvalidCheckpoint, e.Kind);
+        Assert.Contains("x/config.json", e.Message);
+        Assert.Contains("unpaired surrogate", e.Message);
+    }
 }
