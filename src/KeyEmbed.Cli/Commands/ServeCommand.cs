@@ -125,6 +125,9 @@ internal static class ServeCommand
         }
         catch (IOException e)
         {
+            // The model is still loading on another thread, inside ONNX Runtime: the process must not exit under it
+            // (it crashed with SIGSEGV, exit 139, when it did). Let the load end, then let the model go.
+            await DiscardAsync(loading);
             // Kestrel's AddressInUseException (and the like) is an IOException: one line, not its stack trace.
             throw KeyEmbedException.Input($"cannot listen on {options.Host}:{options.Port}: {e.GetBaseException().Message} (another program holds the port? pick another --port, or 0 for a free one)");
         }
@@ -136,6 +139,8 @@ internal static class ServeCommand
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+            // Stopped while the model loads: the same wait as above before the process may exit.
+            await DiscardAsync(loading);
         }
         catch (KeyEmbedException)
         {
@@ -145,5 +150,12 @@ internal static class ServeCommand
         await app.WaitForShutdownAsync(stop);
         context.Out.WriteLine("KeyEmbed stopped.");
         return 0;
+    }
+
+    // Waits for a model load the service will not use and disposes what it made; its failure no longer matters.
+    private static async Task DiscardAsync(Task<IEmbeddingBackend> loading)
+    {
+        try { ((await loading) as IDisposable)?.Dispose(); }
+        catch (Exception e) when (e is KeyEmbedException or OperationCanceledException) { }
     }
 }
