@@ -22,10 +22,11 @@ internal static class SearchCommand
         var top = new Option<int>("--top") { Description = "How many stored texts per query (default 10).", DefaultValueFactory = _ => 10 };
         var exact = new Option<bool>("--exact") { Description = "Compare with every stored vector (brute force) instead of the HNSW index." };
         var format = new Option<string>("--format") { Description = "table (default), json or csv.", DefaultValueFactory = _ => "table" };
+        var breadth = StoreOptions.SearchBreadth();
 
         var command = new Command("search", "Nearest stored texts to queries, from a vector store made by index (the store's model and options are used).");
         shared.AddTo(command);
-        foreach (var option in new Option[] { store, query, input, top, exact, format }) command.Options.Add(option);
+        foreach (var option in new Option[] { store, query, input, top, exact, breadth, format }) command.Options.Add(option);
         command.SetAction(parse => CliApp.Guard(ctx, () =>
         {
             string outputFormat = parse.GetValue(format)!.Trim().ToLowerInvariant();
@@ -38,7 +39,7 @@ internal static class SearchCommand
                 queries.AddRange(EmbeddingOptionSet.ReadLines(ctx, file, "--input").Where(l => !string.IsNullOrWhiteSpace(l)));
             if (queries.Count == 0) throw KeyEmbedException.Input("give --query TEXT or --input FILE (one query a line)");
 
-            using var source = VectorStores.Open(parse.GetValue(store)!, StoreAccess.Read);
+            using var source = StoreOptions.Open(parse.GetValue(store)!, StoreAccess.Read, parse.GetValue(breadth));
             if (source.Profile is null) throw KeyEmbedException.Input($"store {source.Location} is empty; add texts with keyembed index first");
             var (model, options) = StoreOptions.Load(command, parse, shared, source.Profile);
             using var _ = model;

@@ -30,10 +30,11 @@ internal static class ServeCommand
         public Option<long> MaxBodyBytes { get; } = new("--max-body-bytes") { Description = "Largest request body (413 beyond).", DefaultValueFactory = _ => Defaults.MaxBodyBytes };
 
         public Option<string?> Store { get; } = new("--store") { Description = "A vector store for POST /v1/index and /v1/search and the page's search box: a folder, or postgres://user[:password]@host:port/database[?table=NAME] (shared by replicas; docs/stores.md)." };
+        public Option<int?> SearchBreadth { get; } = StoreOptions.SearchBreadth();
         public Option<double> DrainSeconds { get; } = new("--drain-seconds") { Description = "On SIGTERM, answer 503 on /health/ready and keep serving this long before stopping, so a balancer takes the replica out first.", DefaultValueFactory = _ => 5 };
 
         public Option<string> LongText { get; } = new("--long-text") { Description = "A text longer than the model's window, when a request does not say (its long_text field): windows (default: the whole text, as the CLI), truncate (the first window) or error (422).", DefaultValueFactory = _ => "windows" };
-        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes, LongText, Precision, Threads, CacheMegabytes, Store, DrainSeconds];
+        public IEnumerable<Option> All => [Model, Host, Port, ApiKey, MaxBatchTokens, MaxWaitMs, MaxQueue, MaxInputs, MaxInputChars, MaxBodyBytes, LongText, Precision, Threads, CacheMegabytes, Store, SearchBreadth, DrainSeconds];
 
         /// <summary>How the model is loaded: compute precision, threads, embedding cache.</summary>
         public KeyEmbedModelOptions ReadModelOptions(ParseResult parsed)
@@ -90,7 +91,7 @@ internal static class ServeCommand
             var model = parsed.GetValue(options.Model)!;
             var modelOptions = options.ReadModelOptions(parsed);
             // The store opens first (an unreachable database stops the command at once); replicas share a PostgreSQL one.
-            using var store = parsed.GetValue(options.Store) is { } location ? VectorStores.Open(location, StoreAccess.Write) : null;
+            using var store = parsed.GetValue(options.Store) is { } location ? StoreOptions.Open(location, StoreAccess.Write, parsed.GetValue(options.SearchBreadth)) : null;
             serverOptions = serverOptions with { Store = store };
             var loading = Task.Run(() => CheckStore(load(model, modelOptions), store));
             return RunAsync(serverOptions, loading, context, stop).GetAwaiter().GetResult();

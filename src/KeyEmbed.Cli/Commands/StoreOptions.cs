@@ -17,6 +17,15 @@ internal static class StoreOptions
         Required = true,
     };
 
+    public static Option<int?> SearchBreadth() => new("--search-breadth")
+    {
+        Description = $"How many candidates a search keeps while walking the HNSW graph: more finds more of the true nearest neighbours and costs time in proportion (default: {Stores.Folder.FolderStoreOptions.DefaultSearchBreadth} for a folder store, max(100, 2 x top) for PostgreSQL, at most {Stores.Postgres.PgVectorStore.MaxSearchBreadth} there).",
+    };
+
+    /// <summary>Opens a store with the command line's search breadth; an invalid breadth names its flag.</summary>
+    public static IVectorStore Open(string location, StoreAccess access, int? searchBreadth) =>
+        CliApp.NamingFlags(() => VectorStores.Open(location, access, searchBreadth: searchBreadth), (nameof(Stores.Folder.FolderStoreOptions.SearchBreadth), "--search-breadth"));
+
     /// <summary>The model to load and the options to embed with: the command line's, gaps filled from <paramref name="profile"/>.</summary>
     public static (KeyEmbedModel Model, EmbeddingOptions Options) Load(Command command, ParseResult parse, EmbeddingOptionSet shared, StoreProfile? profile)
     {

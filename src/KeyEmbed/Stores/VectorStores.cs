@@ -21,10 +21,20 @@ public static class VectorStores
     /// <c>postgres://user[:password]@host:port/database[?table=NAME]</c> (or <c>postgresql://</c>, or an Npgsql connection
     /// string such as <c>Host=...;Database=...</c>) opens a PostgreSQL table; anything else is a folder.
     /// </summary>
-    public static IVectorStore Open(string location, StoreAccess access, FolderStoreOptions? folderOptions = null, bool bulkLoad = false)
+    /// <param name="location">The store: a folder, or PostgreSQL.</param>
+    /// <param name="access">Read or write.</param>
+    /// <param name="folderOptions">Settings of a folder store this call creates, and its search breadth.</param>
+    /// <param name="bulkLoad">PostgreSQL: build the HNSW index once after the load (<see cref="PgVectorStore.Open"/>).</param>
+    /// <param name="searchBreadth">
+    /// How many candidates a search keeps while it walks the HNSW graph, whichever the store (null: the store's
+    /// default, <see cref="FolderStoreOptions.DefaultSearchBreadth"/> or pgvector's max(100, 2 × top)).
+    /// </param>
+    public static IVectorStore Open(string location, StoreAccess access, FolderStoreOptions? folderOptions = null, bool bulkLoad = false, int? searchBreadth = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(location);
-        if (PgVectorStore.IsPostgres(location)) return PgVectorStore.Open(location, access, bulkLoad);
+        if (PgVectorStore.IsPostgres(location)) return PgVectorStore.Open(location, access, bulkLoad, searchBreadth);
+        folderOptions ??= new FolderStoreOptions();
+        if (searchBreadth is { } breadth) folderOptions = folderOptions with { SearchBreadth = breadth };
         return FolderStore.Open(location, access, folderOptions);
     }
 

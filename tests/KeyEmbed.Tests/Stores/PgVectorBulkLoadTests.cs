@@ -23,6 +23,21 @@ public sealed class PgVectorBulkLoadTests(PostgresServer postgres)
     }
 
     [Fact]
+    public void The_search_breadth_sets_ef_search_at_least_top_and_at_most_pgvectors_bound()
+    {
+        string location = postgres.NewStore("breadth");
+        using (var writer = PgVectorStore.Open(location, StoreAccess.Write)) writer.Claim(Profile, "test");
+        using var defaulted = (PgVectorStore)VectorStores.Open(location, StoreAccess.Read);
+        Assert.Null(defaulted.SearchBreadth);
+        Assert.Equal([100, 100, 600, 1000], new[] { 1, 50, 300, 2000 }.Select(defaulted.EfSearchFor));
+        using var wide = (PgVectorStore)VectorStores.Open(location, StoreAccess.Read, searchBreadth: 400);
+        Assert.Equal(400, wide.SearchBreadth);
+        Assert.Equal([400, 400, 700, 1000], new[] { 1, 10, 700, 2000 }.Select(wide.EfSearchFor));
+        var error = Assert.Throws<KeyEmbedException>(() => VectorStores.Open(location, StoreAccess.Read, searchBreadth: 1001));
+        Assert.Contains("between 1 and 1000", error.Message);
+    }
+
+    [Fact]
     public void A_bulk_loaded_table_gets_its_index_once_at_the_end_and_searches_correctly_before_and_after()
     {
         string location = postgres.NewStore("bulk");

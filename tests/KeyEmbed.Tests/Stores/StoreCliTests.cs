@@ -49,6 +49,28 @@ public sealed class StoreCliTests
     }
 
     [Fact]
+    public void Search_breadth_reaches_the_store_and_a_bad_one_is_named_by_its_flag()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("corpus.txt"), ["apple pie", "banana bread", "cherry tart"]);
+        Assert.Equal(0, CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s")).Code);
+        var (code, output, error) = CliProcess.Run("search", "--store", dir.File("s"), "--query", "apple pie", "--top", "2", "--search-breadth", "2", "--format", "json");
+        Assert.True(code == 0, error);
+        Assert.Contains("\"apple pie\"", output);
+
+        (code, _, error) = CliProcess.Run("search", "--store", dir.File("s"), "--query", "apple pie", "--search-breadth", "0");
+        AssertOneErrorLine(code, error, "--search-breadth", "between 1 and 100000", "got 0");
+        // PostgreSQL's bound is pgvector's: checked before connecting, so no server is needed here.
+        (code, _, error) = CliProcess.Run("search", "--store", "postgres://someone@127.0.0.1:1/db", "--query", "x", "--search-breadth", "5000");
+        AssertOneErrorLine(code, error, "--search-breadth", "between 1 and 1000", "hnsw.ef_search", "got 5000");
+
+        using var folder = VectorStores.Open(dir.File("s"), StoreAccess.Read, searchBreadth: 77);
+        Assert.Equal(77, ((KeyEmbed.Stores.Folder.FolderStore)folder).SearchBreadth);
+        using var defaulted = VectorStores.Open(dir.File("s"), StoreAccess.Read);
+        Assert.Equal(KeyEmbed.Stores.Folder.FolderStoreOptions.DefaultSearchBreadth, ((KeyEmbed.Stores.Folder.FolderStore)defaulted).SearchBreadth);
+    }
+
+    [Fact]
     public void Json_lines_keep_ids_and_metadata_and_a_rerun_adds_only_new_ids()
     {
         using var dir = new TempDir();

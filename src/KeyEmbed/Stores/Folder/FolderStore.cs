@@ -97,6 +97,9 @@ public sealed class FolderStore : IVectorStore
     /// <inheritdoc/>
     public StoreProfile? Profile { get; private set; }
 
+    /// <summary>How many candidates a search keeps while it walks the HNSW graph (<see cref="FolderStoreOptions.SearchBreadth"/>).</summary>
+    public int SearchBreadth => _searchBreadth;
+
     /// <summary>The precision the HNSW index keeps vectors in (float32 or int8).</summary>
     public string IndexPrecision => _indexPrecision;
 
@@ -118,7 +121,7 @@ public sealed class FolderStore : IVectorStore
         if (options.IndexPrecision is not ("float32" or "int8"))
             throw KeyEmbedException.Input($"index precision must be float32 or int8 (got '{options.IndexPrecision}')");
         if (options.SearchBreadth is < 1 or > MaxSearchBreadth)
-            throw KeyEmbedException.Input($"search breadth must be between 1 and {MaxSearchBreadth} (got {options.SearchBreadth})");
+            throw KeyEmbedException.Input($"search breadth must be between 1 and {MaxSearchBreadth} (got {options.SearchBreadth})", nameof(FolderStoreOptions.SearchBreadth));
         string folder = Path.GetFullPath(location);
         string database = Path.Combine(folder, DatabaseFile);
         if (access == StoreAccess.Read)

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Npgsql;
 using NpgsqlTypes;
 using Pgvector;
+using KeyEmbed.Stores.Folder;
 
 namespace KeyEmbed.Stores.Postgres;
 
@@ -24,10 +25,12 @@ public sealed partial class PgVectorStore : IVectorStore
     private readonly string _endpoint;
     private readonly StoreAccess _access;
     private readonly bool _bulkLoad;
+    private readonly int? _searchBreadth;
 
-    private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access, bool bulkLoad)
+    private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access, bool bulkLoad, int? searchBreadth)
     {
         _bulkLoad = bulkLoad;
+        _searchBreadth = searchBreadth;
         _source = source;
         _table = table;
         Location = location;
@@ -40,6 +43,12 @@ public sealed partial class PgVectorStore : IVectorStore
 
     /// <inheritdoc/>
     public StoreProfile? Profile { get; private set; }
+
+    /// <summary>The search breadth given when opening (pgvector's <c>hnsw.ef_search</c>); null: max(100, 2 × top).</summary>
+    public int? SearchBreadth => _searchBreadth;
+
+    /// <summary>The <c>hnsw.ef_search</c> a top-<paramref name="top"/> search runs with.</summary>
+    public int EfSearchFor(int top) => EfSearch(top);
 
     /// <summary>The table this store uses.</summary>
     public string Table => _table;
@@ -57,8 +66,14 @@ public sealed partial class PgVectorStore : IVectorStore
     /// table this writer creates gets its HNSW index only in <see cref="BuildIndex"/>, built once over all the rows
     /// instead of maintained row by row. Until then a search scans the table (exact results, slower).
     /// </param>
-    public static PgVectorStore Open(string location, StoreAccess access, bool bulkLoad = false)
+    /// <param name="searchBreadth">
+    /// How many candidates a search keeps while it walks the HNSW graph (pgvector's <c>hnsw.ef_search</c>, at most
+    /// <see cref="MaxSearchBreadth"/>); null: max(100, 2 × top), which real embeddings need (docs/stores.md).
+    /// </param>
+    public static PgVectorStore Open(string location, StoreAccess access, bool bulkLoad = false, int? searchBreadth = null)
     {
+        if (searchBreadth is < 1 or > MaxSearchBreadth)
+            throw KeyEmbedException.Input($"search breadth must be between 1 and {MaxSearchBreadth} for PostgreSQL (pgvector's hnsw.ef_search allows no more; got {searchBreadth})", nameof(FolderStoreOptions.SearchBreadth));
         var (builder, table, shown) = Parse(location);
         builder.Timeout = builder.Timeout == 15 ? 5 : builder.Timeout;
         // Npgsql's 30 s default is short for inserting a chunk into a large HNSW index on a small server (found by the
@@ -67,7 +82,7 @@ public sealed partial class PgVectorStore : IVectorStore
         var endpoint = $"{builder.Host}:{builder.Port}";
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         dataSourceBuilder.UseVector();
-        var store = new PgVectorStore(dataSourceBuilder.Build(), table, shown, endpoint, access, bulkLoad && access == StoreAccess.Write);
+        var store = new PgVectorStore(dataSourceBuilder.Build(), table, shown, endpoint, access, bulkLoad && access == StoreAccess.Write, searchBreadth);
         try
         {
             store.Initialize();
@@ -282,7 +297,11 @@ public sealed partial class PgVectorStore : IVectorStore
         return (bool)command.ExecuteScalar()!;
     });
 
-    private static int EfSearch(int top) => Math.Clamp(Math.Max(100, 2 * top), 1, 1000);
+    /// <summary>The largest search breadth pgvector takes (<c>hnsw.ef_search</c>'s upper bound).</summary>
+    public const int MaxSearchBreadth = 1000;
+
+    // ef_search bounds both the walk and how many rows the scan can return, so it is at least top.
+    private int EfSearch(int top) => Math.Clamp(Math.Max(_searchBreadth ?? Math.Max(100, 2 * top), top), 1, MaxSearchBreadth);
 
     /// <inheritdoc/>
     public void Ping() => Run(connection =>
