@@ -37,6 +37,21 @@ public sealed class PgVectorBulkLoadTests(PostgresServer postgres)
         Assert.Contains("between 1 and 1000", error.Message);
     }
 
+    [Theory]
+    [InlineData("", "m='16', ef_construction='64'")]
+    [InlineData("&hnsw_m=24&hnsw_ef_construction=90", "m='24', ef_construction='90'")]
+    [InlineData("&hnsw_m=48", "m='48', ef_construction='96'")]
+    public void The_url_sets_the_hnsw_graph_a_built_index_gets(string parameters, string expected)
+    {
+        string location = postgres.NewStore("graph") + parameters;
+        var random = new Random(5);
+        using var store = PgVectorStore.Open(location, StoreAccess.Write, bulkLoad: true);
+        store.Claim(Profile, "test");
+        store.Add([.. Enumerable.Range(0, 50).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, 50).Select(_ => Unit(random))]);
+        store.BuildIndex();
+        Assert.Contains(expected, store.IndexDefinition());
+    }
+
     [Fact]
     public void A_bulk_loaded_table_gets_its_index_once_at_the_end_and_searches_correctly_before_and_after()
     {

@@ -38,6 +38,10 @@ public sealed class PgVectorTimeoutTests(PostgresServer postgres)
     [Theory]
     [InlineData("command_timeout=soon", "whole number of seconds")]
     [InlineData("timeout=5", "unknown URL parameter 'timeout'")]
+    [InlineData("hnsw_m=many", "hnsw_m 'many' is not a whole number")]
+    [InlineData("hnsw_m=1", "hnsw_m must be between 2 and 100")]
+    [InlineData("hnsw_m=16&hnsw_ef_construction=20", "hnsw_ef_construction must be between 2 × hnsw_m (32) and 1000")]
+    [InlineData("hnsw_ef_construction=1001", "got 1001")]
     public void A_bad_url_parameter_is_named(string parameter, string expected)
     {
         var error = Assert.Throws<KeyEmbedException>(() => PgVectorStore.Parse($"postgres://u@127.0.0.1:1/db?table=t&{parameter}"));

@@ -26,9 +26,11 @@ public sealed partial class PgVectorStore : IVectorStore
     private readonly StoreAccess _access;
     private readonly bool _bulkLoad;
     private readonly int? _searchBreadth;
+    private readonly HnswGraph _graph;
 
-    private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access, bool bulkLoad, int? searchBreadth)
+    private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access, bool bulkLoad, int? searchBreadth, HnswGraph graph)
     {
+        _graph = graph;
         _bulkLoad = bulkLoad;
         _searchBreadth = searchBreadth;
         _source = source;
@@ -74,7 +76,7 @@ public sealed partial class PgVectorStore : IVectorStore
     {
         if (searchBreadth is < 1 or > MaxSearchBreadth)
             throw KeyEmbedException.Input($"search breadth must be between 1 and {MaxSearchBreadth} for PostgreSQL (pgvector's hnsw.ef_search allows no more; got {searchBreadth})", nameof(FolderStoreOptions.SearchBreadth));
-        var (builder, table, shown) = Parse(location);
+        var (builder, table, shown, graph) = ParseLocation(location);
         builder.Timeout = builder.Timeout == 15 ? 5 : builder.Timeout;
         // Npgsql's 30 s default is short for inserting a chunk into a large HNSW index on a small server (found by the
         // 100,000-vector benchmark); a user's own setting (Command Timeout, ?command_timeout=) is kept.
@@ -82,7 +84,7 @@ public sealed partial class PgVectorStore : IVectorStore
         var endpoint = $"{builder.Host}:{builder.Port}";
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         dataSourceBuilder.UseVector();
-        var store = new PgVectorStore(dataSourceBuilder.Build(), table, shown, endpoint, access, bulkLoad && access == StoreAccess.Write, searchBreadth);
+        var store = new PgVectorStore(dataSourceBuilder.Build(), table, shown, endpoint, access, bulkLoad && access == StoreAccess.Write, searchBreadth, graph);
         try
         {
             store.Initialize();
@@ -265,7 +267,15 @@ public sealed partial class PgVectorStore : IVectorStore
         return command.ExecuteScalar() is Vector vector ? vector.ToArray() : null;
     });
 
-    private string CreateIndexSql => $"CREATE INDEX IF NOT EXISTS {_table}_embedding_hnsw ON {_table} USING hnsw (embedding vector_cosine_ops)";
+    private string CreateIndexSql => $"CREATE INDEX IF NOT EXISTS {_table}_embedding_hnsw ON {_table} USING hnsw (embedding vector_cosine_ops) WITH (m = {_graph.M}, ef_construction = {_graph.EfConstruction})";
+
+    /// <summary>The HNSW index's settings as it was built (null while the table has none).</summary>
+    internal string? IndexDefinition() => Run(connection =>
+    {
+        using var command = new NpgsqlCommand("SELECT indexdef FROM pg_indexes WHERE indexname = $1", connection);
+        command.Parameters.AddWithValue($"{_table}_embedding_hnsw");
+        return command.ExecuteScalar() as string;
+    });
 
     /// <summary>
     /// Makes sure the table has its HNSW index: builds it over the rows stored so far when a bulk-loading writer left it
@@ -379,8 +389,25 @@ public sealed partial class PgVectorStore : IVectorStore
     /// </summary>
     internal static (NpgsqlConnectionStringBuilder Builder, string Table, string Shown) Parse(string location)
     {
+        var (builder, table, shown, _) = ParseLocation(location);
+        return (builder, table, shown);
+    }
+
+    /// <summary>
+    /// The HNSW graph's shape, used when this store builds the index (an existing index keeps its own): pgvector's
+    /// <c>m</c> (links per node) and <c>ef_construction</c> (candidates kept while inserting). pgvector's defaults,
+    /// 16 and 64, suit real embeddings; hard data (random vectors) needs a denser graph for high recall (docs/stores.md).
+    /// </summary>
+    internal readonly record struct HnswGraph(int M, int EfConstruction)
+    {
+        public static readonly HnswGraph Default = new(16, 64);
+    }
+
+    private static (NpgsqlConnectionStringBuilder Builder, string Table, string Shown, HnswGraph Graph) ParseLocation(string location)
+    {
         var builder = new NpgsqlConnectionStringBuilder();
         string table = DefaultTable;
+        int? m = null, efConstruction = null;
         string shown;
         if (location.Contains("://", StringComparison.Ordinal))
         {
@@ -403,7 +430,9 @@ public sealed partial class PgVectorStore : IVectorStore
                     builder.CommandTimeout = int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int seconds)
                         ? seconds
                         : throw KeyEmbedException.Input($"store: command_timeout '{value}' is not a whole number of seconds (0 = no limit)");
-                else throw KeyEmbedException.Input($"store: unknown URL parameter '{key}'; KeyEmbed reads ?table=NAME and &command_timeout=SECONDS");
+                else if (key.Equals("hnsw_m", StringComparison.OrdinalIgnoreCase)) m = GraphSetting(key, value);
+                else if (key.Equals("hnsw_ef_construction", StringComparison.OrdinalIgnoreCase)) efConstruction = GraphSetting(key, value);
+                else throw KeyEmbedException.Input($"store: unknown URL parameter '{key}'; KeyEmbed reads ?table=NAME, &command_timeout=SECONDS, &hnsw_m=N and &hnsw_ef_construction=N");
             }
             shown = $"postgres://{(user[0].Length > 0 ? user[0] + "@" : "")}{builder.Host}:{builder.Port}/{database}?table={table}";
         }
@@ -411,14 +440,26 @@ public sealed partial class PgVectorStore : IVectorStore
         {
             var generic = new DbConnectionStringBuilder { ConnectionString = location };
             if (generic.TryGetValue("table", out var value)) { table = value?.ToString() ?? ""; generic.Remove("table"); }
+            if (generic.TryGetValue("hnsw_m", out value)) { m = GraphSetting("hnsw_m", value?.ToString() ?? ""); generic.Remove("hnsw_m"); }
+            if (generic.TryGetValue("hnsw_ef_construction", out value)) { efConstruction = GraphSetting("hnsw_ef_construction", value?.ToString() ?? ""); generic.Remove("hnsw_ef_construction"); }
             try { builder.ConnectionString = generic.ConnectionString; }
             catch (ArgumentException e) { throw KeyEmbedException.Input($"store: not a PostgreSQL connection string ({e.Message})"); }
             shown = $"Host={builder.Host};Port={builder.Port};Database={builder.Database};Table={table}";
         }
         if (!TableName().IsMatch(table))
             throw KeyEmbedException.Input($"store: table name '{table}' must be lower-case letters, digits and underscores, starting with a letter or underscore (at most 50 characters)");
-        return (builder, table, shown);
+        var graph = new HnswGraph(m ?? HnswGraph.Default.M, efConstruction ?? Math.Max(HnswGraph.Default.EfConstruction, 2 * (m ?? HnswGraph.Default.M)));
+        if (graph.M is < 2 or > 100)
+            throw KeyEmbedException.Input($"store: hnsw_m must be between 2 and 100 (pgvector's bounds; got {graph.M})");
+        if (graph.EfConstruction < 2 * graph.M || graph.EfConstruction > 1000)
+            throw KeyEmbedException.Input($"store: hnsw_ef_construction must be between 2 × hnsw_m ({2 * graph.M}) and 1000 (pgvector's bounds; got {graph.EfConstruction})");
+        return (builder, table, shown, graph);
     }
+
+    private static int GraphSetting(string key, string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int number)
+            ? number
+            : throw KeyEmbedException.Input($"store: {key} '{value}' is not a whole number");
 
     private static string Redact(string location) => Regex.Replace(location, "://([^:@/]+):[^@/]*@", "://$1:***@");
 
