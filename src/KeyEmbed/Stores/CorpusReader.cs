@@ -51,7 +51,8 @@ public static class CorpusReader
     public static StoreItem ParseRow(string line, string source, long number)
     {
         JsonDocument document;
-        try { document = JsonDocument.Parse(line); }
+        // StrictJson: an unpaired surrogate escape ("\uD800") is refused here, naming the line, not when a string is read.
+        try { document = IO.StrictJson.Parse(System.Text.Encoding.UTF8.GetBytes(line)); }
         catch (JsonException e)
         {
             throw KeyEmbedException.Input($"{source} line {number}: not valid JSON ({e.Message.Split(" Path:")[0].TrimEnd('.')}); each line must be an object with a \"text\" string");

@@ -104,6 +104,18 @@ public sealed class StoreCliTests
         AssertOneErrorLine(code, error, "notext.jsonl line 1", "\"text\"");
     }
 
+    [Theory]
+    [InlineData("""{"text": "a\uD800b"}""", "the string at byte 9")]
+    [InlineData("""{"te\uDC00xt": "x", "text": "y"}""", "the name at byte 1")]
+    [InlineData("""{"id": "\uD800", "text": "y"}""", "unpaired surrogate escape")]
+    public void A_json_lines_row_with_an_unpaired_surrogate_escape_is_named_by_file_and_line(string row, string expected)
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("bad.jsonl"), ["{\"text\": \"fine\"}", row]);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("bad.jsonl"), "--store", dir.File("s"));
+        AssertOneErrorLine(code, error, "bad.jsonl line 2", "not valid JSON", expected);
+    }
+
     [Fact]
     public void A_store_made_by_another_model_or_options_is_refused_naming_both()
     {
