@@ -141,6 +141,31 @@ internal static class StoreEndpoints
         return new SearchHit(hit.Id, hit.Text, hit.Score, metadata);
     }
 
+    private static bool IsText(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var property in element.EnumerateObject())
+                        if (property.Name is null || !IsText(property.Value)) return false;
+                    return true;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray()) if (!IsText(item)) return false;
+                    return true;
+                case JsonValueKind.String:
+                    return element.GetString() is not null;
+                default:
+                    return true;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     private static List<StoreItem> Items(IndexRequest request, ServerOptions limits)
     {
         if (request.Texts is not null && request.Items is not null)
@@ -161,6 +186,9 @@ internal static class StoreEndpoints
             if (item.Metadata is { } m && m.ValueKind != JsonValueKind.Null)
             {
                 if (m.ValueKind != JsonValueKind.Object) throw ApiException.Invalid("items", $"[{i}].metadata must be an object.");
+                // Stored as sent and sent back by every search that finds the row: a name or string that is not text
+                // (an unpaired surrogate escape such as "\uD800") would make those searches fail, so it is refused here.
+                if (!IsText(m)) throw ApiException.Invalid("items", $"[{i}].metadata holds a name or string that is not valid text (an unpaired UTF-16 surrogate escape such as \\uD800).");
                 metadata = m.GetRawText();
             }
             items.Add(new StoreItem(item.Id ?? VectorStores.ContentId(text), text, metadata));

@@ -53,6 +53,25 @@ public sealed class StoreRoutesTests
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/health/ready")).StatusCode);
     }
 
+    [Theory]
+    [InlineData("""{"k\uD800": "v"}""")]
+    [InlineData("""{"k": "\uDC00"}""")]
+    [InlineData("""{"k": [1, {"deep": "x\uD800y"}]}""")]
+    public async Task Metadata_that_is_not_text_is_refused_so_later_searches_still_answer(string metadata)
+    {
+        using var dir = new TempDir();
+        using var store = VectorStores.Open(dir.File("s"), StoreAccess.Write);
+        await using var server = await StartAsync(store);
+        var refused = await (await server.PostJsonAsync("/v1/index", $$"""{"items": [{"text": "solar panels", "metadata": {{metadata}}}]}""")).ErrorAsync(422);
+        Assert.Contains("[0].metadata holds", refused.GetProperty("message").GetString());
+        Assert.Contains("not valid text", refused.GetProperty("message").GetString());
+        Assert.Equal(0, store.Count());
+        // Before, the row was stored and every search finding it answered 500.
+        await server.PostJsonAsync("/v1/index", """{"items": [{"text": "wind turbines", "metadata": {"k": "v"}}]}""");
+        var found = await server.PostJsonAsync("/v1/search", """{"query": "solar panels", "top": 3}""");
+        Assert.Equal(HttpStatusCode.OK, found.StatusCode);
+    }
+
     [Fact]
     public async Task Without_a_store_the_store_routes_answer_404_and_readiness_needs_only_the_model()
     {
