@@ -9,12 +9,16 @@ namespace KeyEmbed.Fuzz;
 /// <summary>
 /// The <c>http</c> target: the real service (Kestrel on a loopback port, the tiny random BERT from
 /// <c>../shared/golden/bert-tiny-random</c>) started once per process; each input is one POST, its first byte choosing
-/// the route and the rest the body. Every answer must be one the service documents for a client's request: 2xx, or
+/// the route and the rest the body. The service has a folder store attached (a temporary folder), so the store routes
+/// are fuzzed too; the store is made anew every <see cref="FreshStoreEvery"/> inputs so it does not grow without bound
+/// over a campaign. Every answer must be one the service documents for a client's request: 2xx, or
 /// 400 / 413 / 415 / 422 with a JSON error body. A 5xx (or any other status) is a crash.
 /// </summary>
 internal static class HttpBodies
 {
-    internal static readonly string[] Routes = ["/v1/embeddings", "/embed", "/embed/tokens", "/similarity", "/keywords", "/tokenize"];
+    internal static readonly string[] Routes = ["/v1/embeddings", "/embed", "/embed/tokens", "/similarity", "/keywords", "/tokenize", "/v1/index", "/v1/search"];
+
+    private const int FreshStoreEvery = 20_000;
 
     private static readonly HashSet<HttpStatusCode> Allowed =
     [
@@ -22,7 +26,30 @@ internal static class HttpBodies
         HttpStatusCode.UnsupportedMediaType, HttpStatusCode.UnprocessableEntity,
     ];
 
-    private static readonly Lazy<HttpClient> Client = new(Start);
+    private static HttpClient? _client;
+    private static WebApplication? _app;
+    private static KeyEmbed.Stores.IVectorStore? _store;
+    private static string? _storeFolder;
+    private static IEmbeddingBackend? _backend;
+    private static int _inputs;
+
+    private static HttpClient Client()
+    {
+        if (_client is not null && _inputs++ % FreshStoreEvery != 0) return _client;
+        Stop();
+        _client = Start();
+        _inputs = 1;
+        return _client;
+    }
+
+    private static void Stop()
+    {
+        _client?.Dispose();
+        _app?.StopAsync().GetAwaiter().GetResult();
+        (_app as IDisposable)?.Dispose();
+        _store?.Dispose();
+        if (_storeFolder is not null) try { Directory.Delete(_storeFolder, recursive: true); } catch (IOException) { }
+    }
 
     private static HttpClient Start()
     {
@@ -32,11 +59,14 @@ internal static class HttpBodies
         ThreadPool.GetMinThreads(out int workers, out int io);
         ThreadPool.SetMinThreads(Math.Max(workers, 32), io);
         string model = SharedFolder("golden/bert-tiny-random");
-        var backend = new KeyEmbedModelBackend(KeyEmbedModel.Load(model, new KeyEmbedModelOptions { UseGraphCache = false, Threads = 1 }));
-        var app = KeyEmbedServer.Build(backend, new ServerOptions { Host = "127.0.0.1", Port = 0, MaxBodyBytes = 64 * 1024, MaxInputs = 32 },
+        _backend ??= new KeyEmbedModelBackend(KeyEmbedModel.Load(model, new KeyEmbedModelOptions { UseGraphCache = false, Threads = 1 }));
+        _storeFolder = Path.Combine(Path.GetTempPath(), $"keyembed-fuzz-store-{Environment.ProcessId}");
+        if (Directory.Exists(_storeFolder)) Directory.Delete(_storeFolder, recursive: true);
+        _store = KeyEmbed.Stores.VectorStores.Open(_storeFolder, KeyEmbed.Stores.StoreAccess.Write);
+        _app = KeyEmbedServer.Build(_backend, new ServerOptions { Host = "127.0.0.1", Port = 0, MaxBodyBytes = 64 * 1024, MaxInputs = 32, Store = _store },
             logging => logging.ClearProviders());
-        app.StartAsync().GetAwaiter().GetResult();
-        return new HttpClient { BaseAddress = app.ListeningUri(), Timeout = TimeSpan.FromSeconds(30) };
+        _app.StartAsync().GetAwaiter().GetResult();
+        return new HttpClient { BaseAddress = _app.ListeningUri(), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public static void Run(byte[] input)
@@ -44,7 +74,7 @@ internal static class HttpBodies
         string route = Routes[input.Length == 0 ? 0 : input[0] % Routes.Length];
         using var content = new ByteArrayContent(input.Length == 0 ? [] : input[1..]);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        using var response = Client.Value.PostAsync(route, content).GetAwaiter().GetResult();
+        using var response = Client().PostAsync(route, content).GetAwaiter().GetResult();
         string body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
         if (!Allowed.Contains(response.StatusCode))
             throw new InvalidOperationException($"POST {route} answered {(int)response.StatusCode}: {body}");
@@ -72,6 +102,8 @@ internal static class HttpBodies
             """{"texts": ["river", "stone"], "query": "water", "candidates": ["river", "light"], "top_k": 2}""",
             """{"document": "the river runs past the stone mill by the green light", "top_k": 3, "diversity": 0.5, "min_ngram": 1, "max_ngram": 2, "remove_stop_words": true}""",
             """{"texts": ["a river of stone", "unaffable"], "text": "x"}""",
+            """{"items": [{"id": "r1", "text": "a river of stone", "metadata": {"lang": "en", "tags": ["x", 1]}}, {"text": "green light"}]}""",
+            """{"queries": ["river", "light"], "top": 3, "exact": false}""",
         ];
         for (int i = 0; i < Routes.Length; i++)
             yield return ($"route{i}", [(byte)i, .. Encoding.UTF8.GetBytes(bodies[i])]);
