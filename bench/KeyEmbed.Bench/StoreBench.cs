@@ -34,13 +34,13 @@ internal static class StoreBench
 
         // (1) Ingestion (skipped with --ingest 0).
         var keywords = Keywords(stsFolder, Math.Max(ingest, queries));
-        if (ingest > 0 && !pipelineOnly) Ingestion(model, profile, stsFolder, pg, keywords, queries, work, output, Wanted);
+        if (ingest > 0 && !pipelineOnly) Ingestion(model, profile, stsFolder, pg, keywords, queries, work, output, Wanted, breadths);
         if (ingest > 0) Pipelined(model, profile, pg, keywords, pipelineSample, work, output, Wanted);
         RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted, reuse, rescores ?? [0]);
     }
 
     private static void Ingestion(KeyEmbedModel model, StoreProfile profile, string stsFolder, string? pg, List<string> keywords, int queries, string work,
-        TextWriter output, Func<string, bool> Wanted)
+        TextWriter output, Func<string, bool> Wanted, IReadOnlyList<int> breadths)
     {
         output.WriteLine($"ingestion: {keywords.Count:N0} distinct keywords (1–3-word n-grams of the STS Benchmark sentences)");
         model.Embed(keywords.Take(256).ToList());
@@ -80,20 +80,24 @@ internal static class StoreBench
             double total = embedSeconds + storeSeconds;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {name}: store {storeSeconds:F1} s; embed + store {total:F1} s = {keywords.Count / total:F0} keywords/s; outside the model {100 * storeSeconds / total:F1} % (store adds {100 * storeSeconds / embedSeconds:F1} % to embedding time)"));
-            using var reader = read();
             var position = keywords.Select((k, i) => (Id: VectorStores.ContentId(k), i)).ToDictionary(p => p.Id, p => p.i);
-            int hitCount = 0;
-            var watch = new Stopwatch();
-            for (int q = 0; q < sentenceVectors.Count; q++)
+            // Real embeddings at the default breadth and, for the folder stores, the bench's other breadths.
+            foreach (int? breadth in name.StartsWith("USearch", StringComparison.Ordinal) ? [null, .. breadths.Select(b => (int?)b)] : new int?[] { null })
             {
-                watch.Start();
-                var hits = reader.Search(sentenceVectors[q], 10);
-                watch.Stop();
-                hitCount += hits.Count(h => keywordTruth[q].Contains(position[h.Id]));
+                using var reader = breadth is { } b ? FolderStore.Open(Path.Combine(work, name.Contains("int8", StringComparison.Ordinal) ? "ingest-i8" : "ingest-f32"), StoreAccess.Read, new FolderStoreOptions { SearchBreadth = b }) : read();
+                int hitCount = 0;
+                var times = new List<double>();
+                for (int q = 0; q < sentenceVectors.Count; q++)
+                {
+                    var watch = Stopwatch.StartNew();
+                    var hits = reader.Search(sentenceVectors[q], 10);
+                    times.Add(watch.Elapsed.TotalMilliseconds);
+                    hitCount += hits.Count(h => keywordTruth[q].Contains(position[h.Id]));
+                }
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"    real embeddings, {(breadth is null ? "default breadth" : $"breadth {breadth}")}: {sentenceVectors.Count} STS sentences searched among the {keywords.Count:N0} stored keywords: recall@10 {(double)hitCount / (10 * sentenceVectors.Count):F4}, one query p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms (store alone)"));
+                output.Flush();
             }
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"    real embeddings: {sentenceVectors.Count} STS sentences searched among the {keywords.Count:N0} stored keywords: recall@10 {(double)hitCount / (10 * sentenceVectors.Count):F4}, {1000 * watch.Elapsed.TotalSeconds / sentenceVectors.Count:F2} ms a query (mean, store alone)"));
-            output.Flush();
         }
 
     }
