@@ -241,6 +241,15 @@ internal static class StoreBench
                     latencies.Add(watch.Elapsed.TotalMilliseconds);
                     found += hits.Count(h => truth[q].Contains(int.Parse(h.Id.AsSpan(1), CultureInfo.InvariantCulture)));
                 }
+                // Brute force over every stored vector (search --exact), on a few queries: what a walk wider than this costs more than.
+                var exactTimes = new List<double>();
+                for (int q = 0; q < Math.Min(5, queries); q++)
+                {
+                    var watch = Stopwatch.StartNew();
+                    reader.Search(queryVectors[q], 10, exact: true);
+                    exactTimes.Add(watch.Elapsed.TotalMilliseconds);
+                }
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    exact (brute force, {exactTimes.Count} queries): p50 {Percentile(exactTimes, 50):F1} ms"));
                 var withModel = new List<double>();
                 foreach (var text in queryTexts)
                 {
