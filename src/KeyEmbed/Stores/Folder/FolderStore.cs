@@ -73,6 +73,7 @@ public sealed class FolderStore : IVectorStore
     private readonly int _addThreads;
     private readonly int _rescoreRows;
     private string _indexPrecision;
+    private float[]? _int8Center;
     private USearchIndex? _index;
     private long _indexedUpTo;
     private long _unsaved;
@@ -196,6 +197,7 @@ public sealed class FolderStore : IVectorStore
         if (format != Format)
             throw KeyEmbedException.Input($"'{Location}' is not a KeyEmbed store ({DatabaseFile} has no {Format} marker{(format is null ? "" : $"; found '{format}'")})");
         _indexPrecision = Meta("index_precision") ?? "float32";
+        if (Meta(Int8CenterKey) is { } center) _int8Center = MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(center)).ToArray();
         if (Meta("profile") is { } profile)
         {
             Profile = StoreProfile.FromJson(profile, Location);
@@ -251,6 +253,12 @@ public sealed class FolderStore : IVectorStore
         lock (_dbLock)
         {
             using var transaction = _db.BeginTransaction();
+            float[]? newCenter = null;
+            if (_indexPrecision == "int8" && _int8Center is null && vectors.Count >= Int8CenterSample && Scalar<long>("SELECT count(*) FROM items", transaction) == 0)
+            {
+                newCenter = Int8Center(vectors);
+                SetMeta(Int8CenterKey, Convert.ToBase64String(MemoryMarshal.AsBytes(newCenter.AsSpan())), transaction);
+            }
             using var insert = _db.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = "INSERT OR IGNORE INTO items (id, text, metadata, vector) VALUES ($id, $text, $metadata, $vector); SELECT CASE WHEN changes() = 1 THEN last_insert_rowid() ELSE 0 END";
@@ -268,6 +276,7 @@ public sealed class FolderStore : IVectorStore
                 if (row > 0) { keys.Add((ulong)row); added.Add(vectors[i]); }
             }
             transaction.Commit();
+            if (newCenter is not null) _int8Center = newCenter;
         }
         if (keys.Count > 0)
         {
@@ -301,7 +310,7 @@ public sealed class FolderStore : IVectorStore
                 // USearch walks the graph keeping max(its search expansion, count) candidates, and the binding cannot
                 // change the expansion of an index loaded from a file (it stays at 64, far too few for recall on
                 // hard data): asking for the breadth's worth of rows is what widens the search.
-                int found = _index!.Search(query, Math.Max(top, _searchBreadth), out ulong[] rows, out float[] distances);
+                int found = _index!.Search(ForIndex(query), Math.Max(top, _searchBreadth), out ulong[] rows, out float[] distances);
                 // An int8 index orders rows by approximate cosines: rescore a few times top of them exactly below.
                 int keep = Math.Min(found, _indexPrecision == "int8" ? Math.Max(RescoreFactor * top, _rescoreRows) : top);
                 candidates = [.. Enumerable.Range(0, keep).Select(i => ((long)rows[i], 1f - distances[i]))];
@@ -454,6 +463,7 @@ public sealed class FolderStore : IVectorStore
     private void AddToIndex(ulong[] keys, float[][] vectors, int threads)
     {
         var index = _index!;
+        if (_int8Center is not null) vectors = [.. vectors.Select(ForIndex)];
         if (!USearchNative.TryHandle(index, out IntPtr handle))
         {
             index.Add(keys, vectors);
@@ -464,6 +474,45 @@ public sealed class FolderStore : IVectorStore
         threads = Math.Min(threads, Environment.ProcessorCount);
         if (threads <= 1 || keys.Length < 2 * threads) index.Add(keys, vectors);
         else Parallel.For(0, keys.Length, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => USearchNative.Add(handle, keys[i], vectors[i]));
+    }
+
+    // An int8 index quantizes each vector on its own scale (USearch: the unit vector × 127). Raw BERT and XLNet layers
+    // give anisotropic vectors, all within a few degrees of one common direction (cosines 0.95-0.999 to each other):
+    // quantized whole, what tells them apart is lost below one int8 step, and recall@10 fell to 0.03 on such data
+    // (docs/stores.md). So an int8 store indexes each unit vector minus a fixed center, the mean unit vector of its
+    // first chunk, and the index's cosine of the remainders ranks close to the cosine of the vectors (the true order is
+    // restored by the exact rescoring of 4 × top rows). A first chunk under Int8CenterSample rows is too small to
+    // estimate the center (`index` writes 1,024 at a time; the service's small requests may not): such a store, like
+    // a store made before, keeps no center and indexes the vectors whole.
+    private const string Int8CenterKey = "int8_center";
+    private const int Int8CenterSample = 256;
+
+    private static float[] Int8Center(IReadOnlyList<float[]> vectors)
+    {
+        var center = new float[vectors[0].Length];
+        var unit = new float[center.Length];
+        foreach (var vector in vectors)
+        {
+            float norm = TensorPrimitives.Norm(vector);
+            if (norm == 0 || !float.IsFinite(norm)) continue;
+            TensorPrimitives.Divide(vector, norm, unit);
+            TensorPrimitives.Add(center, unit, center);
+        }
+        TensorPrimitives.Multiply(center, 1f / vectors.Count, center);
+        return center;
+    }
+
+    private float[] ForIndex(float[] vector)
+    {
+        if (_int8Center is not { } center) return vector;
+        float norm = TensorPrimitives.Norm(vector);
+        var shifted = new float[vector.Length];
+        if (norm == 0 || !float.IsFinite(norm)) return shifted;
+        TensorPrimitives.Divide(vector, norm, shifted);
+        TensorPrimitives.Subtract(shifted, center, shifted);
+        // A vector equal to the center has no direction left; the unit vector itself stands in for it.
+        if (TensorPrimitives.Norm(shifted) < 1e-6f) TensorPrimitives.Divide(vector, norm, shifted);
+        return shifted;
     }
 
     private List<(long Row, float Score)> ExactTop(float[] query, int top)
@@ -506,18 +555,20 @@ public sealed class FolderStore : IVectorStore
         return command.ExecuteScalar() as string;
     }
 
-    private void SetMeta(string key, string value)
+    private void SetMeta(string key, string value, SqliteTransaction? transaction = null)
     {
         using var command = _db.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "INSERT INTO meta (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
         command.Parameters.AddWithValue("$key", key);
         command.Parameters.AddWithValue("$value", value);
         command.ExecuteNonQuery();
     }
 
-    private T Scalar<T>(string sql)
+    private T Scalar<T>(string sql, SqliteTransaction? transaction = null)
     {
         using var command = _db.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = sql;
         return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
