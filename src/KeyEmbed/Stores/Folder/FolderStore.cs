@@ -33,7 +33,7 @@ public sealed record FolderStoreOptions
     /// </summary>
     public int AddThreads { get; init; } = 1;
 
-    /// <summary>With an int8 index: how many of the rows it ranks first are rescored exactly (at least 4 × top).</summary>
+    /// <summary>With an int8 index: how many of the rows it ranks first are rescored exactly (at least 10 × top).</summary>
     internal int RescoreRows { get; init; }
 }
 
@@ -54,7 +54,7 @@ public sealed class FolderStore : IVectorStore
     private const string DatabaseFile = "store.db";
     private const string IndexFile = "index.usearch";
     private const int MaxSearchBreadth = 100_000;
-    private const int RescoreFactor = 4;
+    private const int RescoreFactor = 10;
 
     // The graph's shape, fixed when the index is made (connectivity is kept in the index file; the C# binding cannot
     // pass the add expansion to an index loaded from a file, so it stays USearch's default there and is set to the
@@ -481,7 +481,7 @@ public sealed class FolderStore : IVectorStore
     // quantized whole, what tells them apart is lost below one int8 step, and recall@10 fell to 0.03 on such data
     // (docs/stores.md). So an int8 store indexes each unit vector minus a fixed center, the mean unit vector of its
     // first chunk, and the index's cosine of the remainders ranks close to the cosine of the vectors (the true order is
-    // restored by the exact rescoring of 4 × top rows). A first chunk under Int8CenterSample rows is too small to
+    // restored by the exact rescoring of 10 × top rows). A first chunk under Int8CenterSample rows is too small to
     // estimate the center (`index` writes 1,024 at a time; the service's small requests may not): such a store, like
     // a store made before, keeps no center and indexes the vectors whole.
     private const string Int8CenterKey = "int8_center";
