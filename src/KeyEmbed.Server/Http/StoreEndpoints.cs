@@ -149,13 +149,17 @@ internal static class StoreEndpoints
             {
                 case JsonValueKind.Object:
                     foreach (var property in element.EnumerateObject())
-                        if (property.Name is null || !IsText(property.Value)) return false;
+                    {
+                        _ = property.Name; // reading a name unescapes it, which throws for an unpaired surrogate escape
+                        if (!IsText(property.Value)) return false;
+                    }
                     return true;
                 case JsonValueKind.Array:
                     foreach (var item in element.EnumerateArray()) if (!IsText(item)) return false;
                     return true;
                 case JsonValueKind.String:
-                    return element.GetString() is not null;
+                    _ = element.GetString();
+                    return true;
                 default:
                     return true;
             }
