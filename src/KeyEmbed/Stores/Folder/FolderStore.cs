@@ -250,14 +250,19 @@ public sealed class FolderStore : IVectorStore
         var profile = StoreProfile.ForInsert(Profile, _access, items.Count, vectors, Location);
         var keys = new List<ulong>();
         var added = new List<float[]>();
+        float[]? newCenter = null;
         lock (_dbLock)
         {
             using var transaction = _db.BeginTransaction();
-            float[]? newCenter = null;
-            if (_indexPrecision == "int8" && _int8Center is null && vectors.Count >= Int8CenterSample && Scalar<long>("SELECT count(*) FROM items", transaction) == 0)
+            long before = _indexPrecision == "int8" && _int8Center is null ? Scalar<long>("SELECT count(*) FROM items", transaction) : 0;
+            if (_indexPrecision == "int8" && _int8Center is null && before < Int8CenterSample && before + vectors.Count >= Int8CenterSample)
             {
-                newCenter = Int8Center(vectors);
+                // The store reaches enough rows to estimate the center now: from the rows stored so far and this chunk.
+                newCenter = Int8Center([.. StoredVectors(transaction), .. vectors]);
                 SetMeta(Int8CenterKey, Convert.ToBase64String(MemoryMarshal.AsBytes(newCenter.AsSpan())), transaction);
+                // Rows indexed whole before this must be indexed again: the index file goes first, so a writer killed
+                // from here on leaves a store whose index is rebuilt (centred) when it is next opened.
+                if (before > 0) File.Delete(Path.Combine(_folder, IndexFile));
             }
             using var insert = _db.CreateCommand();
             insert.Transaction = transaction;
@@ -276,7 +281,25 @@ public sealed class FolderStore : IVectorStore
                 if (row > 0) { keys.Add((ulong)row); added.Add(vectors[i]); }
             }
             transaction.Commit();
-            if (newCenter is not null) _int8Center = newCenter;
+        }
+        if (newCenter is not null)
+        {
+            _indexLock.EnterWriteLock();
+            try
+            {
+                _int8Center = newCenter;
+                if (_index!.Size() > 0)
+                {
+                    // Index every committed row again, centred, this chunk's included, and save at once.
+                    _index.Dispose();
+                    _index = NewIndex(profile);
+                    _indexedUpTo = 0;
+                    lock (_dbLock) CatchUp(Scalar<long>("SELECT max(row) FROM items"));
+                    SaveIndex();
+                    keys.Clear();
+                }
+            }
+            finally { _indexLock.ExitWriteLock(); }
         }
         if (keys.Count > 0)
         {
@@ -421,12 +444,25 @@ public sealed class FolderStore : IVectorStore
         }
         if (index is null)
         {
-            index = new USearchIndex(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions,
-                Connectivity, ExpansionAdd);
+            index = NewIndex(profile);
             _indexedUpTo = 0;
         }
         _index = index;
         CatchUp(lastRow);
+    }
+
+    private USearchIndex NewIndex(StoreProfile profile) =>
+        new(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions, Connectivity, ExpansionAdd);
+
+    private List<float[]> StoredVectors(SqliteTransaction transaction)
+    {
+        using var command = _db.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT vector FROM items ORDER BY row";
+        using var reader = command.ExecuteReader();
+        var vectors = new List<float[]>();
+        while (reader.Read()) vectors.Add(MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(0)).ToArray());
+        return vectors;
     }
 
     private void CatchUp(long lastRow)
@@ -481,9 +517,10 @@ public sealed class FolderStore : IVectorStore
     // quantized whole, what tells them apart is lost below one int8 step, and recall@10 fell to 0.03 on such data
     // (docs/stores.md). So an int8 store indexes each unit vector minus a fixed center, the mean unit vector of its
     // first chunk, and the index's cosine of the remainders ranks close to the cosine of the vectors (the true order is
-    // restored by the exact rescoring of 10 × top rows). A first chunk under Int8CenterSample rows is too small to
-    // estimate the center (`index` writes 1,024 at a time; the service's small requests may not): such a store, like
-    // a store made before, keeps no center and indexes the vectors whole.
+    // restored by the exact rescoring of 10 × top rows). The center is estimated once the store holds Int8CenterSample
+    // rows (`index` writes 1,024 at a time; the service's small requests reach it later, and the few rows indexed whole
+    // until then are indexed again). A store made before this, already past that size without a center, indexes the
+    // vectors whole as it did.
     private const string Int8CenterKey = "int8_center";
     private const int Int8CenterSample = 256;
 
