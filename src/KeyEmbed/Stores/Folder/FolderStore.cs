@@ -74,6 +74,7 @@ public sealed class FolderStore : IVectorStore
     private readonly int _rescoreRows;
     private string _indexPrecision;
     private float[]? _int8Center;
+    private bool _awaitingInt8Center; // an int8 store under Int8CenterSample rows without its center yet
     private USearchIndex? _index;
     private long _indexedUpTo;
     private long _unsaved;
@@ -198,6 +199,8 @@ public sealed class FolderStore : IVectorStore
             throw KeyEmbedException.Input($"'{Location}' is not a KeyEmbed store ({DatabaseFile} has no {Format} marker{(format is null ? "" : $"; found '{format}'")})");
         _indexPrecision = Meta("index_precision") ?? "float32";
         if (Meta(Int8CenterKey) is { } center) _int8Center = MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(center)).ToArray();
+        // Counted once here, not on every add: a store made before the center, already past the sample, never gets one.
+        else _awaitingInt8Center = _indexPrecision == "int8" && Scalar<long>("SELECT count(*) FROM items") < Int8CenterSample;
         if (Meta("profile") is { } profile)
         {
             Profile = StoreProfile.FromJson(profile, Location);
@@ -254,8 +257,8 @@ public sealed class FolderStore : IVectorStore
         lock (_dbLock)
         {
             using var transaction = _db.BeginTransaction();
-            long before = _indexPrecision == "int8" && _int8Center is null ? Scalar<long>("SELECT count(*) FROM items", transaction) : 0;
-            if (_indexPrecision == "int8" && _int8Center is null && before < Int8CenterSample && before + vectors.Count >= Int8CenterSample)
+            long before = _awaitingInt8Center ? Scalar<long>("SELECT count(*) FROM items", transaction) : 0;
+            if (_awaitingInt8Center && before + vectors.Count >= Int8CenterSample)
             {
                 // The store reaches enough rows to estimate the center now: from the rows stored so far and this chunk.
                 newCenter = Int8Center([.. StoredVectors(transaction), .. vectors]);
@@ -288,6 +291,7 @@ public sealed class FolderStore : IVectorStore
             try
             {
                 _int8Center = newCenter;
+                _awaitingInt8Center = false;
                 if (_index!.Size() > 0)
                 {
                     // Index every committed row again, centred, this chunk's included, and save at once.

@@ -49,9 +49,6 @@ public sealed partial class PgVectorStore : IVectorStore
     /// <summary>The search breadth given when opening (pgvector's <c>hnsw.ef_search</c>); null: max(100, 2 × top).</summary>
     public int? SearchBreadth => _searchBreadth;
 
-    /// <summary>The <c>hnsw.ef_search</c> a top-<paramref name="top"/> search runs with.</summary>
-    public int EfSearchFor(int top) => EfSearch(top);
-
     /// <summary>The table this store uses.</summary>
     public string Table => _table;
 
@@ -228,7 +225,7 @@ public sealed partial class PgVectorStore : IVectorStore
             if (exact) Execute(connection, "SET LOCAL enable_indexscan = off", transaction);
             else
             {
-                Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearch(top)}", transaction);
+                Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearchFor(top)}", transaction);
                 Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
             }
             using var command = new NpgsqlCommand(
@@ -248,7 +245,7 @@ public sealed partial class PgVectorStore : IVectorStore
     internal string ExplainSearch(float[] query, int top) => Run(connection =>
     {
         using var transaction = connection.BeginTransaction();
-        Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearch(top)}", transaction);
+        Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearchFor(top)}", transaction);
         Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
         using var command = new NpgsqlCommand($"EXPLAIN SELECT id FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
         command.Parameters.AddWithValue(new Vector(query));
@@ -310,8 +307,8 @@ public sealed partial class PgVectorStore : IVectorStore
     /// <summary>The largest search breadth pgvector takes (<c>hnsw.ef_search</c>'s upper bound).</summary>
     public const int MaxSearchBreadth = 1000;
 
-    // ef_search bounds both the walk and how many rows the scan can return, so it is at least top.
-    private int EfSearch(int top) => Math.Clamp(Math.Max(_searchBreadth ?? Math.Max(100, 2 * top), top), 1, MaxSearchBreadth);
+    /// <summary>The <c>hnsw.ef_search</c> a top-<paramref name="top"/> search runs with: it bounds both the walk and how many rows the scan can return, so it is at least top.</summary>
+    internal int EfSearchFor(int top) => Math.Clamp(Math.Max(_searchBreadth ?? Math.Max(100, 2 * top), top), 1, MaxSearchBreadth);
 
     /// <inheritdoc/>
     public void Ping() => Run(connection =>
