@@ -23,7 +23,7 @@ internal static class StoreBench
     private const int Width = 384;
 
     public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output,
-        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null, bool pipelineOnly = false)
+        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null, bool pipelineOnly = false, double? tune = null)
     {
         breadths ??= [10, 256, FolderStoreOptions.DefaultSearchBreadth, 4096];
         bool Wanted(string key) => only is null || only.Contains(key);
@@ -34,13 +34,13 @@ internal static class StoreBench
 
         // (1) Ingestion (skipped with --ingest 0).
         var keywords = Keywords(stsFolder, Math.Max(ingest, queries));
-        if (ingest > 0 && !pipelineOnly) Ingestion(model, profile, stsFolder, pg, keywords, queries, work, output, Wanted, breadths);
+        if (ingest > 0 && !pipelineOnly) Ingestion(model, profile, stsFolder, pg, keywords, queries, work, output, Wanted, breadths, tune);
         if (ingest > 0) Pipelined(model, profile, pg, keywords, pipelineSample, work, output, Wanted);
-        RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted, reuse, rescores ?? [0]);
+        RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted, reuse, rescores ?? [0], tune);
     }
 
     private static void Ingestion(KeyEmbedModel model, StoreProfile profile, string stsFolder, string? pg, List<string> keywords, int queries, string work,
-        TextWriter output, Func<string, bool> Wanted, IReadOnlyList<int> breadths)
+        TextWriter output, Func<string, bool> Wanted, IReadOnlyList<int> breadths, double? tune)
     {
         output.WriteLine($"ingestion: {keywords.Count:N0} distinct keywords (1–3-word n-grams of the STS Benchmark sentences)");
         model.Embed(keywords.Take(256).ToList());
@@ -80,6 +80,8 @@ internal static class StoreBench
             double total = embedSeconds + storeSeconds;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {name}: store {storeSeconds:F1} s; embed + store {total:F1} s = {keywords.Count / total:F0} keywords/s; outside the model {100 * storeSeconds / total:F1} % (store adds {100 * storeSeconds / embedSeconds:F1} % to embedding time)"));
+            if (tune is { } target)
+                using (var store = open()) Tune(store, target, total, output);
             var position = keywords.Select((k, i) => (Id: VectorStores.ContentId(k), i)).ToDictionary(p => p.Id, p => p.i);
             // Real embeddings at the default breadth and, for the folder stores, the bench's other breadths.
             foreach (int? breadth in name.StartsWith("USearch", StringComparison.Ordinal) ? [null, .. breadths.Select(b => (int?)b)] : new int?[] { null })
@@ -152,7 +154,7 @@ internal static class StoreBench
 
     // (2) Search over random unit vectors.
     private static void RandomSearch(KeyEmbedModel model, StoreProfile profile, string? pg, List<string> keywords, IReadOnlyList<int> sizes, int queries, string work,
-        TextWriter output, IReadOnlyList<int> breadths, int addThreads, Func<string, bool> Wanted, bool reuse, IReadOnlyList<int> rescores)
+        TextWriter output, IReadOnlyList<int> breadths, int addThreads, Func<string, bool> Wanted, bool reuse, IReadOnlyList<int> rescores, double? tune)
     {
         var clock = new Stopwatch();
         var random = new Random(12345);
@@ -228,6 +230,8 @@ internal static class StoreBench
                             $"    hnsw.ef_search {ef}: recall@10 {recall:F4}, p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms"));
                     }
                 }
+                if (tune is { } target)
+                    using (var store = create()) Tune(store, target, build, output);
                 long before = Process.GetCurrentProcess().WorkingSet64;
                 using var reader = reopen();
                 reader.Search(queryVectors[0], 10);
@@ -266,6 +270,24 @@ internal static class StoreBench
                 output.Flush();
             }
         }
+    }
+
+    // What `index` does at its end (IVectorStore.TuneSearch), timed against the build it follows; the search
+    // measured after it walks the tuned breadth.
+    private static void Tune(IVectorStore store, double target, double buildSeconds, TextWriter output)
+    {
+        var clock = Stopwatch.StartNew();
+        var tuning = store.TuneSearch(target, new StepWriter(output));
+        double seconds = clock.Elapsed.TotalSeconds;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    tuned (target {target}): breadth {tuning.Breadth}, recall@10 {tuning.Recall:F4} on {tuning.Queries} stored vectors as queries, reached {tuning.Reached}; {seconds:F1} s ({100 * seconds / buildSeconds:F1} % of the {buildSeconds:F0} s before it)"));
+        output.Flush();
+    }
+
+    private sealed class StepWriter(TextWriter output) : IProgress<SearchTuningStep>
+    {
+        public void Report(SearchTuningStep step) => output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"      tuning: breadth {step.Breadth}: recall@10 {step.Recall:F4}{(step.GaveUp ? " (gave up early)" : "")}, {step.Seconds:F1} s"));
     }
 
     // pgvector at a given hnsw.ef_search (PgVectorStore.Search sets max(100, 2 x top)): recall@10 and time of one query.

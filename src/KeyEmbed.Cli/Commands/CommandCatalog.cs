@@ -12,6 +12,7 @@ internal static class CommandCatalog
         yield return KeywordsCommand.Create(context);
         yield return IndexCommand.Create(context);
         yield return SearchCommand.Create(context);
+        yield return TuneCommand.Create(context);
         yield return TokenizeCommand.Create(context);
         yield return InspectCommand.Create(context);
         yield return HiddenStatesCommand.Create(context);

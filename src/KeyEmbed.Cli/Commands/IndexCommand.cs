@@ -26,15 +26,17 @@ internal static class IndexCommand
         var inputFormat = new Option<string>("--input-format") { Description = "auto (default: JSON Lines for .jsonl/.ndjson files, else one text a line), lines or jsonl.", DefaultValueFactory = _ => "auto" };
         var shard = new Option<string?>("--shard") { Description = "I/N: index only shard I (0-based) of N, chosen by a hash of each id; N processes with I = 0..N-1 cover the corpus once." };
         var indexPrecision = new Option<string>("--index-precision") { Description = "A new folder store's HNSW index: float32 (default) or int8 (a quarter of the memory). Ignored for PostgreSQL and existing stores.", DefaultValueFactory = _ => "float32" };
+        var targetRecall = StoreOptions.TargetRecall();
 
         var command = new Command("index", "Embed a corpus into a vector store (a folder, or PostgreSQL with pgvector): streamed, resumable, shardable.");
         shared.AddTo(command);
-        foreach (var option in new Option[] { store, input, inputFormat, shard, indexPrecision }) command.Options.Add(option);
+        foreach (var option in new Option[] { store, input, inputFormat, shard, indexPrecision, targetRecall }) command.Options.Add(option);
         command.SetAction(parse => CliApp.Guard(ctx, () =>
         {
             string inputPath = parse.GetValue(input)!;
             var format = CorpusReader.ParseFormat(parse.GetValue(inputFormat)!, inputPath);
             var (shardIndex, shardCount) = parse.GetValue(shard) is { } s ? VectorStores.ParseShard(s, "--shard") : (0, 1);
+            double? askedRecall = StoreOptions.CheckedTarget(parse.GetValue(targetRecall));
             var lines = EmbeddingOptionSet.ReadLines(ctx, inputPath, "--input");
             string source = inputPath == EmbeddingOptionSet.StandardInput ? "standard input" : inputPath;
 
@@ -76,8 +78,14 @@ internal static class IndexCommand
             // A PostgreSQL table this run created gets its HNSW index now, built once over every row.
             if (target is PgVectorStore table) table.BuildIndex();
             double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            long stored = target.Count();
             ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"indexed {added} new texts ({skipped} already stored{(shardCount > 1 ? $", {otherShards} in other shards" : "")}) into {target.Location}, which holds {target.Count()}; {seconds:F1} s: embedding {embedSeconds:F1} s, store {storeSeconds:F1} s ({pipeline.WaitSeconds:F1} s of it not overlapped with embedding)"));
+                $"indexed {added} new texts ({skipped} already stored{(shardCount > 1 ? $", {otherShards} in other shards" : "")}) into {target.Location}, which holds {stored}; {seconds:F1} s: embedding {embedSeconds:F1} s, store {storeSeconds:F1} s ({pipeline.WaitSeconds:F1} s of it not overlapped with embedding)"));
+            // How wide a search must walk depends on the data and grows with the rows: measure it when the store is new
+            // to tuning, has outgrown its tuning, or another target is asked for.
+            var tuning = target.Tuning;
+            if (stored >= SearchTuner.MinRows && (tuning is null || !tuning.HoldsFor(stored) || (askedRecall is { } asked && asked != tuning.TargetRecall)))
+                StoreOptions.Tune(ctx, target, askedRecall ?? tuning?.TargetRecall ?? SearchTuner.DefaultTargetRecall, ctx.Error);
             return 0;
         }));
         return command;

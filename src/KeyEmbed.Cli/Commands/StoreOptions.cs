@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using KeyEmbed.Embedding;
 using KeyEmbed.Stores;
 
@@ -19,8 +20,40 @@ internal static class StoreOptions
 
     public static Option<int?> SearchBreadth() => new("--search-breadth")
     {
-        Description = $"How many candidates a search keeps while walking the HNSW graph: more finds more of the true nearest neighbours and costs time in proportion (default: {Stores.Folder.FolderStoreOptions.DefaultSearchBreadth} for a folder store, max(100, 2 x top) for PostgreSQL, at most {Stores.Postgres.PgVectorStore.MaxSearchBreadth} there).",
+        Description = $"How many candidates a search keeps while walking the HNSW graph: more finds more of the true nearest neighbours and costs time in proportion (default: the breadth the store was tuned to by index or tune, scaled with --top; for a store never tuned {Stores.Folder.FolderStoreOptions.DefaultSearchBreadth} for a folder, max(100, 2 x top) for PostgreSQL, at most {Stores.Postgres.PgVectorStore.MaxSearchBreadth} there).",
     };
+
+    public static Option<double?> TargetRecall() => new("--target-recall")
+    {
+        Description = $"Tune searches to find this share of the exact top 10 (above 0, at most 1; default {SearchTuner.DefaultTargetRecall.ToString(CultureInfo.InvariantCulture)}, or the store's recorded target), measured with {SearchTuner.SampleSize} stored texts as queries.",
+    };
+
+    /// <summary>Checks a <c>--target-recall</c> value before any work is done.</summary>
+    public static double? CheckedTarget(double? target) =>
+        CliApp.NamingFlags(() => { if (target is { } t) SearchTuner.CheckTarget(t); return target; }, ("TargetRecall", "--target-recall"));
+
+    /// <summary>
+    /// Tunes the store's search breadth, a progress line per breadth tried on standard error, and says what it found
+    /// (on <paramref name="summary"/>): the breadth searches will use, or that no breadth reaches the target and what to do.
+    /// </summary>
+    public static SearchTuning Tune(CliContext ctx, IVectorStore store, double target, TextWriter summary)
+    {
+        ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"tuning the search: how wide a walk finds {target:0.###} of the exact top {SearchTuner.Top} ({SearchTuner.SampleSize} stored texts as queries)"));
+        var progress = new ReportInOrder<SearchTuningStep>(step => ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  breadth {step.Breadth}: recall@{SearchTuner.Top} {step.Recall:F3}{(step.GaveUp ? " (too far below the target; stopped early)" : "")}, {step.Seconds:F1} s")));
+        var tuning = store.TuneSearch(target, progress);
+        summary.WriteLine(tuning.Reached
+            ? FormattableString.Invariant($"search tuned: breadth {tuning.Breadth} finds {tuning.Recall:F3} of the exact top {SearchTuner.Top} (target {tuning.TargetRecall:0.###}) over {tuning.Rows:N0} rows; searches of {store.Location} use it (scaled with --top) until it holds {2 * tuning.Rows:N0} rows")
+            : FormattableString.Invariant($"warning: no search breadth reaches recall {tuning.TargetRecall:0.###} on {store.Location}: the widest walk allowed (breadth {tuning.Breadth}) finds {tuning.Recall:F3} of the exact top {SearchTuner.Top}; searches use breadth {tuning.Breadth}. For more, search with --exact, or for PostgreSQL rebuild the index denser (?hnsw_m=48&hnsw_ef_construction=200 in a new table; docs/stores.md)"));
+        return tuning;
+    }
+
+    // Progress<T> posts to the thread pool, so its lines could arrive after the summary; these are written as reported.
+    private sealed class ReportInOrder<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
 
     /// <summary>Opens a store with the command line's search breadth; an invalid breadth names its flag.</summary>
     public static IVectorStore Open(string location, StoreAccess access, int? searchBreadth) =>

@@ -44,6 +44,19 @@ public interface IVectorStore : IDisposable
     /// <summary>The stored vector of <paramref name="id"/>, or null when the id is not stored.</summary>
     float[]? Vector(string id);
 
+    /// <summary>
+    /// The store's recorded search tuning (<see cref="TuneSearch"/>), or null when it was never tuned. Searches walk
+    /// its breadth while it holds for the store's size, unless a breadth was given when opening.
+    /// </summary>
+    SearchTuning? Tuning { get; }
+
+    /// <summary>
+    /// Measures the smallest search breadth whose top 10 holds <paramref name="targetRecall"/> of the exact top 10
+    /// (<see cref="SearchTuner"/>: stored vectors as queries), records it in the store and returns it. Needs write
+    /// access and a non-empty store; costs about a hundred exact searches and a few hundred graph searches.
+    /// </summary>
+    SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null);
+
     /// <summary>Throws a <see cref="KeyEmbedException"/> naming the store unless it answers now (readiness checks).</summary>
     void Ping();
 }

@@ -190,6 +190,8 @@ public sealed class StoreRoutesTests
         public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false) => Call(() => inner.Search(query, top, exact));
         public float[]? Vector(string id) => Call(() => inner.Vector(id));
         public void Ping() => Call(() => { inner.Ping(); return 0; });
+        public SearchTuning? Tuning => inner.Tuning;
+        public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress) => Call(() => inner.TuneSearch(targetRecall, progress));
         public void Dispose() { }
     }
 }

@@ -174,4 +174,56 @@ public sealed class StoreCliTests
             AssertOneErrorLine(code, error, "--shard");
         }
     }
+
+    [Fact]
+    public void Index_tunes_a_new_or_doubled_store_once_and_tune_retunes_for_another_target()
+    {
+        using var dir = new TempDir();
+        // Distinct texts in the tiny model's 50-word vocabulary (anything else is [UNK] to it).
+        string[] words = ["the", "a", "of", "key", "word", "vector", "model", "text", "layer", "mean", "deep", "learn", "net", "good", "fast", "small", "big", "tiny", "test"];
+        var random = new Random(3);
+        var corpus = new HashSet<string>();
+        while (corpus.Count < 1100) corpus.Add(string.Join(' ', Enumerable.Range(0, 4).Select(_ => words[random.Next(words.Length)])));
+        File.WriteAllLines(dir.File("corpus.txt"), corpus);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"));
+        Assert.True(code == 0, error);
+        Assert.Contains("tuning the search", error);
+        Assert.Contains("  breadth 16: recall@10 ", error);
+        Assert.Matches(@"search tuned: breadth \d+ finds [01]\.\d{3} of the exact top 10 \(target 0\.95\) over 1,100 rows", error);
+
+        // Nothing new, and the tuning still holds: no second tuning.
+        (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"));
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("tuning", error);
+
+        var (tuned, output, tuneError) = CliProcess.Run("tune", "--store", dir.File("s"), "--target-recall", "0.99");
+        Assert.True(tuned == 0, tuneError);
+        Assert.Contains("(target 0.99) over 1,100 rows", output);
+        Assert.Contains("tuning the search", tuneError);
+
+        // Another target on index re-tunes at once.
+        (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--target-recall", "0.9");
+        Assert.True(code == 0, error);
+        Assert.Contains("(target 0.9) over 1,100 rows", error);
+        string stored = corpus.ElementAt(500);
+        var (searched, json, searchError) = CliProcess.Run("search", "--store", dir.File("s"), "--query", stored, "--top", "1", "--format", "json");
+        Assert.True(searched == 0, searchError);
+        Assert.Contains($"\"{stored}\"", json.Split("results")[1]);
+    }
+
+    [Fact]
+    public void A_bad_target_recall_is_one_line_naming_its_flag_before_any_work()
+    {
+        using var dir = new TempDir();
+        foreach (var bad in new[] { "0", "1.5", "-1" })
+        {
+            var (code, _, error) = CliProcess.Run("tune", "--store", dir.File("s"), "--target-recall", bad);
+            AssertOneErrorLine(code, error, "--target-recall", "above 0 and at most 1");
+            (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", "-", "--store", dir.File("s"), "--target-recall", bad);
+            AssertOneErrorLine(code, error, "--target-recall");
+        }
+        var (missing, _, missingError) = CliProcess.Run("tune", "--store", dir.File("nothing-here"));
+        AssertOneErrorLine(missing, missingError, "not found; index a corpus into it first");
+        Assert.False(Directory.Exists(dir.File("nothing-here")));
+    }
 }

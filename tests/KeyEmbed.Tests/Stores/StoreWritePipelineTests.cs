@@ -30,6 +30,8 @@ public sealed class StoreWritePipelineTests
         public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false) => [];
         public float[]? Vector(string id) => null;
         public void Ping() { }
+        public SearchTuning? Tuning => null;
+        public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress) => throw new NotSupportedException();
         public void Dispose() => Open.Dispose();
     }
 

@@ -17,14 +17,17 @@ public sealed record FolderStoreOptions
     /// <summary>
     /// How many candidates a search keeps while it walks the HNSW graph (USearch's search expansion, pgvector's
     /// <c>ef_search</c>): the index is asked for max(top, breadth) nearest rows and the first top are kept. Larger finds
-    /// more of the true nearest neighbours and costs time about in proportion. The default is set by the hardest case,
-    /// random unit vectors (no clusters for the walk to follow): over 100,000 random 384-dimensional ones recall@10 was
-    /// 0.59 at 1,024, 0.92 at 4,096 and 0.97 at 6,144 (float32 and int8 alike); real embeddings reach 1.000 with far
-    /// less (1,024 gave 1.000 over 100,000 keyword embeddings), so a caller who knows its data may lower it (docs/stores.md).
+    /// more of the true nearest neighbours and costs time about in proportion. Null (the default): the breadth the
+    /// store was tuned to (<see cref="FolderStore.TuneSearch"/>, which <c>index</c> runs) while that tuning holds,
+    /// else <see cref="DefaultSearchBreadth"/>.
     /// </summary>
-    public int SearchBreadth { get; init; } = DefaultSearchBreadth;
+    public int? SearchBreadth { get; init; }
 
-    /// <summary>The default <see cref="SearchBreadth"/>.</summary>
+    /// <summary>
+    /// The breadth of a store never tuned (or grown past its tuning). Set by the hardest case, random unit vectors (no
+    /// clusters for the walk to follow): over 100,000 random 384-dimensional ones recall@10 was 0.59 at 1,024, 0.92 at
+    /// 4,096 and 0.97 at 6,144 (float32 and int8 alike); real embeddings reach 1.000 with far less (docs/stores.md).
+    /// </summary>
     public const int DefaultSearchBreadth = 6144;
 
     /// <summary>
@@ -69,10 +72,11 @@ public sealed class FolderStore : IVectorStore
     private readonly ReaderWriterLockSlim _indexLock = new();
     private readonly object _dbLock = new();
     private readonly int _saveEvery;
-    private readonly int _searchBreadth;
+    private readonly int? _searchBreadth;
     private readonly int _addThreads;
     private readonly int _rescoreRows;
     private string _indexPrecision;
+    private SearchTuning? _tuning;
     private float[]? _int8Center;
     private bool _awaitingInt8Center; // an int8 store under Int8CenterSample rows without its center yet
     private USearchIndex? _index;
@@ -99,8 +103,19 @@ public sealed class FolderStore : IVectorStore
     /// <inheritdoc/>
     public StoreProfile? Profile { get; private set; }
 
-    /// <summary>How many candidates a search keeps while it walks the HNSW graph (<see cref="FolderStoreOptions.SearchBreadth"/>).</summary>
-    public int SearchBreadth => _searchBreadth;
+    /// <summary>How many candidates a top-10 search keeps while it walks the HNSW graph now (<see cref="FolderStoreOptions.SearchBreadth"/>).</summary>
+    public int SearchBreadth
+    {
+        get
+        {
+            _indexLock.EnterReadLock();
+            try { return BreadthFor(SearchTuner.Top); }
+            finally { _indexLock.ExitReadLock(); }
+        }
+    }
+
+    /// <inheritdoc/>
+    public SearchTuning? Tuning => _tuning;
 
     /// <summary>The precision the HNSW index keeps vectors in (float32 or int8).</summary>
     public string IndexPrecision => _indexPrecision;
@@ -198,6 +213,7 @@ public sealed class FolderStore : IVectorStore
         if (format != Format)
             throw KeyEmbedException.Input($"'{Location}' is not a KeyEmbed store ({DatabaseFile} has no {Format} marker{(format is null ? "" : $"; found '{format}'")})");
         _indexPrecision = Meta("index_precision") ?? "float32";
+        _tuning = SearchTuning.FromJson(Meta(TuningKey));
         if (Meta(Int8CenterKey) is { } center) _int8Center = MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(center)).ToArray();
         // Counted once here, not on every add: a store made before the center, already past the sample, never gets one.
         else _awaitingInt8Center = _indexPrecision == "int8" && Scalar<long>("SELECT count(*) FROM items") < Int8CenterSample;
@@ -321,7 +337,18 @@ public sealed class FolderStore : IVectorStore
     }
 
     /// <inheritdoc/>
-    public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false)
+    public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false) => Search(query, top, exact, breadth: null);
+
+    // The walk's breadth for a top-`top` search (under the index lock): the one given when opening, else the tuned one
+    // while it holds for the index's size, else the fixed default.
+    private int BreadthFor(int top)
+    {
+        if (_searchBreadth is { } given) return Math.Max(top, given);
+        if (_tuning is { } tuning && tuning.HoldsFor(_index is null ? 0 : (long)_index.Size())) return tuning.BreadthFor(top, MaxSearchBreadth);
+        return Math.Max(top, FolderStoreOptions.DefaultSearchBreadth);
+    }
+
+    private IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact, int? breadth)
     {
         ArgumentNullException.ThrowIfNull(query);
         if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})", nameof(KeyEmbed.Similarity.KeywordOptions.Top));
@@ -337,7 +364,7 @@ public sealed class FolderStore : IVectorStore
                 // USearch walks the graph keeping max(its search expansion, count) candidates, and the binding cannot
                 // change the expansion of an index loaded from a file (it stays at 64, far too few for recall on
                 // hard data): asking for the breadth's worth of rows is what widens the search.
-                int found = _index!.Search(ForIndex(query), Math.Max(top, _searchBreadth), out ulong[] rows, out float[] distances);
+                int found = _index!.Search(ForIndex(query), Math.Max(top, breadth ?? BreadthFor(top)), out ulong[] rows, out float[] distances);
                 // An int8 index orders rows by approximate cosines: rescore a few times top of them exactly below.
                 int keep = Math.Min(found, _indexPrecision == "int8" ? Math.Max(RescoreFactor * top, _rescoreRows) : top);
                 candidates = [.. Enumerable.Range(0, keep).Select(i => ((long)rows[i], 1f - distances[i]))];
@@ -360,6 +387,106 @@ public sealed class FolderStore : IVectorStore
             }
         }
         return [.. hits.OrderByDescending(h => h.Score).ThenBy(h => h.Id, StringComparer.Ordinal).Take(top)];
+    }
+
+    /// <inheritdoc/>
+    public SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null)
+    {
+        SearchTuner.CheckTarget(targetRecall);
+        if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading; tuning records its result.");
+        if (Profile is null) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+        var sample = new List<(long Row, string Id, float[] Vector)>();
+        long rows;
+        lock (_dbLock)
+        {
+            rows = Scalar<long>("SELECT count(*) FROM items");
+            if (rows == 0) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+            long first = Scalar<long>("SELECT min(row) FROM items"), last = Scalar<long>("SELECT max(row) FROM items");
+            // Rows are numbered densely in commit order; a row at or after each sampled position stands for it.
+            using var command = _db.CreateCommand();
+            command.CommandText = "SELECT row, id, vector FROM items WHERE row >= $from ORDER BY row LIMIT 1";
+            var from = command.Parameters.Add("$from", SqliteType.Integer);
+            var seen = new HashSet<long>();
+            foreach (int position in SearchTuner.SamplePositions(last - first + 1))
+            {
+                from.Value = first + position;
+                using var reader = command.ExecuteReader();
+                if (reader.Read() && seen.Add(reader.GetInt64(0)))
+                    sample.Add((reader.GetInt64(0), reader.GetString(1), MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(2)).ToArray()));
+            }
+        }
+        var exactRows = ExactTopMany([.. sample.Select(s => s.Vector)], SearchTuner.Top + 1);
+        var ids = IdsOf(exactRows.SelectMany(r => r).Select(hit => hit.Row).Distinct());
+        var tuning = SearchTuner.Tune(rows, [.. sample.Select(s => (s.Id, s.Vector))],
+            [.. exactRows.Select(r => (IReadOnlyList<(string, float)>)[.. r.Select(hit => (ids[hit.Row], hit.Score))])],
+            (query, top, breadth) => [.. Search(query, top, exact: false, breadth).Select(h => (h.Id, h.Score))], MaxSearchBreadth, targetRecall, progress);
+        lock (_dbLock) SetMeta(TuningKey, tuning.ToJson());
+        _tuning = tuning;
+        return tuning;
+    }
+
+    private const string TuningKey = "search_tuning";
+
+    // The exact top k rows of every query in one pass over the stored vectors (tuning's truth): one read of the table
+    // however many queries, each query's comparisons spread over the cores.
+    private List<List<(long Row, float Score)>> ExactTopMany(IReadOnlyList<float[]> queries, int k)
+    {
+        var units = queries.Select(q => { var u = new float[q.Length]; float n = TensorPrimitives.Norm(q); if (n > 0) TensorPrimitives.Divide(q, n, u); return u; }).ToArray();
+        var comparer = Comparer<(float Score, long Row)>.Create((a, b) => a.Score != b.Score ? a.Score.CompareTo(b.Score) : b.Row.CompareTo(a.Row));
+        var best = units.Select(_ => new PriorityQueue<long, (float Score, long Row)>(comparer)).ToArray();
+        var rows = new List<long>();
+        var vectors = new List<float[]>();
+        void Compare()
+        {
+            Parallel.For(0, units.Length, q =>
+            {
+                for (int i = 0; i < vectors.Count; i++)
+                {
+                    float score = TensorPrimitives.Dot(units[q], vectors[i]);
+                    if (best[q].Count < k) best[q].Enqueue(rows[i], (score, rows[i]));
+                    else best[q].EnqueueDequeue(rows[i], (score, rows[i]));
+                }
+            });
+            rows.Clear();
+            vectors.Clear();
+        }
+        lock (_dbLock)
+        {
+            using var command = _db.CreateCommand();
+            command.CommandText = "SELECT row, vector FROM items";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var vector = MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(1)).ToArray();
+                float norm = TensorPrimitives.Norm(vector);
+                if (norm > 0) TensorPrimitives.Divide(vector, norm, vector);
+                rows.Add(reader.GetInt64(0));
+                vectors.Add(vector);
+                if (vectors.Count == 4096) Compare();
+            }
+            Compare();
+        }
+        return [.. best.Select(queue =>
+        {
+            var list = new List<(long Row, float Score)>(queue.Count);
+            while (queue.TryDequeue(out long row, out var key)) list.Add((row, key.Score));
+            list.Reverse();
+            return list;
+        })];
+    }
+
+    private Dictionary<long, string> IdsOf(IEnumerable<long> rows)
+    {
+        var ids = new Dictionary<long, string>();
+        lock (_dbLock)
+            foreach (var chunk in rows.Chunk(500))
+            {
+                using var command = _db.CreateCommand();
+                command.CommandText = "SELECT row, id FROM items WHERE row IN (" + string.Join(",", chunk) + ")";
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) ids[reader.GetInt64(0)] = reader.GetString(1);
+            }
+        return ids;
     }
 
     /// <inheritdoc/>

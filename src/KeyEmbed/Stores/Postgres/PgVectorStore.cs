@@ -27,6 +27,8 @@ public sealed partial class PgVectorStore : IVectorStore
     private readonly bool _bulkLoad;
     private readonly int? _searchBreadth;
     private readonly HnswGraph _graph;
+    private SearchTuning? _tuning;
+    private bool _tuningHolds;
 
     private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access, bool bulkLoad, int? searchBreadth, HnswGraph graph)
     {
@@ -46,8 +48,11 @@ public sealed partial class PgVectorStore : IVectorStore
     /// <inheritdoc/>
     public StoreProfile? Profile { get; private set; }
 
-    /// <summary>The search breadth given when opening (pgvector's <c>hnsw.ef_search</c>); null: max(100, 2 × top).</summary>
+    /// <summary>The search breadth given when opening (pgvector's <c>hnsw.ef_search</c>); null: the tuned one while it holds, else max(100, 2 × top).</summary>
     public int? SearchBreadth => _searchBreadth;
+
+    /// <inheritdoc/>
+    public SearchTuning? Tuning => _tuning;
 
     /// <summary>The table this store uses.</summary>
     public string Table => _table;
@@ -108,12 +113,19 @@ public sealed partial class PgVectorStore : IVectorStore
                     throw KeyEmbedException.Input($"PostgreSQL at {_endpoint} cannot enable pgvector ({e.MessageText}); install the extension (README: 'Stores') or ask the database owner to run CREATE EXTENSION vector");
                 }
                 Execute(connection, "CREATE TABLE IF NOT EXISTS keyembed_stores (name text PRIMARY KEY, profile text NOT NULL)", transaction);
+                // Added after the first release: tables made before get the column from their next writer.
+                Execute(connection, "ALTER TABLE keyembed_stores ADD COLUMN IF NOT EXISTS search_tuning text", transaction);
                 transaction.Commit();
                 // Connections learn the database's types when they open; one opened before the extension existed
                 // would not know 'vector'. Reload them for every connection of this data source.
                 _source.ReloadTypes();
             }
-            if (ReadProfile(connection) is { } profile) Profile = profile;
+            if (ReadProfile(connection) is { } profile)
+            {
+                Profile = profile;
+                _tuning = ReadTuning(connection);
+                _tuningHolds = _tuning is { } tuning && tuning.HoldsFor(EstimatedRows(connection));
+            }
             else if (_access == StoreAccess.Read)
                 throw KeyEmbedException.Input($"{Location}: there is no KeyEmbed store table '{_table}' in this database; index a corpus into it first (table={_table})");
             return 0;
@@ -308,7 +320,74 @@ public sealed partial class PgVectorStore : IVectorStore
     public const int MaxSearchBreadth = 1000;
 
     /// <summary>The <c>hnsw.ef_search</c> a top-<paramref name="top"/> search runs with: it bounds both the walk and how many rows the scan can return, so it is at least top.</summary>
-    internal int EfSearchFor(int top) => Math.Clamp(Math.Max(_searchBreadth ?? Math.Max(100, 2 * top), top), 1, MaxSearchBreadth);
+    internal int EfSearchFor(int top) => Math.Clamp(Math.Max(
+        _searchBreadth ?? (_tuningHolds ? _tuning!.BreadthFor(top, MaxSearchBreadth) : Math.Max(100, 2 * top)), top), 1, MaxSearchBreadth);
+
+    /// <inheritdoc/>
+    public SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null)
+    {
+        SearchTuner.CheckTarget(targetRecall);
+        if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading; tuning records its result.");
+        if (Profile is null) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+        if (!HasIndex()) throw KeyEmbedException.Input($"{Location}: table '{_table}' has no HNSW index yet (an `index` run did not finish); run `keyembed index` again to build it, then tune");
+        long rows = Count();
+        if (rows == 0) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+        var sample = Run(connection =>
+        {
+            // A fixed pseudo-random order of the ids: the same rows every time the table holds the same ids.
+            using var command = new NpgsqlCommand($"SELECT id, embedding FROM {_table} ORDER BY md5(id) LIMIT $1", connection);
+            command.Parameters.AddWithValue(SearchTuner.SampleSize);
+            var picked = new List<(string Id, float[] Vector)>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) picked.Add((reader.GetString(0), reader.GetFieldValue<Vector>(1).ToArray()));
+            return picked;
+        });
+        var exact = sample.Select(q => (IReadOnlyList<(string, float)>)[.. Search(q.Vector, SearchTuner.Top + 1, exact: true).Select(h => (h.Id, h.Score))]).ToList();
+        var tuning = SearchTuner.Tune(rows, sample, exact, (query, top, breadth) => SearchIds(query, top, breadth), MaxSearchBreadth, targetRecall, progress);
+        Run(connection =>
+        {
+            using var command = new NpgsqlCommand("UPDATE keyembed_stores SET search_tuning = $1 WHERE name = $2", connection);
+            command.Parameters.AddWithValue(tuning.ToJson());
+            command.Parameters.AddWithValue(_table);
+            return command.ExecuteNonQuery();
+        });
+        _tuning = tuning;
+        _tuningHolds = true;
+        return tuning;
+    }
+
+    // The ids and cosines of a top-`top` HNSW search at hnsw.ef_search = breadth (tuning's measurements).
+    private List<(string Id, float Score)> SearchIds(float[] query, int top, int breadth) => Run(connection =>
+    {
+        using var transaction = connection.BeginTransaction();
+        Execute(connection, $"SET LOCAL hnsw.ef_search = {Math.Clamp(Math.Max(breadth, top), 1, MaxSearchBreadth)}", transaction);
+        Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
+        using var command = new NpgsqlCommand($"SELECT id, 1 - (embedding <=> $1) FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
+        command.Parameters.AddWithValue(new Vector(query));
+        command.Parameters.AddWithValue(top);
+        var ids = new List<(string, float)>(top);
+        using (var reader = command.ExecuteReader()) while (reader.Read()) ids.Add((reader.GetString(0), (float)reader.GetDouble(1)));
+        transaction.Commit();
+        return ids;
+    });
+
+    private SearchTuning? ReadTuning(NpgsqlConnection connection)
+    {
+        // to_jsonb reads the column whether or not this database's keyembed_stores has it yet (made by an older version).
+        using var command = new NpgsqlCommand("SELECT to_jsonb(s) ->> 'search_tuning' FROM keyembed_stores s WHERE name = $1", connection);
+        command.Parameters.AddWithValue(_table);
+        return SearchTuning.FromJson(command.ExecuteScalar() as string);
+    }
+
+    // The planner's row estimate (cheap at any size); an exact count while the table has never been analysed.
+    private long EstimatedRows(NpgsqlConnection connection)
+    {
+        using var estimate = new NpgsqlCommand("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)", connection);
+        estimate.Parameters.AddWithValue(_table);
+        if (estimate.ExecuteScalar() is long rows && rows >= 0) return rows;
+        using var count = new NpgsqlCommand($"SELECT count(*) FROM {_table}", connection);
+        return (long)count.ExecuteScalar()!;
+    }
 
     /// <inheritdoc/>
     public void Ping() => Run(connection =>

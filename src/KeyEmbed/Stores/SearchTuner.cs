@@ -1,0 +1,157 @@
+using System.Text.Json;
+
+namespace KeyEmbed.Stores;
+
+/// <summary>
+/// What tuning a store's search found (<see cref="IVectorStore.TuneSearch"/>): the smallest search breadth whose top 10
+/// held <see cref="TargetRecall"/> of the exact top 10, measured with <see cref="Queries"/> stored vectors as queries
+/// over the <see cref="Rows"/> the store held then. A store records it and searches with it while it holds
+/// (<see cref="HoldsFor"/>), unless a search breadth is given when opening.
+/// </summary>
+/// <param name="Breadth">The search breadth chosen (the widest tried when <paramref name="Reached"/> is false).</param>
+/// <param name="Recall">Recall@10 measured at <paramref name="Breadth"/>.</param>
+/// <param name="TargetRecall">The recall asked for.</param>
+/// <param name="Queries">How many stored vectors served as queries.</param>
+/// <param name="Rows">How many rows the store held when tuned.</param>
+/// <param name="Reached">Whether some breadth the store allows reached the target.</param>
+public sealed record SearchTuning(int Breadth, double Recall, double TargetRecall, int Queries, long Rows, bool Reached)
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>
+    /// Whether the tuning still describes a store of <paramref name="rows"/> rows: until the store has grown past
+    /// twice the rows it was tuned on (a graph walk needs more breadth as rows grow; the store's fixed default applies
+    /// beyond that until it is tuned again).
+    /// </summary>
+    public bool HoldsFor(long rows) => rows <= 2 * Math.Max(Rows, 1);
+
+    /// <summary>The breadth a top-<paramref name="top"/> search walks: the tuned one (measured for top 10) scaled with top, within [top, max].</summary>
+    public int BreadthFor(int top, int max) =>
+        (int)Math.Clamp(Math.Max(top, (long)Breadth * Math.Max(top, SearchTuner.Top) / SearchTuner.Top), 1, Math.Max(max, top));
+
+    internal string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>The recorded tuning, or null when <paramref name="json"/> is missing or not one (it is advice, so a damaged record is ignored, not fatal).</summary>
+    internal static SearchTuning? FromJson(string? json)
+    {
+        if (string.IsNullOrWhiteSpace(json)) return null;
+        try
+        {
+            var tuning = JsonSerializer.Deserialize<SearchTuning>(json, Json);
+            return tuning is { Breadth: >= 1, Rows: >= 0 } ? tuning : null;
+        }
+        catch (JsonException) { return null; }
+    }
+}
+
+/// <summary>One breadth tried while tuning, for progress lines.</summary>
+/// <param name="Breadth">The search breadth tried.</param>
+/// <param name="Recall">Recall@10 over the queries run (all of them, unless <paramref name="GaveUp"/>).</param>
+/// <param name="GaveUp">Whether the breadth was dropped early, its recall too far below the target to reach it.</param>
+/// <param name="Seconds">Time spent on this breadth.</param>
+public sealed record SearchTuningStep(int Breadth, double Recall, bool GaveUp, double Seconds);
+
+/// <summary>
+/// Finds the smallest search breadth that reaches a recall target on a store, the same way for every store: stored
+/// vectors as queries (each one's own row left out of both lists), the exact top 10 from the store's brute force, and
+/// the store's own search at doubling breadths (16, 32, … up to the store's maximum), then one step halfway back.
+/// Why measure instead of fixing a default: how wide a graph walk must be depends on the data (real embeddings are
+/// clustered and need a few hundred candidates; random vectors over a million rows need tens of thousands,
+/// docs/stores.md), and on the number of rows.
+/// </summary>
+public static class SearchTuner
+{
+    /// <summary>The recall@10 <c>index</c> tunes for unless told otherwise.</summary>
+    public const double DefaultTargetRecall = 0.95;
+
+    /// <summary>Stored vectors used as queries.</summary>
+    public const int SampleSize = 100;
+
+    /// <summary>A store with fewer rows is not tuned by <c>index</c> (the fixed default walks nearly all of it anyway).</summary>
+    public const long MinRows = 1000;
+
+    /// <summary>The top the recall is measured at.</summary>
+    public const int Top = 10;
+
+    private const int FirstBreadth = 16;
+    private const int CheckEvery = 20;
+    private const double GiveUpBelow = 0.2;
+
+    /// <summary>Throws an input error unless <paramref name="targetRecall"/> is in (0, 1].</summary>
+    public static void CheckTarget(double targetRecall)
+    {
+        if (!(targetRecall > 0 && targetRecall <= 1))
+            throw KeyEmbedException.Input($"target recall must be above 0 and at most 1 (got {targetRecall.ToString(System.Globalization.CultureInfo.InvariantCulture)})", "TargetRecall");
+    }
+
+    /// <summary>Which of <paramref name="count"/> stored rows (by position) serve as queries: spread by a fixed seed, so tuning twice picks the same.</summary>
+    internal static int[] SamplePositions(long count)
+    {
+        var random = new Random(20261205);
+        if (count <= SampleSize) return [.. Enumerable.Range(0, (int)count)];
+        var chosen = new SortedSet<int>();
+        while (chosen.Count < SampleSize) chosen.Add((int)random.NextInt64(Math.Min(count, int.MaxValue)));
+        return [.. chosen];
+    }
+
+    /// <summary>
+    /// Tunes: <paramref name="queries"/> are stored (id, vector) pairs; <paramref name="exactTop"/> their exact top
+    /// <see cref="Top"/> + 1 (id, cosine) pairs, best first (their own row among them); <paramref name="search"/> the
+    /// store's search (query, top, breadth) → (id, exact cosine) pairs, best first; <paramref name="maxBreadth"/> the
+    /// widest breadth the store allows.
+    /// </summary>
+    /// <remarks>
+    /// A row found counts when it is as near as the tenth exact neighbour: rows at equal distance (duplicate texts,
+    /// vectors a small model cannot tell apart) are equally right, whichever of them either list happens to hold.
+    /// </remarks>
+    internal static SearchTuning Tune(long rows, IReadOnlyList<(string Id, float[] Vector)> queries, IReadOnlyList<IReadOnlyList<(string Id, float Score)>> exactTop,
+        Func<float[], int, int, IReadOnlyList<(string Id, float Score)>> search, int maxBreadth, double targetRecall, IProgress<SearchTuningStep>? progress = null)
+    {
+        CheckTarget(targetRecall);
+        if (queries.Count == 0) throw new ArgumentException("No queries to tune with.", nameof(queries));
+        var truth = queries.Select((q, i) => exactTop[i].Where(hit => hit.Id != q.Id).Take(Top).ToList()).ToList();
+        // The tenth exact neighbour's score, less what two computations of one cosine may differ by.
+        var threshold = truth.Select(t => t.Count == 0 ? float.NegativeInfinity : t[^1].Score - 1e-5f).ToList();
+
+        (double Recall, bool GaveUp) Measure(int breadth)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long found = 0, wanted = 0;
+            bool gaveUp = false;
+            for (int q = 0; q < queries.Count; q++)
+            {
+                var hits = search(queries[q].Vector, Top + 1, breadth).Where(hit => hit.Id != queries[q].Id).Take(Top);
+                found += hits.Count(hit => hit.Score >= threshold[q]);
+                wanted += truth[q].Count;
+                // A breadth far below the target after a fifth of the queries will not reach it: save the rest.
+                if ((q + 1) % CheckEvery == 0 && q + 1 < queries.Count && wanted > 0 && (double)found / wanted < targetRecall - GiveUpBelow)
+                {
+                    gaveUp = true;
+                    break;
+                }
+            }
+            double recall = wanted == 0 ? 1 : (double)found / wanted;
+            progress?.Report(new SearchTuningStep(breadth, recall, gaveUp, clock.Elapsed.TotalSeconds));
+            return (recall, gaveUp);
+        }
+
+        int previous = 0;
+        double lastRecall = 0;
+        for (int breadth = Math.Min(FirstBreadth, maxBreadth); ; breadth = (int)Math.Min((long)breadth * 2, maxBreadth))
+        {
+            var (recall, gaveUp) = Measure(breadth);
+            lastRecall = recall;
+            if (!gaveUp && recall >= targetRecall)
+            {
+                // Halfway back to the breadth that missed: often enough, at a third less time a search.
+                int middle = (previous + breadth) / 2;
+                if (previous > 0 && middle > previous && middle < breadth && Measure(middle) is { GaveUp: false } half && half.Recall >= targetRecall)
+                    return new SearchTuning(middle, half.Recall, targetRecall, queries.Count, rows, Reached: true);
+                return new SearchTuning(breadth, recall, targetRecall, queries.Count, rows, Reached: true);
+            }
+            // Walking as many candidates as there are rows visits them all: nothing wider can do better.
+            if (breadth >= maxBreadth || breadth >= rows) return new SearchTuning(breadth, lastRecall, targetRecall, queries.Count, rows, Reached: false);
+            previous = breadth;
+        }
+    }
+}

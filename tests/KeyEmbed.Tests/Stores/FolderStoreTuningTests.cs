@@ -1,0 +1,99 @@
+using System.Numerics.Tensors;
+using KeyEmbed.Stores;
+using KeyEmbed.Stores.Folder;
+
+namespace KeyEmbed.Tests.Stores;
+
+/// <summary>A folder store's search tuning: measured, recorded, used by later searches while it holds.</summary>
+public sealed class FolderStoreTuningTests
+{
+    private static readonly StoreProfile Profile = new("test", "0123456789abcdef", [1], "sum", "mean", false, true, 16, "float32");
+
+    private static float[] Unit(Random random)
+    {
+        var v = new float[16];
+        for (int i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
+        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
+        return v;
+    }
+
+    private static (StoreItem[] Items, float[][] Vectors) Batch(Random random, int from, int count) =>
+        ([.. Enumerable.Range(from, count).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, count).Select(_ => Unit(random))]);
+
+    [Theory]
+    [InlineData("float32")]
+    [InlineData("int8")]
+    public void The_tuned_breadth_is_recorded_used_by_later_searches_and_finds_the_target_on_new_queries(string precision)
+    {
+        using var dir = new TempDir();
+        var random = new Random(11);
+        var (items, vectors) = Batch(random, 0, 4000);
+        SearchTuning tuning;
+        using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = precision }))
+        {
+            store.Claim(Profile, "test");
+            store.Add(items, vectors);
+            Assert.Null(store.Tuning);
+            Assert.Equal(FolderStoreOptions.DefaultSearchBreadth, store.SearchBreadth);
+            tuning = store.TuneSearch(0.97);
+        }
+        Assert.True(tuning.Reached);
+        Assert.True(tuning.Recall >= 0.97, $"recall {tuning.Recall}");
+        Assert.Equal(4000, tuning.Rows);
+        Assert.Equal(SearchTuner.SampleSize, tuning.Queries);
+        Assert.InRange(tuning.Breadth, 16, 4000);
+
+        using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
+        Assert.Equal(tuning, reader.Tuning);
+        Assert.Equal(tuning.Breadth, reader.SearchBreadth);
+        // Queries that are not stored rows, against brute force: the tuned breadth holds up within sampling error.
+        int found = 0;
+        for (int q = 0; q < 100; q++)
+        {
+            var query = Unit(random);
+            var truth = reader.Search(query, 10, exact: true).Select(h => h.Id).ToHashSet();
+            found += reader.Search(query, 10).Count(h => truth.Contains(h.Id));
+        }
+        Assert.True(found >= 0.93 * 1000, $"recall@10 on new queries {found / 1000.0} at breadth {tuning.Breadth}");
+
+        using var given = FolderStore.Open(dir.File("s"), StoreAccess.Read, new FolderStoreOptions { SearchBreadth = 7 });
+        Assert.Equal(10, given.SearchBreadth); // a breadth given when opening wins (never below top)
+    }
+
+    [Fact]
+    public void A_store_grown_past_twice_its_tuned_rows_searches_with_the_default_until_tuned_again()
+    {
+        using var dir = new TempDir();
+        var random = new Random(12);
+        using var store = FolderStore.Open(dir.File("s"), StoreAccess.Write);
+        store.Claim(Profile, "test");
+        var (items, vectors) = Batch(random, 0, 1000);
+        store.Add(items, vectors);
+        var tuning = store.TuneSearch(0.95);
+        Assert.Equal(tuning.Breadth, store.SearchBreadth);
+        (items, vectors) = Batch(random, 1000, 1000);
+        store.Add(items, vectors);
+        Assert.Equal(tuning.Breadth, store.SearchBreadth); // 2,000 rows: twice, still held
+        (items, vectors) = Batch(random, 2000, 1);
+        store.Add(items, vectors);
+        Assert.Equal(FolderStoreOptions.DefaultSearchBreadth, store.SearchBreadth);
+        Assert.Equal(2001, store.TuneSearch(0.95).Rows);
+        Assert.NotEqual(FolderStoreOptions.DefaultSearchBreadth, store.SearchBreadth);
+    }
+
+    [Fact]
+    public void Tuning_an_empty_store_is_an_input_error_and_a_reader_cannot_tune()
+    {
+        using var dir = new TempDir();
+        using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write))
+        {
+            var error = Assert.Throws<KeyEmbedException>(() => store.TuneSearch());
+            Assert.Contains("is empty; index a corpus into it first", error.Message);
+            store.Claim(Profile, "test");
+            var (items, vectors) = Batch(new Random(13), 0, 50);
+            store.Add(items, vectors);
+        }
+        using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
+        Assert.Throws<InvalidOperationException>(() => reader.TuneSearch());
+    }
+}

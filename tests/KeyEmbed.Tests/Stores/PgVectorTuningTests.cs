@@ -1,0 +1,83 @@
+using System.Numerics.Tensors;
+using KeyEmbed.Stores;
+using KeyEmbed.Stores.Postgres;
+using Npgsql;
+
+namespace KeyEmbed.Tests.Stores;
+
+/// <summary>A PostgreSQL store's search tuning: measured on the HNSW index, recorded in keyembed_stores, used as ef_search.</summary>
+[Collection("PostgreSQL")]
+[Trait("Requires", "PostgreSQL with pgvector")]
+public sealed class PgVectorTuningTests(PostgresServer postgres)
+{
+    private static readonly StoreProfile Profile = new("test", "0123456789abcdef", [1], "sum", "mean", false, true, 16, "float32");
+
+    private static float[] Unit(Random random)
+    {
+        var v = new float[16];
+        for (int i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
+        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
+        return v;
+    }
+
+    private string Filled(string prefix, int rows, bool buildIndex = true)
+    {
+        string location = postgres.NewStore(prefix);
+        var random = new Random(31);
+        using var store = PgVectorStore.Open(location, StoreAccess.Write, bulkLoad: true);
+        store.Claim(Profile, "test");
+        store.Add([.. Enumerable.Range(0, rows).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, rows).Select(_ => Unit(random))]);
+        if (buildIndex) store.BuildIndex();
+        return location;
+    }
+
+    [Fact]
+    public void The_tuned_ef_search_is_recorded_and_used_by_later_searches_unless_a_breadth_is_given()
+    {
+        string location = Filled("tuned", 1500);
+        SearchTuning tuning;
+        using (var writer = PgVectorStore.Open(location, StoreAccess.Write))
+        {
+            Assert.Null(writer.Tuning);
+            Assert.Equal(100, writer.EfSearchFor(10));
+            tuning = writer.TuneSearch(0.97);
+        }
+        Assert.True(tuning.Reached);
+        Assert.True(tuning.Recall >= 0.97, $"recall {tuning.Recall}");
+        Assert.Equal(1500, tuning.Rows);
+        Assert.InRange(tuning.Breadth, 16, PgVectorStore.MaxSearchBreadth);
+
+        using var reader = PgVectorStore.Open(location, StoreAccess.Read);
+        Assert.Equal(tuning, reader.Tuning);
+        Assert.Equal(Math.Max(10, tuning.Breadth), reader.EfSearchFor(10));
+        Assert.Equal(Math.Min(1000, Math.Max(50, tuning.Breadth * 5)), reader.EfSearchFor(50));
+        using var given = PgVectorStore.Open(location, StoreAccess.Read, searchBreadth: 400);
+        Assert.Equal(400, given.EfSearchFor(10));
+    }
+
+    [Fact]
+    public void A_table_without_its_hnsw_index_yet_cannot_be_tuned_and_says_why()
+    {
+        string location = Filled("noindex", 200, buildIndex: false);
+        using var writer = PgVectorStore.Open(location, StoreAccess.Write, bulkLoad: true);
+        var error = Assert.Throws<KeyEmbedException>(() => writer.TuneSearch());
+        Assert.Contains("has no HNSW index yet", error.Message);
+    }
+
+    [Fact]
+    public void A_keyembed_stores_table_made_before_tuning_existed_is_read_as_untuned_and_gets_the_column_from_a_writer()
+    {
+        string location = Filled("oldschema", 300);
+        using (var source = NpgsqlDataSource.Create(PgVectorStore.Parse(location).Builder.ConnectionString))
+        using (var drop = source.CreateCommand("ALTER TABLE keyembed_stores DROP COLUMN IF EXISTS search_tuning"))
+            drop.ExecuteNonQuery();
+        using (var reader = PgVectorStore.Open(location, StoreAccess.Read))
+        {
+            Assert.Null(reader.Tuning);
+            Assert.Equal(100, reader.EfSearchFor(10));
+            Assert.Single(reader.Search(new float[16] { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, 1));
+        }
+        using var writer = PgVectorStore.Open(location, StoreAccess.Write);
+        Assert.Equal(300, writer.TuneSearch().Rows);
+    }
+}

@@ -1,0 +1,118 @@
+using KeyEmbed.Stores;
+
+namespace KeyEmbed.Tests.Stores;
+
+/// <summary>The tuning schedule on its own, against a search whose recall is a known function of the breadth.</summary>
+public sealed class SearchTunerTests
+{
+    // 40 queries q0..q39; each one's exact top 11 is itself (cosine 1) and t{q}_0..t{q}_9 (0.9 down to 0.81).
+    private static readonly List<(string Id, float[] Vector)> Queries = [.. Enumerable.Range(0, 40).Select(q => ($"q{q}", new float[] { q }))];
+    private static readonly List<IReadOnlyList<(string Id, float Score)>> Exact =
+        [.. Queries.Select(q => (IReadOnlyList<(string, float)>)[(q.Id, 1f), .. Enumerable.Range(0, 10).Select(i => ($"t{q.Id}_{i}", 0.9f - 0.01f * i))])];
+
+    // Finds floor(10 × breadth / 400) of the true ten (all from 400 up), after the query's own row, then farther strangers.
+    private static Func<float[], int, int, IReadOnlyList<(string Id, float Score)>> GrowingSearch(List<int> breadthsAsked) => (query, top, breadth) =>
+    {
+        breadthsAsked.Add(breadth);
+        string id = $"q{(int)query[0]}";
+        int good = Math.Min(10, 10 * breadth / 400);
+        return [(id, 1f), .. Enumerable.Range(0, good).Select(i => ($"t{id}_{i}", 0.9f - 0.01f * i)), .. Enumerable.Range(0, top).Select(i => ($"stranger{i}", 0.5f))];
+    };
+
+    [Fact]
+    public void It_doubles_the_breadth_until_the_target_is_met_then_tries_halfway_back()
+    {
+        var asked = new List<int>();
+        var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch(asked), maxBreadth: 100_000, targetRecall: 0.9);
+        // 16 … 256 miss (256 finds 6 of 10), 512 finds all; halfway back, 384, finds 9 of 10 = 0.9: chosen.
+        Assert.Equal(new SearchTuning(384, 0.9, 0.9, 40, 50_000, Reached: true), tuning);
+        Assert.Equal([16, 32, 64, 128, 256, 512, 384], asked.Distinct());
+        // Breadths far below the target are dropped after the first 20 queries; the ones that count run all 40.
+        Assert.Equal(20, asked.Count(b => b == 16));
+        Assert.Equal(40, asked.Count(b => b == 512));
+    }
+
+    [Fact]
+    public void The_query_s_own_row_counts_neither_as_found_nor_as_wanted()
+    {
+        // GrowingSearch returns the query's own row first: were it counted, recall at 400 would not be exactly 1.
+        var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch([]), maxBreadth: 100_000, targetRecall: 1.0);
+        Assert.Equal(512, tuning.Breadth);
+        Assert.Equal(1.0, tuning.Recall);
+    }
+
+    [Fact]
+    public void Rows_as_near_as_the_tenth_exact_neighbour_count_whichever_of_equals_either_list_holds()
+    {
+        // Twenty rows at the same cosine (duplicate texts): the exact top 10 holds ten of them, the search the other ten.
+        var exact = Queries.Select(q => (IReadOnlyList<(string, float)>)[(q.Id, 1f), .. Enumerable.Range(0, 10).Select(i => ($"twin{i}", 0.7f))]).ToList();
+        IReadOnlyList<(string, float)> Search(float[] query, int top, int breadth) =>
+            [($"q{(int)query[0]}", 1f), .. Enumerable.Range(10, 10).Select(i => ($"twin{i}", 0.7f)), ("farther", 0.69f)];
+        var tuning = SearchTuner.Tune(50_000, Queries, exact, Search, maxBreadth: 100_000, targetRecall: 1.0);
+        Assert.Equal((16, 1.0, true), (tuning.Breadth, tuning.Recall, tuning.Reached));
+    }
+
+    [Fact]
+    public void A_target_no_allowed_breadth_reaches_ends_at_the_widest_saying_so()
+    {
+        var steps = new List<SearchTuningStep>();
+        var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch([]), maxBreadth: 300, targetRecall: 0.95, new ListProgress(steps));
+        Assert.False(tuning.Reached);
+        Assert.Equal(300, tuning.Breadth);
+        Assert.Equal(0.7, tuning.Recall, 6);
+        Assert.Equal([16, 32, 64, 128, 256, 300], steps.Select(s => s.Breadth));
+    }
+
+    [Fact]
+    public void A_walk_as_wide_as_the_store_is_the_last_one_tried()
+    {
+        var asked = new List<int>();
+        var tuning = SearchTuner.Tune(rows: 100, Queries, Exact, GrowingSearch(asked), maxBreadth: 100_000, targetRecall: 0.95);
+        Assert.False(tuning.Reached);
+        Assert.Equal(128, asked.Max());
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-0.5)]
+    [InlineData(1.01)]
+    [InlineData(double.NaN)]
+    public void A_target_outside_0_to_1_is_an_input_error(double target)
+    {
+        var error = Assert.Throws<KeyEmbedException>(() => SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch([]), 100_000, target));
+        Assert.Equal(ErrorKind.InvalidInput, error.Kind);
+        Assert.Contains("target recall", error.Message);
+    }
+
+    [Fact]
+    public void A_tuning_holds_until_the_store_doubles_and_scales_with_top()
+    {
+        var tuning = new SearchTuning(300, 0.96, 0.95, 100, 10_000, true);
+        Assert.True(tuning.HoldsFor(20_000));
+        Assert.False(tuning.HoldsFor(20_001));
+        Assert.Equal(300, tuning.BreadthFor(1, 100_000));
+        Assert.Equal(300, tuning.BreadthFor(10, 100_000));
+        Assert.Equal(1500, tuning.BreadthFor(50, 100_000));
+        Assert.Equal(1000, tuning.BreadthFor(50, 1000));
+        Assert.Equal(2000, tuning.BreadthFor(2000, 1000)); // never fewer candidates than rows asked for
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("{not json")]
+    [InlineData("{\"breadth\": 0}")]
+    public void A_missing_or_damaged_record_is_no_tuning(string? json) => Assert.Null(SearchTuning.FromJson(json));
+
+    [Fact]
+    public void A_record_reads_back_as_written()
+    {
+        var tuning = new SearchTuning(384, 0.962, 0.95, 100, 123_456, true);
+        Assert.Equal(tuning, SearchTuning.FromJson(tuning.ToJson()));
+    }
+
+    private sealed class ListProgress(List<SearchTuningStep> steps) : IProgress<SearchTuningStep>
+    {
+        public void Report(SearchTuningStep value) => steps.Add(value);
+    }
+}
