@@ -23,13 +23,14 @@ internal static class StoreBench
     private const int Width = 384;
 
     public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output,
-        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null, bool pipelineOnly = false, double? tune = null)
+        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null, bool pipelineOnly = false, double? tune = null, bool spin = true)
     {
         breadths ??= [10, 256, FolderStoreOptions.DefaultSearchBreadth, 4096];
         bool Wanted(string key) => only is null || only.Contains(key);
         Directory.CreateDirectory(work);
         output.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs ({CpuModel()}), shared with other builds and tests (load average {LoadAverage()}); {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; figures are indicative");
-        using var model = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { CacheBytes = 0 });
+        using var model = KeyEmbedModel.Load("minilm", new KeyEmbedModelOptions { CacheBytes = 0, AllowSpinning = spin });
+        if (!spin) output.WriteLine("ONNX Runtime's intra-op threads do not spin (--no-spin)");
         var profile = StoreProfile.Of(model);
 
         // (1) Ingestion (skipped with --ingest 0).
