@@ -27,7 +27,7 @@ internal sealed record SearchHit(string Id, string Text, float Score, JsonElemen
 internal sealed record SearchResponse(IReadOnlyList<string> Queries, IReadOnlyList<IReadOnlyList<SearchHit>> Results);
 
 /// <summary><c>GET /v1/store</c>: where the vectors live, how many there are and what made them.</summary>
-internal sealed record StoreInfo(string Location, long Count, string? Profile);
+internal sealed record StoreInfo(string Location, long Count, string? Profile, SearchTuning? SearchTuning);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -61,7 +61,7 @@ internal static class StoreEndpoints
             .WithSummary("Embeds texts into the attached vector store (ids already stored are skipped).");
         app.MapPost("/v1/search", Search).Accepts<SearchRequest>("application/json").Produces<SearchResponse>()
             .WithSummary("The stored texts nearest to each query, best first (the keyembed search JSON contract).");
-        app.MapGet("/v1/store", Describe).Produces<StoreInfo>().WithSummary("The attached store: location, count, profile (404 when none).");
+        app.MapGet("/v1/store", Describe).Produces<StoreInfo>().WithSummary("The attached store: location, count, profile, search tuning (404 when none).");
         app.MapGet("/health/ready", Ready).Produces<HealthResponse>().Produces<HealthResponse>(StatusCodes.Status503ServiceUnavailable)
             .WithSummary("200 only while taking traffic: model loaded, store reachable, not draining (needs no API key).");
     }
@@ -112,7 +112,7 @@ internal static class StoreEndpoints
     private static IResult Describe(StoreHost host)
     {
         var store = host.Required;
-        return Results.Json(new StoreInfo(store.Location, store.Count(), store.Profile?.Describe()), StoreJsonContext.Wire.StoreInfo);
+        return Results.Json(new StoreInfo(store.Location, store.Count(), store.Profile?.Describe(), store.Tuning), StoreJsonContext.Wire.StoreInfo);
     }
 
     private static IResult Ready(ServerState state, StoreHost host, DrainState drain)

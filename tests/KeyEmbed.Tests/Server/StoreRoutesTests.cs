@@ -50,6 +50,11 @@ public sealed class StoreRoutesTests
 
         var info = await (await server.Client.GetAsync("/v1/store")).JsonAsync();
         Assert.Equal(3, info.GetProperty("count").GetInt64());
+        Assert.False(info.TryGetProperty("search_tuning", out _));
+        var tuning = store.TuneSearch(0.9);
+        info = await (await server.Client.GetAsync("/v1/store")).JsonAsync();
+        Assert.Equal(tuning.Breadth, info.GetProperty("search_tuning").GetProperty("breadth").GetInt32());
+        Assert.Equal(3, info.GetProperty("search_tuning").GetProperty("rows").GetInt64());
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/health/ready")).StatusCode);
     }
 
