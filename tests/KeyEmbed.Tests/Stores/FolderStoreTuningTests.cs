@@ -41,7 +41,7 @@ public sealed class FolderStoreTuningTests
         Assert.True(tuning.Recall >= 0.97, $"recall {tuning.Recall}");
         Assert.Equal(4000, tuning.Rows);
         Assert.Equal(SearchTuner.SampleSize, tuning.Queries);
-        Assert.InRange(tuning.Breadth, 16, 4000);
+        Assert.InRange(tuning.Breadth, 40, 4000);
 
         using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
         Assert.Equal(tuning, reader.Tuning);

@@ -45,7 +45,7 @@ public sealed class PgVectorTuningTests(PostgresServer postgres)
         Assert.True(tuning.Reached);
         Assert.True(tuning.Recall >= 0.97, $"recall {tuning.Recall}");
         Assert.Equal(1500, tuning.Rows);
-        Assert.InRange(tuning.Breadth, 16, PgVectorStore.MaxSearchBreadth);
+        Assert.InRange(tuning.Breadth, 40, PgVectorStore.MaxSearchBreadth);
 
         using var reader = PgVectorStore.Open(location, StoreAccess.Read);
         Assert.Equal(tuning, reader.Tuning);

@@ -10,12 +10,12 @@ public sealed class SearchTunerTests
     private static readonly List<IReadOnlyList<(string Id, float Score)>> Exact =
         [.. Queries.Select(q => (IReadOnlyList<(string, float)>)[(q.Id, 1f), .. Enumerable.Range(0, 10).Select(i => ($"t{q.Id}_{i}", 0.9f - 0.01f * i))])];
 
-    // Finds floor(10 × breadth / 400) of the true ten (all from 400 up), after the query's own row, then farther strangers.
+    // Finds floor(10 × breadth / 500) of the true ten (all from 500 up), after the query's own row, then farther strangers.
     private static Func<float[], int, int, IReadOnlyList<(string Id, float Score)>> GrowingSearch(List<int> breadthsAsked) => (query, top, breadth) =>
     {
         breadthsAsked.Add(breadth);
         string id = $"q{(int)query[0]}";
-        int good = Math.Min(10, 10 * breadth / 400);
+        int good = Math.Min(10, 10 * breadth / 500);
         return [(id, 1f), .. Enumerable.Range(0, good).Select(i => ($"t{id}_{i}", 0.9f - 0.01f * i)), .. Enumerable.Range(0, top).Select(i => ($"stranger{i}", 0.5f))];
     };
 
@@ -24,20 +24,21 @@ public sealed class SearchTunerTests
     {
         var asked = new List<int>();
         var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch(asked), maxBreadth: 100_000, targetRecall: 0.9);
-        // 16 … 256 miss (256 finds 6 of 10), 512 finds all; halfway back, 384, finds 9 of 10 = 0.9: chosen.
-        Assert.Equal(new SearchTuning(384, 0.9, 0.9, 40, 50_000, Reached: true), tuning);
-        Assert.Equal([16, 32, 64, 128, 256, 512, 384], asked.Distinct());
+        // 40 … 320 miss (320 finds 6 of 10), 640 finds all; halfway back, 480, finds 9 of 10 = 0.9: chosen.
+        Assert.Equal(new SearchTuning(480, 0.9, 0.9, 40, 50_000, Reached: true), tuning);
+        Assert.Equal([40, 80, 160, 320, 640, 480], asked.Distinct());
         // Breadths far below the target are dropped after the first 20 queries; the ones that count run all 40.
-        Assert.Equal(20, asked.Count(b => b == 16));
-        Assert.Equal(40, asked.Count(b => b == 512));
+        Assert.Equal(20, asked.Count(b => b == 40));
+        Assert.Equal(20, asked.Count(b => b == 320));
+        Assert.Equal(40, asked.Count(b => b == 640));
     }
 
     [Fact]
     public void The_query_s_own_row_counts_neither_as_found_nor_as_wanted()
     {
-        // GrowingSearch returns the query's own row first: were it counted, recall at 400 would not be exactly 1.
+        // GrowingSearch returns the query's own row first: were it counted, recall at 640 would not be exactly 1.
         var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch([]), maxBreadth: 100_000, targetRecall: 1.0);
-        Assert.Equal(512, tuning.Breadth);
+        Assert.Equal(640, tuning.Breadth);
         Assert.Equal(1.0, tuning.Recall);
     }
 
@@ -49,7 +50,7 @@ public sealed class SearchTunerTests
         IReadOnlyList<(string, float)> Search(float[] query, int top, int breadth) =>
             [($"q{(int)query[0]}", 1f), .. Enumerable.Range(10, 10).Select(i => ($"twin{i}", 0.7f)), ("farther", 0.69f)];
         var tuning = SearchTuner.Tune(50_000, Queries, exact, Search, maxBreadth: 100_000, targetRecall: 1.0);
-        Assert.Equal((16, 1.0, true), (tuning.Breadth, tuning.Recall, tuning.Reached));
+        Assert.Equal((40, 1.0, true), (tuning.Breadth, tuning.Recall, tuning.Reached));
     }
 
     [Fact]
@@ -59,8 +60,8 @@ public sealed class SearchTunerTests
         var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch([]), maxBreadth: 300, targetRecall: 0.95, new ListProgress(steps));
         Assert.False(tuning.Reached);
         Assert.Equal(300, tuning.Breadth);
-        Assert.Equal(0.7, tuning.Recall, 6);
-        Assert.Equal([16, 32, 64, 128, 256, 300], steps.Select(s => s.Breadth));
+        Assert.Equal(0.6, tuning.Recall, 6);
+        Assert.Equal([40, 80, 160, 300], steps.Select(s => s.Breadth));
     }
 
     [Fact]
@@ -69,7 +70,7 @@ public sealed class SearchTunerTests
         var asked = new List<int>();
         var tuning = SearchTuner.Tune(rows: 100, Queries, Exact, GrowingSearch(asked), maxBreadth: 100_000, targetRecall: 0.95);
         Assert.False(tuning.Reached);
-        Assert.Equal(128, asked.Max());
+        Assert.Equal(160, asked.Max());
     }
 
     [Theory]

@@ -188,7 +188,7 @@ public sealed class StoreCliTests
         var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"));
         Assert.True(code == 0, error);
         Assert.Contains("tuning the search", error);
-        Assert.Contains("  breadth 16: recall@10 ", error);
+        Assert.Contains("  breadth 40: recall@10 ", error);
         Assert.Matches(@"search tuned: breadth \d+ finds [01]\.\d{3} of the exact top 10 \(target 0\.95\) over 1,100 rows", error);
 
         // Nothing new, and the tuning still holds: no second tuning.
