@@ -25,7 +25,7 @@ internal static class StoreOptions
 
     public static Option<double?> TargetRecall() => new("--target-recall")
     {
-        Description = $"Tune searches to find this share of the exact top 10 (above 0, at most 1; default {SearchTuner.DefaultTargetRecall.ToString(CultureInfo.InvariantCulture)}, or the store's recorded target), measured with {SearchTuner.SampleSize} stored texts as queries.",
+        Description = $"Tune searches to find this share of the exact top 10 (above 0, at most 1; default {SearchTuner.DefaultTargetRecall.ToString(CultureInfo.InvariantCulture)}, or the store's recorded target), measured with {SearchTuner.SampleSize} queries, each between two stored texts.",
     };
 
     /// <summary>Checks a <c>--target-recall</c> value before any work is done.</summary>
@@ -39,7 +39,7 @@ internal static class StoreOptions
     public static SearchTuning Tune(CliContext ctx, IVectorStore store, double target, TextWriter summary)
     {
         ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"tuning the search: how wide a walk finds {target:0.###} of the exact top {SearchTuner.Top} ({SearchTuner.SampleSize} stored texts as queries)"));
+            $"tuning the search: how wide a walk finds {target:0.###} of the exact top {SearchTuner.Top} ({SearchTuner.SampleSize} queries, each between two stored texts)"));
         var progress = new ReportInOrder<SearchTuningStep>(step => ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  breadth {step.Breadth}: recall@{SearchTuner.Top} {step.Recall:F3}{(step.GaveUp ? " (too far below the target; stopped early)" : "")}, {step.Seconds:F1} s")));
         var tuning = store.TuneSearch(target, progress);

@@ -6,9 +6,9 @@ namespace KeyEmbed.Tests.Stores;
 public sealed class SearchTunerTests
 {
     // 40 queries q0..q39; each one's exact top 11 is itself (cosine 1) and t{q}_0..t{q}_9 (0.9 down to 0.81).
-    private static readonly List<(string Id, float[] Vector)> Queries = [.. Enumerable.Range(0, 40).Select(q => ($"q{q}", new float[] { q }))];
+    private static readonly List<TuningQuery> Queries = [.. Enumerable.Range(0, 40).Select(q => new TuningQuery([$"q{q}"], [q]))];
     private static readonly List<IReadOnlyList<(string Id, float Score)>> Exact =
-        [.. Queries.Select(q => (IReadOnlyList<(string, float)>)[(q.Id, 1f), .. Enumerable.Range(0, 10).Select(i => ($"t{q.Id}_{i}", 0.9f - 0.01f * i))])];
+        [.. Queries.Select(q => (IReadOnlyList<(string, float)>)[(q.Sources[0], 1f), .. Enumerable.Range(0, 10).Select(i => ($"t{q.Sources[0]}_{i}", 0.9f - 0.01f * i))])];
 
     // Finds floor(10 × breadth / 500) of the true ten (all from 500 up), after the query's own row, then farther strangers.
     private static Func<float[], int, int, IReadOnlyList<(string Id, float Score)>> GrowingSearch(List<int> breadthsAsked) => (query, top, breadth) =>
@@ -23,15 +23,42 @@ public sealed class SearchTunerTests
     public void It_doubles_the_breadth_until_the_target_is_met_then_halves_the_gap_twice()
     {
         var asked = new List<int>();
-        var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch(asked), maxBreadth: 100_000, targetRecall: 0.9);
-        // 40 … 320 miss (320 finds 6 of 10), 640 finds all; halfway back, 480 finds 9 of 10 = 0.9; halfway between
-        // 320 and 480, 400 finds 8: 480 is chosen.
-        Assert.Equal(new SearchTuning(480, 0.9, 0.9, 40, 50_000, Reached: true), tuning);
+        var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch(asked), maxBreadth: 100_000, targetRecall: 0.89);
+        // 40 … 320 miss (320 finds 6 of 10), 640 finds all; halfway back, 480 finds 9 of 10 = 0.9 (the target and its
+        // margin of 0.01); halfway between 320 and 480, 400 finds 8: 480 is chosen.
+        Assert.Equal(new SearchTuning(480, 0.9, 0.89, 40, 50_000, Reached: true), tuning);
         Assert.Equal([40, 80, 160, 320, 640, 480, 400], asked.Distinct());
         // Breadths far below the target are dropped after the first 20 queries; the ones that count run all 40.
         Assert.Equal(20, asked.Count(b => b == 40));
         Assert.Equal(20, asked.Count(b => b == 320));
         Assert.Equal(40, asked.Count(b => b == 640));
+    }
+
+    [Fact]
+    public void The_sample_must_beat_the_target_by_its_sampling_margin()
+    {
+        // 480 finds exactly 0.9: not enough for a target of 0.9, whose sample must reach 0.91; 560 finds all.
+        var tuning = SearchTuner.Tune(50_000, Queries, Exact, GrowingSearch([]), maxBreadth: 100_000, targetRecall: 0.9);
+        Assert.Equal((560, 1.0, 0.9), (tuning.Breadth, tuning.Recall, tuning.TargetRecall));
+    }
+
+    [Fact]
+    public void Queries_are_unit_midpoints_of_two_sampled_vectors_far_apart_in_the_sample()
+    {
+        var sampled = Enumerable.Range(0, 6).Select(i => ($"s{i}", Enumerable.Range(0, 4).Select(d => d == i % 4 ? 3f : 0f).ToArray())).ToList();
+        var queries = SearchTuner.MidpointQueries(sampled);
+        Assert.Equal([["s0", "s3"], ["s1", "s4"], ["s2", "s5"]], queries.Select(q => q.Sources.ToArray()));
+        Assert.Equal([MathF.Sqrt(0.5f), 0, 0, MathF.Sqrt(0.5f)], queries[0].Vector);
+        Assert.Equal([MathF.Sqrt(0.5f), MathF.Sqrt(0.5f), 0, 0], queries[1].Vector, new FloatTolerance(1e-6f));
+        // One row alone is its own query; opposite rows have no midpoint, the first stands in.
+        Assert.Equal(["s0"], SearchTuner.MidpointQueries(sampled[..1])[0].Sources);
+        Assert.Equal([1f, 0], SearchTuner.MidpointQueries([("a", [1f, 0]), ("b", [-1f, 0])])[0].Vector);
+    }
+
+    private sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(float obj) => 0;
     }
 
     [Fact]
@@ -48,7 +75,7 @@ public sealed class SearchTunerTests
     public void Rows_as_near_as_the_tenth_exact_neighbour_count_whichever_of_equals_either_list_holds()
     {
         // Twenty rows at the same cosine (duplicate texts): the exact top 10 holds ten of them, the search the other ten.
-        var exact = Queries.Select(q => (IReadOnlyList<(string, float)>)[(q.Id, 1f), .. Enumerable.Range(0, 10).Select(i => ($"twin{i}", 0.7f))]).ToList();
+        var exact = Queries.Select(q => (IReadOnlyList<(string, float)>)[(q.Sources[0], 1f), .. Enumerable.Range(0, 10).Select(i => ($"twin{i}", 0.7f))]).ToList();
         IReadOnlyList<(string, float)> Search(float[] query, int top, int breadth) =>
             [($"q{(int)query[0]}", 1f), .. Enumerable.Range(10, 10).Select(i => ($"twin{i}", 0.7f)), ("farther", 0.69f)];
         var tuning = SearchTuner.Tune(50_000, Queries, exact, Search, maxBreadth: 100_000, targetRecall: 1.0);

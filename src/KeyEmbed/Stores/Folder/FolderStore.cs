@@ -62,6 +62,7 @@ public sealed class FolderStore : IVectorStore
     private const string IndexFile = "index.usearch";
     private const int MaxSearchBreadth = 100_000;
     private const int RescoreFactor = 10;
+    private const int RescoreWalkShare = 4;
 
     // The graph's shape, fixed when the index is made (connectivity is kept in the index file; the C# binding cannot
     // pass the add expansion to an index loaded from a file, so it stays USearch's default there and is set to the
@@ -368,9 +369,11 @@ public sealed class FolderStore : IVectorStore
                 // USearch walks the graph keeping max(its search expansion, count) candidates, and the binding cannot
                 // change the expansion of an index loaded from a file (it stays at 64, far too few for recall on
                 // hard data): asking for the breadth's worth of rows is what widens the search.
-                int found = _index!.Search(ForIndex(query), Math.Max(top, breadth ?? BreadthFor(top)), out ulong[] rows, out float[] distances);
-                // An int8 index orders rows by approximate cosines: rescore a few times top of them exactly below.
-                int keep = Math.Min(found, _indexPrecision == "int8" ? Math.Max(RescoreFactor * top, _rescoreRows) : top);
+                int walk = Math.Max(top, breadth ?? BreadthFor(top));
+                int found = _index!.Search(ForIndex(query), walk, out ulong[] rows, out float[] distances);
+                // An int8 index orders rows by approximate cosines: rescore 10 × top of them exactly below, and more
+                // with a wider walk, so that widening the walk (as tuning does) can always find more of the true order.
+                int keep = Math.Min(found, _indexPrecision == "int8" ? Math.Max(Math.Max(RescoreFactor * top, walk / RescoreWalkShare), _rescoreRows) : top);
                 candidates = [.. Enumerable.Range(0, keep).Select(i => ((long)rows[i], 1f - distances[i]))];
             }
             finally { _indexLock.ExitReadLock(); }
@@ -419,9 +422,10 @@ public sealed class FolderStore : IVectorStore
                     sample.Add((reader.GetInt64(0), reader.GetString(1), MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(2)).ToArray()));
             }
         }
-        var exactRows = ExactTopMany([.. sample.Select(s => s.Vector)], SearchTuner.Top + 1);
+        var queries = SearchTuner.MidpointQueries([.. sample.Select(s => (s.Id, s.Vector))]);
+        var exactRows = ExactTopMany([.. queries.Select(q => q.Vector)], SearchTuner.Top + SearchTuner.ExcludedPerQuery);
         var ids = IdsOf(exactRows.SelectMany(r => r).Select(hit => hit.Row).Distinct());
-        var tuning = SearchTuner.Tune(rows, [.. sample.Select(s => (s.Id, s.Vector))],
+        var tuning = SearchTuner.Tune(rows, queries,
             [.. exactRows.Select(r => (IReadOnlyList<(string, float)>)[.. r.Select(hit => (ids[hit.Row], hit.Score))])],
             (query, top, breadth) => [.. Search(query, top, exact: false, breadth).Select(h => (h.Id, h.Score))], MaxSearchBreadth, targetRecall, progress);
         lock (_dbLock) SetMeta(TuningKey, tuning.ToJson());

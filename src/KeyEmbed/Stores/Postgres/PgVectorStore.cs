@@ -336,14 +336,15 @@ public sealed partial class PgVectorStore : IVectorStore
         {
             // A fixed pseudo-random order of the ids: the same rows every time the table holds the same ids.
             using var command = new NpgsqlCommand($"SELECT id, embedding FROM {_table} ORDER BY md5(id) LIMIT $1", connection);
-            command.Parameters.AddWithValue(SearchTuner.SampleSize);
+            command.Parameters.AddWithValue(2 * SearchTuner.SampleSize);
             var picked = new List<(string Id, float[] Vector)>();
             using var reader = command.ExecuteReader();
             while (reader.Read()) picked.Add((reader.GetString(0), reader.GetFieldValue<Vector>(1).ToArray()));
             return picked;
         });
-        var exact = sample.Select(q => (IReadOnlyList<(string, float)>)[.. Search(q.Vector, SearchTuner.Top + 1, exact: true).Select(h => (h.Id, h.Score))]).ToList();
-        var tuning = SearchTuner.Tune(rows, sample, exact, (query, top, breadth) => SearchIds(query, top, breadth), MaxSearchBreadth, targetRecall, progress);
+        var queries = SearchTuner.MidpointQueries(sample);
+        var exact = queries.Select(q => (IReadOnlyList<(string, float)>)[.. Search(q.Vector, SearchTuner.Top + SearchTuner.ExcludedPerQuery, exact: true).Select(h => (h.Id, h.Score))]).ToList();
+        var tuning = SearchTuner.Tune(rows, queries, exact, (query, top, breadth) => SearchIds(query, top, breadth), MaxSearchBreadth, targetRecall, progress);
         Run(connection =>
         {
             using var command = new NpgsqlCommand("UPDATE keyembed_stores SET search_tuning = $1 WHERE name = $2", connection);
