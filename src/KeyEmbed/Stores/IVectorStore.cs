@@ -52,7 +52,7 @@ public interface IVectorStore : IDisposable
 
     /// <summary>
     /// Measures the smallest search breadth whose top 10 holds <paramref name="targetRecall"/> of the exact top 10
-    /// (<see cref="SearchTuner"/>: stored vectors as queries), records it in the store and returns it. Needs write
+    /// (<see cref="SearchTuner"/>: midpoints of two stored vectors as queries), records it in the store and returns it. Needs write
     /// access and a non-empty store; costs about a hundred exact searches and a few hundred graph searches.
     /// </summary>
     SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null);

@@ -74,8 +74,7 @@ public static class SearchTuner
     public const int Top = 10;
 
     // pgvector's default ef_search; USearch walks at least 64 whatever it is asked. A narrower walk saves nothing
-    // measurable, and stored texts as queries flatter the narrowest walks most (new queries found 0.988 where the
-    // stored ones found 0.999, at 16 over 2,551 STS sentences in pgvector; docs/stores.md).
+    // measurable.
     private const int FirstBreadth = 40;
     private const int CheckEvery = 20;
 
