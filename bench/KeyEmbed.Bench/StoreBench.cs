@@ -22,6 +22,13 @@ internal static class StoreBench
 {
     private const int Width = 384;
 
+    // Every folder store names its index precision (the default changed to int8 on 2026-12-05; a bench row called
+    // float32 must be one). --expansion-add sets the graph's insert breadth (USearch's default 128).
+    internal static int? ExpansionAdd { get; set; }
+
+    private static FolderStoreOptions Options(string precision) =>
+        ExpansionAdd is { } expansion ? new FolderStoreOptions { IndexPrecision = precision, ExpansionAdd = expansion } : new FolderStoreOptions { IndexPrecision = precision };
+
     public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output,
         IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null, bool pipelineOnly = false, double? tune = null, bool spin = true)
     {
@@ -54,9 +61,9 @@ internal static class StoreBench
         IReadOnlyList<float[]> Lookup(IReadOnlyList<string> texts) => [.. texts.Select(t => byText[t])];
         string pgIngest = $"{pg}?table=bench_ingest_{Environment.ProcessId}";
         var stores = new List<(string Name, Func<IVectorStore> Open, Func<IVectorStore> Read)>();
-        if (Wanted("f32")) stores.Add(("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Write),
+        if (Wanted("f32")) stores.Add(("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Write, Options("float32")),
                 () => FolderStore.Open(Path.Combine(work, "ingest-f32"), StoreAccess.Read)));
-        if (Wanted("i8")) stores.Add(("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" }),
+        if (Wanted("i8")) stores.Add(("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Write, Options("int8")),
                 () => FolderStore.Open(Path.Combine(work, "ingest-i8"), StoreAccess.Read)));
         if (pg is not null && Wanted("pg")) stores.Add(("pgvector", () => PgVectorStore.Open(pgIngest, StoreAccess.Write, bulkLoad: true), () => PgVectorStore.Open(pgIngest, StoreAccess.Read)));
         // Real embeddings as queries: STS sentences (not keywords) against the stored keyword vectors.
@@ -124,8 +131,8 @@ internal static class StoreBench
             var runs = new List<(string Name, double Wall, double Waited)>();
             string pgPipe = $"{pg}?table=bench_pipe_{Environment.ProcessId}";
             var pipeStores = new List<(string Name, Func<IVectorStore> Open)>();
-            if (Wanted("f32")) pipeStores.Add(("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-f32"), StoreAccess.Write)));
-            if (Wanted("i8")) pipeStores.Add(("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8" })));
+            if (Wanted("f32")) pipeStores.Add(("USearch float32 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-f32"), StoreAccess.Write, Options("float32"))));
+            if (Wanted("i8")) pipeStores.Add(("USearch int8 (folder)", () => FolderStore.Open(Path.Combine(work, "pipe-i8"), StoreAccess.Write, Options("int8"))));
             if (pg is not null && Wanted("pg")) pipeStores.Add(("pgvector", () => PgVectorStore.Open(pgPipe, StoreAccess.Write, bulkLoad: true)));
             foreach (var (name, open) in pipeStores)
             {
@@ -168,9 +175,9 @@ internal static class StoreBench
             var truth = queryVectors.Select(q => ExactTop(data, q, 10)).ToList();
             output.WriteLine($"search over {size:N0} random unit vectors of {Width} dimensions, {queries} queries, top 10:");
             var targets = new List<(string Name, Func<IVectorStore> Create, Func<IVectorStore> Reopen, Func<long> Disk)>();
-            if (Wanted("f32")) targets.Add(("USearch float32", () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Write, new FolderStoreOptions { AddThreads = addThreads }),
+            if (Wanted("f32")) targets.Add(("USearch float32", () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Write, Options("float32") with { AddThreads = addThreads }),
                     () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-f32"))));
-            if (Wanted("i8")) targets.Add(("USearch int8", () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "int8", AddThreads = addThreads }),
+            if (Wanted("i8")) targets.Add(("USearch int8", () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Write, Options("int8") with { AddThreads = addThreads }),
                     () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-i8"))));
             if (pg is not null && Wanted("pg"))
             {

@@ -40,6 +40,11 @@ public sealed record FolderStoreOptions
     /// </summary>
     public int AddThreads { get; init; } = 1;
 
+    /// <summary>How many candidates an insert keeps while it links a new vector into the graph (benchmarks compare; a loaded index keeps USearch's default).</summary>
+    internal int ExpansionAdd { get; init; } = DefaultExpansionAdd;
+
+    internal const int DefaultExpansionAdd = 128;
+
     /// <summary>With an int8 index: how many of the rows it ranks first are rescored exactly (at least 10 × top).</summary>
     internal int RescoreRows { get; init; }
 }
@@ -68,7 +73,6 @@ public sealed class FolderStore : IVectorStore
     // pass the add expansion to an index loaded from a file, so it stays USearch's default there and is set to the
     // same value here). Search breadth is per search: see FolderStoreOptions.SearchBreadth.
     private const ulong Connectivity = 16;
-    private const ulong ExpansionAdd = 128;
 
     private readonly SqliteConnection _db;
     private readonly FileStream? _writeLock;
@@ -80,6 +84,7 @@ public sealed class FolderStore : IVectorStore
     private readonly int? _searchBreadth;
     private readonly int _addThreads;
     private readonly int _rescoreRows;
+    private readonly int _expansionAdd;
     private string _indexPrecision;
     private SearchTuning? _tuning;
     private float[]? _int8Center;
@@ -99,6 +104,7 @@ public sealed class FolderStore : IVectorStore
         _searchBreadth = options.SearchBreadth;
         _addThreads = Math.Max(1, options.AddThreads);
         _rescoreRows = options.RescoreRows;
+        _expansionAdd = options.ExpansionAdd;
         _indexPrecision = options.IndexPrecision;
     }
 
@@ -591,7 +597,7 @@ public sealed class FolderStore : IVectorStore
     }
 
     private USearchIndex NewIndex(StoreProfile profile) =>
-        new(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions, Connectivity, ExpansionAdd);
+        new(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions, Connectivity, (ulong)_expansionAdd);
 
     private List<float[]> StoredVectors(SqliteTransaction transaction)
     {
