@@ -288,7 +288,7 @@ internal static class StoreBench
         var tuning = store.TuneSearch(target, new StepWriter(output));
         double seconds = clock.Elapsed.TotalSeconds;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"    tuned (target {target}): breadth {tuning.Breadth}, recall@10 {tuning.Recall:F4} on {tuning.Queries} stored vectors as queries, reached {tuning.Reached}; {seconds:F1} s ({100 * seconds / buildSeconds:F1} % of the {buildSeconds:F0} s before it)"));
+            $"    tuned (target {target}): breadth {tuning.Breadth}, recall@10 {tuning.Recall:F4} on {tuning.Queries} queries between stored vectors, reached {tuning.Reached}; {seconds:F1} s ({100 * seconds / buildSeconds:F1} % of the {buildSeconds:F0} s before it)"));
         output.Flush();
     }
 
