@@ -222,7 +222,9 @@ public sealed partial class PgVectorStore : IVectorStore
     }
 
     /// <inheritdoc/>
-    public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false)
+    public IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact = false) => Search(query, top, exact, breadth: null);
+
+    private IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact, int? breadth)
     {
         ArgumentNullException.ThrowIfNull(query);
         if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})", nameof(KeyEmbed.Similarity.KeywordOptions.Top));
@@ -237,7 +239,7 @@ public sealed partial class PgVectorStore : IVectorStore
             if (exact) Execute(connection, "SET LOCAL enable_indexscan = off", transaction);
             else
             {
-                Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearchFor(top)}", transaction);
+                Execute(connection, $"SET LOCAL hnsw.ef_search = {(breadth is { } b ? Math.Clamp(Math.Max(b, top), 1, MaxSearchBreadth) : EfSearchFor(top))}", transaction);
                 Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
             }
             using var command = new NpgsqlCommand(
@@ -344,7 +346,8 @@ public sealed partial class PgVectorStore : IVectorStore
         });
         var queries = SearchTuner.MidpointQueries(sample);
         var exact = queries.Select(q => (IReadOnlyList<(string, float)>)[.. Search(q.Vector, SearchTuner.Top + SearchTuner.ExcludedPerQuery, exact: true).Select(h => (h.Id, h.Score))]).ToList();
-        var tuning = SearchTuner.Tune(rows, queries, exact, (query, top, breadth) => SearchIds(query, top, breadth), MaxSearchBreadth, targetRecall, progress);
+        var tuning = SearchTuner.Tune(rows, queries, exact,
+            (query, top, breadth) => [.. Search(query, top, exact: false, breadth).Select(h => (h.Id, h.Score))], MaxSearchBreadth, targetRecall, progress);
         Run(connection =>
         {
             using var command = new NpgsqlCommand("UPDATE keyembed_stores SET search_tuning = $1 WHERE name = $2", connection);
@@ -356,21 +359,6 @@ public sealed partial class PgVectorStore : IVectorStore
         _tuningHolds = true;
         return tuning;
     }
-
-    // The ids and cosines of a top-`top` HNSW search at hnsw.ef_search = breadth (tuning's measurements).
-    private List<(string Id, float Score)> SearchIds(float[] query, int top, int breadth) => Run(connection =>
-    {
-        using var transaction = connection.BeginTransaction();
-        Execute(connection, $"SET LOCAL hnsw.ef_search = {Math.Clamp(Math.Max(breadth, top), 1, MaxSearchBreadth)}", transaction);
-        Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
-        using var command = new NpgsqlCommand($"SELECT id, 1 - (embedding <=> $1) FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
-        command.Parameters.AddWithValue(new Vector(query));
-        command.Parameters.AddWithValue(top);
-        var ids = new List<(string, float)>(top);
-        using (var reader = command.ExecuteReader()) while (reader.Read()) ids.Add((reader.GetString(0), (float)reader.GetDouble(1)));
-        transaction.Commit();
-        return ids;
-    });
 
     private SearchTuning? ReadTuning(NpgsqlConnection connection)
     {
