@@ -56,6 +56,20 @@ public sealed class PgVectorTuningTests(PostgresServer postgres)
     }
 
     [Fact]
+    public void A_writer_that_adds_past_twice_the_tuned_rows_searches_with_the_fixed_default_again()
+    {
+        string location = Filled("outgrown", 1000);
+        var random = new Random(32);
+        using var writer = PgVectorStore.Open(location, StoreAccess.Write);
+        var tuning = writer.TuneSearch(0.95);
+        Assert.Equal(Math.Max(10, tuning.Breadth), writer.EfSearchFor(10));
+        writer.Add([.. Enumerable.Range(1000, 1000).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, 1000).Select(_ => Unit(random))]);
+        Assert.Equal(Math.Max(10, tuning.Breadth), writer.EfSearchFor(10)); // 2,000 rows: twice, still held
+        writer.Add([new StoreItem("one-more", "text")], [Unit(random)]);
+        Assert.Equal(100, writer.EfSearchFor(50)); // max(100, 2 × top), where the tuning would give at least 5 × 40
+    }
+
+    [Fact]
     public void A_table_without_its_hnsw_index_yet_cannot_be_tuned_and_says_why()
     {
         string location = Filled("noindex", 200, buildIndex: false);

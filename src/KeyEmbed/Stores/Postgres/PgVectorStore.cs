@@ -29,6 +29,7 @@ public sealed partial class PgVectorStore : IVectorStore
     private readonly HnswGraph _graph;
     private SearchTuning? _tuning;
     private bool _tuningHolds;
+    private long _rowsKnown; // the rows at opening (the planner's estimate), plus what this process added since
 
     private PgVectorStore(NpgsqlDataSource source, string table, string location, string endpoint, StoreAccess access, bool bulkLoad, int? searchBreadth, HnswGraph graph)
     {
@@ -124,7 +125,8 @@ public sealed partial class PgVectorStore : IVectorStore
             {
                 Profile = profile;
                 _tuning = ReadTuning(connection);
-                _tuningHolds = _tuning is { } tuning && tuning.HoldsFor(EstimatedRows(connection));
+                _rowsKnown = EstimatedRows(connection);
+                _tuningHolds = _tuning is { } tuning && tuning.HoldsFor(_rowsKnown);
             }
             else if (_access == StoreAccess.Read)
                 throw KeyEmbedException.Input($"{Location}: there is no KeyEmbed store table '{_table}' in this database; index a corpus into it first (table={_table})");
@@ -217,6 +219,8 @@ public sealed partial class PgVectorStore : IVectorStore
             using (var move = new NpgsqlCommand($"INSERT INTO {_table} (id, text, metadata, embedding) SELECT id, text, metadata, embedding FROM {incoming} ON CONFLICT (id) DO NOTHING", connection, transaction))
                 added = move.ExecuteNonQuery();
             transaction.Commit();
+            // A service adding through /v1/index outgrows its tuning here, not only when it is next opened.
+            if (_tuning is { } tuning) _tuningHolds = tuning.HoldsFor(Interlocked.Add(ref _rowsKnown, added));
             return added;
         });
     }
@@ -356,6 +360,7 @@ public sealed partial class PgVectorStore : IVectorStore
             return command.ExecuteNonQuery();
         });
         _tuning = tuning;
+        Interlocked.Exchange(ref _rowsKnown, rows);
         _tuningHolds = true;
         return tuning;
     }
