@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using static KeyEmbed.Tests.Stores.StoreTestData;
 using KeyEmbed.Stores;
 using KeyEmbed.Stores.Folder;
 
@@ -7,16 +8,6 @@ namespace KeyEmbed.Tests.Stores;
 /// <summary>A folder store's search tuning: measured, recorded, used by later searches while it holds.</summary>
 public sealed class FolderStoreTuningTests
 {
-    private static readonly StoreProfile Profile = new("test", "0123456789abcdef", [1], "sum", "mean", false, true, 16, "float32");
-
-    private static float[] Unit(Random random)
-    {
-        var v = new float[16];
-        for (int i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
-        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
-        return v;
-    }
-
     private static (StoreItem[] Items, float[][] Vectors) Batch(Random random, int from, int count) =>
         ([.. Enumerable.Range(from, count).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, count).Select(_ => Unit(random))]);
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using static KeyEmbed.Tests.Stores.StoreTestData;
 using KeyEmbed.Stores;
 using KeyEmbed.Stores.Postgres;
 using Npgsql;
@@ -10,16 +11,6 @@ namespace KeyEmbed.Tests.Stores;
 [Trait("Requires", "PostgreSQL with pgvector")]
 public sealed class PgVectorTuningTests(PostgresServer postgres)
 {
-    private static readonly StoreProfile Profile = new("test", "0123456789abcdef", [1], "sum", "mean", false, true, 16, "float32");
-
-    private static float[] Unit(Random random)
-    {
-        var v = new float[16];
-        for (int i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
-        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
-        return v;
-    }
-
     private string Filled(string prefix, int rows, bool buildIndex = true)
     {
         string location = postgres.NewStore(prefix);
