@@ -52,7 +52,8 @@ public sealed record FolderStoreOptions
 /// <summary>
 /// The embedded store: a folder holding <c>store.db</c> (SQLite through Microsoft.Data.Sqlite: the recorded
 /// <see cref="StoreProfile"/>, and per text its id, text, metadata and float32 vector, keyed by a row number) and
-/// <c>index.usearch</c> (a USearch HNSW index, cosine, over those row numbers).
+/// <c>index.usearch</c> (a USearch HNSW index over those row numbers, ranking by cosine: in stores made now as the inner
+/// product of unit vectors, which costs a third of the arithmetic; older stores keep their cosine index).
 /// <para>
 /// SQLite is the truth: every <see cref="Add"/> is one transaction (write-ahead log), and the index is a cache of it
 /// saved to a temporary file and renamed over the old one. The index holds rows in row-number order, so after a
@@ -88,6 +89,7 @@ public sealed class FolderStore : IVectorStore
     private string _indexPrecision;
     private SearchTuning? _tuning;
     private float[]? _int8Center;
+    private bool _unitIndex; // the index holds unit vectors and ranks by inner product (stores made from now on)
     private bool _awaitingInt8Center; // an int8 store under Int8CenterSample rows without its center yet
     private USearchIndex? _index;
     private long _indexedUpTo;
@@ -218,12 +220,14 @@ public sealed class FolderStore : IVectorStore
             {
                 SetMeta("format", Format);
                 SetMeta("index_precision", _indexPrecision);
+                SetMeta(IndexMetricKey, UnitIndexMetric);
             }
         }
         string? format = HasTable("meta") ? Meta("format") : null;
         if (format != Format)
             throw KeyEmbedException.Input($"'{Location}' is not a KeyEmbed store ({DatabaseFile} has no {Format} marker{(format is null ? "" : $"; found '{format}'")})");
         _indexPrecision = Meta("index_precision") ?? "float32";
+        _unitIndex = Meta(IndexMetricKey) == UnitIndexMetric;
         _tuning = SearchTuning.FromJson(Meta(TuningKey));
         if (Meta(Int8CenterKey) is { } center) _int8Center = MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(center)).ToArray();
         // Counted once here, not on every add: a store made before the center, already past the sample, never gets one.
@@ -596,8 +600,9 @@ public sealed class FolderStore : IVectorStore
         CatchUp(lastRow);
     }
 
+    // A store made before index_metric was recorded keeps the cosine index it has (its file holds the metric).
     private USearchIndex NewIndex(StoreProfile profile) =>
-        new(MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions, Connectivity, (ulong)_expansionAdd);
+        new(_unitIndex ? MetricKind.Ip : MetricKind.Cos, _indexPrecision == "int8" ? ScalarKind.Int8 : ScalarKind.Float32, (ulong)profile.Dimensions, Connectivity, (ulong)_expansionAdd);
 
     private List<float[]> StoredVectors(SqliteTransaction transaction)
     {
@@ -644,7 +649,7 @@ public sealed class FolderStore : IVectorStore
     private void AddToIndex(ulong[] keys, float[][] vectors, int threads)
     {
         var index = _index!;
-        if (_int8Center is not null) vectors = [.. vectors.Select(ForIndex)];
+        if (_int8Center is not null || _unitIndex) vectors = [.. vectors.Select(ForIndex)];
         if (!USearchNative.TryHandle(index, out IntPtr handle))
         {
             index.Add(keys, vectors);
@@ -667,6 +672,8 @@ public sealed class FolderStore : IVectorStore
     // until then are indexed again). A store made before this, already past that size without a center, indexes the
     // vectors whole as it did.
     private const string Int8CenterKey = "int8_center";
+    private const string IndexMetricKey = "index_metric";
+    private const string UnitIndexMetric = "inner-product-of-unit-vectors";
     private const int Int8CenterSample = 256;
 
     private static float[] Int8Center(IReadOnlyList<float[]> vectors)
@@ -684,16 +691,26 @@ public sealed class FolderStore : IVectorStore
         return center;
     }
 
+    // What the index holds for a vector (and is asked with for a query): the vector itself in a cosine index made
+    // without a center; else its unit vector, minus the int8 center when there is one, and, in an inner-product
+    // index, brought back to unit length so that the inner product ranks as the cosine does. The inner product is one
+    // dot product where the cosine takes three, which makes inserts (what `index` spends beside the model) about 1.5×
+    // cheaper at the same recall (docs/stores.md).
     private float[] ForIndex(float[] vector)
     {
-        if (_int8Center is not { } center) return vector;
+        var center = _int8Center;
+        if (center is null && !_unitIndex) return vector;
         float norm = TensorPrimitives.Norm(vector);
         var shifted = new float[vector.Length];
         if (norm == 0 || !float.IsFinite(norm)) return shifted;
         TensorPrimitives.Divide(vector, norm, shifted);
-        TensorPrimitives.Subtract(shifted, center, shifted);
-        // A vector equal to the center has no direction left; the unit vector itself stands in for it.
-        if (TensorPrimitives.Norm(shifted) < 1e-6f) TensorPrimitives.Divide(vector, norm, shifted);
+        if (center is not null)
+        {
+            TensorPrimitives.Subtract(shifted, center, shifted);
+            // A vector equal to the center has no direction left; the unit vector itself stands in for it.
+            if (TensorPrimitives.Norm(shifted) < 1e-6f) TensorPrimitives.Divide(vector, norm, shifted);
+            else if (_unitIndex) TensorPrimitives.Divide(shifted, TensorPrimitives.Norm(shifted), shifted);
+        }
         return shifted;
     }
 
