@@ -45,7 +45,7 @@ internal static class StoreOptions
         var tuning = store.TuneSearch(target, progress);
         summary.WriteLine(tuning.Reached
             ? FormattableString.Invariant($"search tuned: breadth {tuning.Breadth} finds {tuning.Recall:F3} of the exact top {SearchTuner.Top} (target {tuning.TargetRecall:0.###}) over {tuning.Rows:N0} rows; searches of {store.Location} use it (scaled with --top) until it holds {2 * tuning.Rows:N0} rows")
-            : FormattableString.Invariant($"warning: no search breadth reaches recall {tuning.TargetRecall:0.###} on {store.Location}: the widest walk allowed (breadth {tuning.Breadth}) finds {tuning.Recall:F3} of the exact top {SearchTuner.Top}; searches use breadth {tuning.Breadth}. For more, search with --exact, or for PostgreSQL rebuild the index denser (?hnsw_m=48&hnsw_ef_construction=200 in a new table; docs/stores.md)"));
+            : FormattableString.Invariant($"warning: no search breadth reaches recall {tuning.TargetRecall:0.###} on {store.Location}: the widest walk allowed (breadth {tuning.Breadth}) finds {tuning.Recall:F3} of the exact top {SearchTuner.Top}; searches of it scan every row (exact) until it holds {2 * tuning.Rows:N0} rows. To walk the graph anyway give --search-breadth {tuning.Breadth} (or a lower --target-recall to `keyembed tune`); for PostgreSQL a denser index reaches more (?hnsw_m=48&hnsw_ef_construction=200 in a new table; docs/stores.md)"));
         return tuning;
     }
 

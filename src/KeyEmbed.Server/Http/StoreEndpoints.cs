@@ -26,8 +26,11 @@ internal sealed record SearchHit(string Id, string Text, float Score, JsonElemen
 /// <summary>The <c>keyembed search --format json</c> contract: one result list per query, in order, best first.</summary>
 internal sealed record SearchResponse(IReadOnlyList<string> Queries, IReadOnlyList<IReadOnlyList<SearchHit>> Results);
 
-/// <summary><c>GET /v1/store</c>: where the vectors live, how many there are and what made them.</summary>
-internal sealed record StoreInfo(string Location, long Count, string? Profile, SearchTuning? SearchTuning);
+/// <summary>
+/// <c>GET /v1/store</c>: where the vectors live, how many there are, what made them, the search tuning, and whether
+/// searches scan every row because that tuning found no breadth reaching its target.
+/// </summary>
+internal sealed record StoreInfo(string Location, long Count, string? Profile, SearchTuning? SearchTuning, bool SearchesExactly);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -112,7 +115,7 @@ internal static class StoreEndpoints
     private static IResult Describe(StoreHost host)
     {
         var store = host.Required;
-        return Results.Json(new StoreInfo(store.Location, store.Count(), store.Profile?.Describe(), store.Tuning), StoreJsonContext.Wire.StoreInfo);
+        return Results.Json(new StoreInfo(store.Location, store.Count(), store.Profile?.Describe(), store.Tuning, store.SearchesExactly), StoreJsonContext.Wire.StoreInfo);
     }
 
     private static IResult Ready(ServerState state, StoreHost host, DrainState drain)

@@ -51,6 +51,12 @@ public interface IVectorStore : IDisposable
     SearchTuning? Tuning { get; }
 
     /// <summary>
+    /// Whether a search that does not ask for exact results scans every row anyway: the tuning found no breadth that
+    /// reaches its target recall and still holds, and no breadth was given when opening (<see cref="SearchTuning.ScansFor"/>).
+    /// </summary>
+    bool SearchesExactly { get; }
+
+    /// <summary>
     /// Measures the smallest search breadth whose top 10 holds <paramref name="targetRecall"/> of the exact top 10
     /// (<see cref="SearchTuner"/>: midpoints of two stored vectors as queries), records it in the store and returns it. Needs write
     /// access and a non-empty store; costs about a hundred exact searches and a few hundred graph searches.

@@ -25,6 +25,15 @@ public sealed record SearchTuning(int Breadth, double Recall, double TargetRecal
     /// </summary>
     public bool HoldsFor(long rows) => rows <= 2 * Math.Max(Rows, 1);
 
+    /// <summary>
+    /// Whether searches of a store of <paramref name="rows"/> rows scan every row instead of walking the graph: the
+    /// tuning still holds and no breadth reached the target. The recall asked for is the contract; a graph that cannot
+    /// give it (random vectors over a million rows in pgvector's default graph find 0.14 of the top 10 at its widest
+    /// walk) would return mostly wrong neighbours, where a scan returns the right ones (docs/stores.md). A search
+    /// breadth given when opening walks the graph regardless.
+    /// </summary>
+    public bool ScansFor(long rows) => !Reached && HoldsFor(rows);
+
     /// <summary>The breadth a top-<paramref name="top"/> search walks: the tuned one (measured for top 10) scaled with top, within [top, max].</summary>
     public int BreadthFor(int top, int max) =>
         (int)Math.Clamp(Math.Max(top, (long)Breadth * Math.Max(top, SearchTuner.Top) / SearchTuner.Top), 1, Math.Max(max, top));

@@ -55,6 +55,7 @@ public sealed class StoreRoutesTests
         info = await (await server.Client.GetAsync("/v1/store")).JsonAsync();
         Assert.Equal(tuning.Breadth, info.GetProperty("search_tuning").GetProperty("breadth").GetInt32());
         Assert.Equal(3, info.GetProperty("search_tuning").GetProperty("rows").GetInt64());
+        Assert.Equal(!tuning.Reached, info.GetProperty("searches_exactly").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/health/ready")).StatusCode);
     }
 
@@ -197,6 +198,7 @@ public sealed class StoreRoutesTests
         public float[]? Vector(string id) => Call(() => inner.Vector(id));
         public void Ping() => Call(() => { inner.Ping(); return 0; });
         public SearchTuning? Tuning => inner.Tuning;
+        public bool SearchesExactly => inner.SearchesExactly;
         public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress) => Call(() => inner.TuneSearch(targetRecall, progress));
         public void Dispose() { }
     }

@@ -87,4 +87,50 @@ public sealed class FolderStoreTuningTests
         using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
         Assert.Throws<InvalidOperationException>(() => reader.TuneSearch());
     }
+
+    [Fact]
+    public void A_store_whose_tuning_missed_its_target_scans_every_row_unless_a_breadth_is_given()
+    {
+        // 384-dimensional random vectors: a narrow walk of the graph misses some of their neighbours.
+        using var dir = new TempDir();
+        var random = new Random(14);
+        var wide = Profile with { Dimensions = 384 };
+        float[] Wide()
+        {
+            var v = new float[384];
+            for (int i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
+            TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
+            return v;
+        }
+        using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write))
+        {
+            store.Claim(wide, "test");
+            store.Add([.. Enumerable.Range(0, 3000).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, 3000).Select(_ => Wide())]);
+        }
+        // What a tuning that found no breadth reaching its target records.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir.File("s/store.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "INSERT OR REPLACE INTO meta (key, value) VALUES ('search_tuning', $value)";
+            command.Parameters.AddWithValue("$value", new SearchTuning(40, 0.5, 0.95, 100, 3000, Reached: false).ToJson());
+            command.ExecuteNonQuery();
+        }
+        var queries = Enumerable.Range(0, 30).Select(_ => Wide()).ToList();
+
+        using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
+        Assert.False(reader.Tuning!.Reached);
+        Assert.True(reader.SearchesExactly);
+        foreach (var query in queries)
+            Assert.Equal(reader.Search(query, 10, exact: true).Select(h => h.Id), reader.Search(query, 10).Select(h => h.Id));
+
+        using var walking = FolderStore.Open(dir.File("s"), StoreAccess.Read, new FolderStoreOptions { SearchBreadth = 10 });
+        Assert.False(walking.SearchesExactly);
+        int found = queries.Sum(query =>
+        {
+            var truth = walking.Search(query, 10, exact: true).Select(h => h.Id).ToHashSet();
+            return walking.Search(query, 10).Count(h => truth.Contains(h.Id));
+        });
+        Assert.True(found < 300, "the narrow walk found every neighbour, so the check above says nothing of the scan");
+    }
 }

@@ -85,4 +85,32 @@ public sealed class PgVectorTuningTests(PostgresServer postgres)
         using var writer = PgVectorStore.Open(location, StoreAccess.Write);
         Assert.Equal(300, writer.TuneSearch().Rows);
     }
+
+    [Fact]
+    public void A_table_whose_tuning_missed_its_target_is_searched_by_a_scan_unless_a_breadth_is_given()
+    {
+        string location = Filled("scanning", 1500);
+        var (builder, table, _) = PgVectorStore.Parse(location);
+        // What a tuning that found no ef_search reaching its target records.
+        using (var source = NpgsqlDataSource.Create(builder.ConnectionString))
+        using (var update = source.CreateCommand("UPDATE keyembed_stores SET search_tuning = $1 WHERE name = $2"))
+        {
+            update.Parameters.AddWithValue(new SearchTuning(1000, 0.6, 0.95, 100, 1500, Reached: false).ToJson());
+            update.Parameters.AddWithValue(table);
+            Assert.Equal(1, update.ExecuteNonQuery());
+        }
+        var random = new Random(33);
+        var query = Unit(random);
+
+        using var reader = PgVectorStore.Open(location, StoreAccess.Read);
+        Assert.True(reader.SearchesExactly);
+        string plan = reader.ExplainSearch(query, 10);
+        Assert.DoesNotContain("_embedding_hnsw", plan);
+        Assert.Contains("Seq Scan", plan);
+        Assert.Equal(reader.Search(query, 10, exact: true).Select(h => h.Id), reader.Search(query, 10).Select(h => h.Id));
+
+        using var walking = PgVectorStore.Open(location, StoreAccess.Read, searchBreadth: 400);
+        Assert.False(walking.SearchesExactly);
+        Assert.Contains("_embedding_hnsw", walking.ExplainSearch(query, 10));
+    }
 }

@@ -31,6 +31,7 @@ public sealed class StoreWritePipelineTests
         public float[]? Vector(string id) => null;
         public void Ping() { }
         public SearchTuning? Tuning => null;
+        public bool SearchesExactly => false;
         public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress) => throw new NotSupportedException();
         public void Dispose() => Open.Dispose();
     }

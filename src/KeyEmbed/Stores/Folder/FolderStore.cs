@@ -363,12 +363,25 @@ public sealed class FolderStore : IVectorStore
         return Math.Max(top, FolderStoreOptions.DefaultSearchBreadth);
     }
 
+    /// <inheritdoc/>
+    public bool SearchesExactly
+    {
+        get
+        {
+            if (_searchBreadth is not null || _tuning is not { Reached: false } tuning) return false;
+            _indexLock.EnterReadLock();
+            try { return tuning.ScansFor(_index is null ? 0 : (long)_index.Size()); }
+            finally { _indexLock.ExitReadLock(); }
+        }
+    }
+
     private IReadOnlyList<StoreHit> Search(float[] query, int top, bool exact, int? breadth)
     {
         ArgumentNullException.ThrowIfNull(query);
         if (top < 1) throw KeyEmbedException.Input($"top must be at least 1 (got {top})", nameof(KeyEmbed.Similarity.KeywordOptions.Top));
         if (Profile is not { } profile) return [];
         profile.CheckWidth(query, Location, "query");
+        if (breadth is null && SearchesExactly) exact = true;
         List<(long Row, float Score)> candidates;
         if (exact) candidates = ExactTop(query, top);
         else

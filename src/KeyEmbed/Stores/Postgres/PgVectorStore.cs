@@ -237,15 +237,7 @@ public sealed partial class PgVectorStore : IVectorStore
         return Run(connection =>
         {
             using var transaction = connection.BeginTransaction();
-            // ef_search bounds how many rows the HNSW scan can return. The planner may prefer a sequential scan on a
-            // small or freshly loaded table (no statistics yet); the index is what a search means, so it is required
-            // here. Exact turns index scans off instead.
-            if (exact) Execute(connection, "SET LOCAL enable_indexscan = off", transaction);
-            else
-            {
-                Execute(connection, $"SET LOCAL hnsw.ef_search = {(breadth is { } b ? Math.Clamp(Math.Max(b, top), 1, MaxSearchBreadth) : EfSearchFor(top))}", transaction);
-                Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
-            }
+            PrepareSearch(connection, transaction, top, exact, breadth);
             using var command = new NpgsqlCommand(
                 $"SELECT id, text, metadata::text, 1 - (embedding <=> $1) FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
             command.Parameters.AddWithValue(new Vector(query));
@@ -259,12 +251,27 @@ public sealed partial class PgVectorStore : IVectorStore
         });
     }
 
-    /// <summary>The query plan PostgreSQL chooses for a top-<paramref name="top"/> search (tests check the HNSW index is used).</summary>
+    /// <inheritdoc/>
+    public bool SearchesExactly => _searchBreadth is null && _tuningHolds && _tuning is { Reached: false };
+
+    // ef_search bounds how many rows the HNSW scan can return. The planner may prefer a sequential scan on a small or
+    // freshly loaded table (no statistics yet); the index is what a search means, so it is required here. Exact (asked
+    // for, or because the tuning found no ef_search that reaches its target) turns index scans off instead.
+    private void PrepareSearch(NpgsqlConnection connection, NpgsqlTransaction transaction, int top, bool exact, int? breadth)
+    {
+        if (exact || (breadth is null && SearchesExactly)) Execute(connection, "SET LOCAL enable_indexscan = off", transaction);
+        else
+        {
+            Execute(connection, $"SET LOCAL hnsw.ef_search = {(breadth is { } b ? Math.Clamp(Math.Max(b, top), 1, MaxSearchBreadth) : EfSearchFor(top))}", transaction);
+            Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
+        }
+    }
+
+    /// <summary>The query plan PostgreSQL chooses for a top-<paramref name="top"/> search as <see cref="Search(float[], int, bool)"/> runs it (tests check which index is used).</summary>
     internal string ExplainSearch(float[] query, int top) => Run(connection =>
     {
         using var transaction = connection.BeginTransaction();
-        Execute(connection, $"SET LOCAL hnsw.ef_search = {EfSearchFor(top)}", transaction);
-        Execute(connection, "SET LOCAL enable_seqscan = off", transaction);
+        PrepareSearch(connection, transaction, top, exact: false, breadth: null);
         using var command = new NpgsqlCommand($"EXPLAIN SELECT id FROM {_table} ORDER BY embedding <=> $1 LIMIT $2", connection, transaction);
         command.Parameters.AddWithValue(new Vector(query));
         command.Parameters.AddWithValue(top);
