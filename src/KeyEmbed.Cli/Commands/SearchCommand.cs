@@ -46,6 +46,9 @@ internal static class SearchCommand
             source.Profile.Check(StoreProfile.Of(model, options), source.Location, "search");
             var vectors = model.Embed(queries, options).Vectors;
             bool brute = parse.GetValue(exact);
+            if (!brute && source.SearchesExactly && source.Tuning is { } tuning)
+                ctx.Error.WriteLine(FormattableString.Invariant(
+                    $"note: scanning every row of {source.Location}: its tuning found no search breadth reaching recall {tuning.TargetRecall:0.###} (the widest, {tuning.Breadth}, found {tuning.Recall:F3}); --search-breadth {tuning.Breadth} walks the graph instead"));
             var results = vectors.Select(v => source.Search(v, k, brute)).ToList();
             switch (outputFormat)
             {

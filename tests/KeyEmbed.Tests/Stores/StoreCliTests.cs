@@ -210,6 +210,34 @@ public sealed class StoreCliTests
     }
 
     [Fact]
+    public void Search_says_when_a_store_whose_tuning_missed_its_target_is_scanned_row_by_row()
+    {
+        using var dir = new TempDir();
+        var corpus = TinyVocabularyCorpus(1100);
+        File.WriteAllLines(dir.File("corpus.txt"), corpus);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--index-precision", "float32");
+        Assert.True(code == 0, error);
+        // What a tuning that found no breadth reaching its target records.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir.File("s/store.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE meta SET value = $value WHERE key = 'search_tuning'";
+            command.Parameters.AddWithValue("$value", new SearchTuning(1100, 0.8, 0.95, 100, 1100, Reached: false).ToJson());
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+        string stored = corpus.ElementAt(500);
+        var (searched, json, searchError) = CliProcess.Run("search", "--store", dir.File("s"), "--query", stored, "--top", "1", "--format", "json");
+        Assert.True(searched == 0, searchError);
+        Assert.Contains($"\"{stored}\"", json.Split("results")[1]);
+        Assert.Contains("note: scanning every row of ", searchError);
+        Assert.Contains("--search-breadth 1100 walks the graph instead", searchError);
+        (searched, json, searchError) = CliProcess.Run("search", "--store", dir.File("s"), "--query", stored, "--top", "1", "--search-breadth", "1100");
+        Assert.True(searched == 0, searchError);
+        Assert.DoesNotContain("scanning", searchError);
+    }
+
+    [Fact]
     public void An_int8_index_reaches_a_high_target_by_walking_wider_even_on_near_equal_vectors()
     {
         // The tiny random model's vectors are nearly equal, so an int8 index's approximate order is poor. Widening the
