@@ -2,7 +2,6 @@ using System.Numerics.Tensors;
 using System.Text;
 using KeyEmbed.Stores;
 using KeyEmbed.Stores.Folder;
-using Microsoft.Data.Sqlite;
 
 namespace KeyEmbed.Tests.Stores;
 
@@ -80,13 +79,7 @@ public sealed class FolderStoreMetricTests
             store.Add(items[..1000], vectors[..1000]);
         }
         // As a store made before: no index_metric in its meta, a cosine index to be rebuilt from the rows.
-        using (var connection = new SqliteConnection($"Data Source={dir.File("s/store.db")};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM meta WHERE key = 'index_metric'";
-            Assert.Equal(1, command.ExecuteNonQuery());
-        }
+        Assert.Equal(1, StoreTestData.SetFolderMeta(dir.File("s"), "index_metric", null));
         File.Delete(dir.File("s/index.usearch"));
         using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write, new FolderStoreOptions { SearchBreadth = 200 }))
         {

@@ -95,27 +95,14 @@ public sealed class FolderStoreTuningTests
         using var dir = new TempDir();
         var random = new Random(14);
         var wide = Profile with { Dimensions = 384 };
-        float[] Wide()
-        {
-            var v = new float[384];
-            for (int i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
-            TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
-            return v;
-        }
+        float[] Wide() => Unit(random, 384);
         using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write))
         {
             store.Claim(wide, "test");
             store.Add([.. Enumerable.Range(0, 3000).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, 3000).Select(_ => Wide())]);
         }
         // What a tuning that found no breadth reaching its target records.
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir.File("s/store.db")};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "INSERT OR REPLACE INTO meta (key, value) VALUES ('search_tuning', $value)";
-            command.Parameters.AddWithValue("$value", new SearchTuning(40, 0.5, 0.95, 100, 3000, Reached: false).ToJson());
-            command.ExecuteNonQuery();
-        }
+        SetFolderMeta(dir.File("s"), "search_tuning", new SearchTuning(40, 0.5, 0.95, 100, 3000, Reached: false).ToJson());
         var queries = Enumerable.Range(0, 30).Select(_ => Wide()).ToList();
 
         using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);

@@ -217,15 +217,9 @@ public sealed class StoreCliTests
         File.WriteAllLines(dir.File("corpus.txt"), corpus);
         var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--index-precision", "float32");
         Assert.True(code == 0, error);
-        // What a tuning that found no breadth reaching its target records.
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir.File("s/store.db")};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE meta SET value = $value WHERE key = 'search_tuning'";
-            command.Parameters.AddWithValue("$value", new SearchTuning(1100, 0.8, 0.95, 100, 1100, Reached: false).ToJson());
-            Assert.Equal(1, command.ExecuteNonQuery());
-        }
+        // What a tuning that found no breadth reaching its target records, in place of the one index made.
+        Assert.Contains("search tuned", error);
+        Assert.Equal(1, StoreTestData.SetFolderMeta(dir.File("s"), "search_tuning", new SearchTuning(1100, 0.8, 0.95, 100, 1100, Reached: false).ToJson()));
         string stored = corpus.ElementAt(500);
         var (searched, json, searchError) = CliProcess.Run("search", "--store", dir.File("s"), "--query", stored, "--top", "1", "--format", "json");
         Assert.True(searched == 0, searchError);
