@@ -34,6 +34,11 @@ public sealed class FolderStoreMetricTests
         return (char)bytes[header + 13];
     }
 
+    // Ranking by the inner product of vectors not brought to unit length finds a fraction of the top 10 over these
+    // lengths; a right ranking finds nearly all. Not all: an index rebuilt on opening adds from several threads, and
+    // USearch's concurrent inserts can leave a node unreachable now and then (below 0.99 once in CI).
+    private const double MinRecall = 0.95;
+
     private static double Recall(IVectorStore store, float[][] vectors, IReadOnlyList<float[]> queries)
     {
         int found = 0;
@@ -59,11 +64,11 @@ public sealed class FolderStoreMetricTests
         {
             store.Claim(StoreTestData.Profile, "test");
             store.Add(items, vectors);
-            Assert.True(Recall(store, vectors, queries) >= 0.99);
+            Assert.True(Recall(store, vectors, queries) >= MinRecall);
         }
         Assert.Equal('i', IndexMetric(dir.File("s")));
         using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read, new FolderStoreOptions { SearchBreadth = 200 });
-        Assert.True(Recall(reader, vectors, queries) >= 0.99);
+        Assert.True(Recall(reader, vectors, queries) >= MinRecall);
     }
 
     [Fact]
@@ -84,10 +89,10 @@ public sealed class FolderStoreMetricTests
         using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write, new FolderStoreOptions { SearchBreadth = 200 }))
         {
             store.Add(items[1000..], vectors[1000..]);
-            Assert.True(Recall(store, vectors, queries) >= 0.99);
+            Assert.True(Recall(store, vectors, queries) >= MinRecall);
         }
         Assert.Equal('c', IndexMetric(dir.File("s")));
         using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read, new FolderStoreOptions { SearchBreadth = 200 });
-        Assert.True(Recall(reader, vectors, queries) >= 0.99);
+        Assert.True(Recall(reader, vectors, queries) >= MinRecall);
     }
 }
