@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using static KeyEmbed.Tests.Stores.StoreTestData;
 using KeyEmbed.Stores;
 using KeyEmbed.Stores.Folder;
 
@@ -7,19 +8,6 @@ namespace KeyEmbed.Tests.Stores;
 /// <summary>The folder store on its own (no model): commits, the index file as a cache of SQLite, one writer.</summary>
 public sealed class FolderStoreTests
 {
-    private static readonly StoreProfile Profile = new("test", "0123456789abcdef", [1], "sum", "mean", false, true, 16, "float32");
-
-    private static float[] Unit(Random random, int width = 16)
-    {
-        var v = new float[width];
-        for (int i = 0; i < width; i++) v[i] = (float)(random.NextDouble() * 2 - 1);
-        float norm = MathF.Sqrt(v.Sum(x => x * x));
-        return [.. v.Select(x => x / norm)];
-    }
-
-    private static (StoreItem[] Items, float[][] Vectors) Batch(Random random, int from, int count) =>
-        ([.. Enumerable.Range(from, count).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, count).Select(_ => Unit(random))]);
-
     [Fact]
     public void A_store_whose_index_file_lags_behind_its_committed_rows_opens_with_all_of_them()
     {

@@ -8,9 +8,6 @@ namespace KeyEmbed.Tests.Stores;
 /// <summary>A folder store's search tuning: measured, recorded, used by later searches while it holds.</summary>
 public sealed class FolderStoreTuningTests
 {
-    private static (StoreItem[] Items, float[][] Vectors) Batch(Random random, int from, int count) =>
-        ([.. Enumerable.Range(from, count).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, count).Select(_ => Unit(random))]);
-
     [Theory]
     [InlineData("float32")]
     [InlineData("int8")]

@@ -17,6 +17,10 @@ internal static class StoreTestData
         return v;
     }
 
+    /// <summary>Items id<paramref name="from"/>… with texts, and a random unit vector for each.</summary>
+    public static (StoreItem[] Items, float[][] Vectors) Batch(Random random, int from, int count) =>
+        ([.. Enumerable.Range(from, count).Select(i => new StoreItem("id" + i, "text " + i))], [.. Enumerable.Range(0, count).Select(_ => Unit(random))]);
+
     /// <summary>
     /// Sets (or, with null, removes) one entry of a closed folder store's <c>store.db</c> meta table, as a store made
     /// by an older version or a tuning with another outcome would have left it; returns the rows changed.
