@@ -108,11 +108,14 @@ public sealed class FolderStoreTests
             all.AddRange(vectors);
         }
         Assert.Equal(3500, store.IndexedRows);
-        // Concurrent HNSW inserts may, rarely, leave a node with no links to it (each insert prunes its neighbours'
-        // lists while another is linking in): a walk cannot reach it. Seen once in many runs under load; losing or
-        // duplicating rows would miss far more.
+        var entries = store.IndexEntriesById();
+        Assert.Equal(3500, entries.Count);
+        Assert.All(entries, entry => Assert.Equal(1, entry.Value));
+        // Concurrent HNSW inserts may leave a node with no links to it (each insert prunes its neighbours' lists while
+        // another is linking in): a walk cannot reach it. CI under load once saw 18 of 3,500 (0.5 %); the entries above
+        // prove every row is indexed once, so this only bounds how many a walk loses.
         int foundThemselves = Enumerable.Range(0, all.Count).Count(i => store.Search(all[i], 1)[0].Id == "id" + i);
-        Assert.True(foundThemselves >= 0.995 * all.Count, $"{foundThemselves} of {all.Count} rows found themselves");
+        Assert.True(foundThemselves >= 0.98 * all.Count, $"{foundThemselves} of {all.Count} rows found themselves");
         store.Flush();
         using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
         Assert.Equal(3500, reader.IndexedRows);

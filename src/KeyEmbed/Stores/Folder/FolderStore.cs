@@ -144,6 +144,22 @@ public sealed class FolderStore : IVectorStore
         }
     }
 
+    /// <summary>How many entries the HNSW index holds under each stored row (tests: every row exactly once).</summary>
+    internal IReadOnlyDictionary<string, int> IndexEntriesById()
+    {
+        var rows = new List<(string Id, long Row)>();
+        lock (_dbLock)
+        {
+            using var command = _db.CreateCommand();
+            command.CommandText = "SELECT id, row FROM items";
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) rows.Add((reader.GetString(0), reader.GetInt64(1)));
+        }
+        _indexLock.EnterReadLock();
+        try { return rows.ToDictionary(r => r.Id, r => _index is null ? 0 : (int)_index.Count((ulong)r.Row)); }
+        finally { _indexLock.ExitReadLock(); }
+    }
+
     /// <summary>Opens (or, for <see cref="StoreAccess.Write"/>, creates) the store in <paramref name="location"/>.</summary>
     public static FolderStore Open(string location, StoreAccess access, FolderStoreOptions? options = null)
     {
