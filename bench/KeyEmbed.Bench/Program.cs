@@ -101,7 +101,7 @@ if (args is ["int8-accuracy"])
 if (args is ["stores", ..])
 {
     // stores [--pg postgres://user@host:port/db] [--ingest 100000 (0: skip)] [--pipeline 10000] [--sizes 100000,1000000] [--queries 200] [--work DIR]
-    //        [--breadths 10,256,1024,4096] [--add-threads 1] [--only f32,i8,pg] [--reuse] [--rescores 40,100] [--pipeline-only] [--tune 0.95] [--no-spin] [--expansion-add 128]
+    //        [--breadths 10,256,1024,4096] [--add-threads 1] [--only f32,i8,pg] [--reuse] [--rescores 40,100] [--pipeline-only] [--tune 0.95] [--no-spin] [--expansion-add 128] [--vectors random|real]
     string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     if (Value("--expansion-add") is { } expansion) StoreBench.ExpansionAdd = int.Parse(expansion, System.Globalization.CultureInfo.InvariantCulture);
     var sizes = (Value("--sizes") ?? "100000,1000000").Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToList();
@@ -115,7 +115,7 @@ if (args is ["stores", ..])
         Value("--only")?.Split(',').ToHashSet(), args.Contains("--reuse"),
         Value("--rescores")?.Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToList(),
         args.Contains("--pipeline-only"), Value("--tune") is { } tune ? double.Parse(tune, System.Globalization.CultureInfo.InvariantCulture) : null,
-        spin: !args.Contains("--no-spin"));
+        spin: !args.Contains("--no-spin"), realVectors: Value("--vectors") == "real");
     return 0;
 }
 if (args is ["memory", var countText])

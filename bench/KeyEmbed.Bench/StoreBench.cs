@@ -30,7 +30,7 @@ internal static class StoreBench
         ExpansionAdd is { } expansion ? new FolderStoreOptions { IndexPrecision = precision, ExpansionAdd = expansion } : new FolderStoreOptions { IndexPrecision = precision };
 
     public static void Run(string stsFolder, string? pg, int ingest, int pipelineSample, IReadOnlyList<int> sizes, int queries, string work, TextWriter output,
-        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null, bool pipelineOnly = false, double? tune = null, bool spin = true)
+        IReadOnlyList<int>? breadths = null, int addThreads = 1, IReadOnlySet<string>? only = null, bool reuse = false, IReadOnlyList<int>? rescores = null, bool pipelineOnly = false, double? tune = null, bool spin = true, bool realVectors = false)
     {
         breadths ??= [10, 256, FolderStoreOptions.DefaultSearchBreadth, 4096];
         bool Wanted(string key) => only is null || only.Contains(key);
@@ -44,7 +44,8 @@ internal static class StoreBench
         var keywords = Keywords(stsFolder, Math.Max(ingest, queries));
         if (ingest > 0 && !pipelineOnly) Ingestion(model, profile, stsFolder, pg, keywords, queries, work, output, Wanted, breadths, tune);
         if (ingest > 0) Pipelined(model, profile, pg, keywords, pipelineSample, work, output, Wanted);
-        RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted, reuse, rescores ?? [0], tune);
+        RandomSearch(model, profile, pg, keywords, sizes, queries, work, output, breadths, addThreads, Wanted, reuse, rescores ?? [0], tune,
+            realVectors ? stsFolder : null);
     }
 
     private static void Ingestion(KeyEmbedModel model, StoreProfile profile, string stsFolder, string? pg, List<string> keywords, int queries, string work,
@@ -160,25 +161,40 @@ internal static class StoreBench
 
     }
 
-    // (2) Search over random unit vectors.
+    // (2) Search over random unit vectors, or (--vectors real: realSts is the STS folder) over the model's embeddings of
+    // distinct phrases, queried by STS test sentences that are not among them.
     private static void RandomSearch(KeyEmbedModel model, StoreProfile profile, string? pg, List<string> keywords, IReadOnlyList<int> sizes, int queries, string work,
-        TextWriter output, IReadOnlyList<int> breadths, int addThreads, Func<string, bool> Wanted, bool reuse, IReadOnlyList<int> rescores, double? tune)
+        TextWriter output, IReadOnlyList<int> breadths, int addThreads, Func<string, bool> Wanted, bool reuse, IReadOnlyList<int> rescores, double? tune,
+        string? realSts = null)
     {
         var clock = new Stopwatch();
         var random = new Random(12345);
         var queryTexts = keywords.Take(queries).ToList();
         foreach (int size in sizes.Where(s => s > 0))
         {
-            var data = new float[size][];
-            for (int i = 0; i < size; i++) data[i] = RandomUnit(random);
-            var queryVectors = Enumerable.Range(0, queries).Select(_ => RandomUnit(random)).ToList();
+            float[][] data;
+            List<float[]> queryVectors;
+            if (realSts is null)
+            {
+                data = new float[size][];
+                for (int i = 0; i < size; i++) data[i] = RandomUnit(random);
+                queryVectors = [.. Enumerable.Range(0, queries).Select(_ => RandomUnit(random))];
+                output.WriteLine($"search over {size:N0} random unit vectors of {Width} dimensions, {queries} queries, top 10:");
+            }
+            else
+            {
+                queryTexts = [.. Workloads.DistinctSentences(Path.Combine(realSts, "sts-test.csv")).Take(queries)];
+                data = RealPhraseVectors(model, realSts, size, queryTexts.ToHashSet(StringComparer.OrdinalIgnoreCase), work, output);
+                queryVectors = [.. model.Embed(queryTexts).Vectors];
+                output.WriteLine($"search over the model's embeddings of {size:N0} distinct phrases (1–12-word n-grams of the STS sentences and of each pair joined), {queries} STS test sentences as queries, top 10:");
+            }
             var truth = queryVectors.Select(q => ExactTop(data, q, 10)).ToList();
-            output.WriteLine($"search over {size:N0} random unit vectors of {Width} dimensions, {queries} queries, top 10:");
+            string kind = realSts is null ? "s" : "r"; // store folders of random and real vectors apart (--reuse)
             var targets = new List<(string Name, Func<IVectorStore> Create, Func<IVectorStore> Reopen, Func<long> Disk)>();
-            if (Wanted("f32")) targets.Add(("USearch float32", () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Write, Options("float32") with { AddThreads = addThreads }),
-                    () => FolderStore.Open(Path.Combine(work, $"s{size}-f32"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-f32"))));
-            if (Wanted("i8")) targets.Add(("USearch int8", () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Write, Options("int8") with { AddThreads = addThreads }),
-                    () => FolderStore.Open(Path.Combine(work, $"s{size}-i8"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"s{size}-i8"))));
+            if (Wanted("f32")) targets.Add(("USearch float32", () => FolderStore.Open(Path.Combine(work, $"{kind}{size}-f32"), StoreAccess.Write, Options("float32") with { AddThreads = addThreads }),
+                    () => FolderStore.Open(Path.Combine(work, $"{kind}{size}-f32"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"{kind}{size}-f32"))));
+            if (Wanted("i8")) targets.Add(("USearch int8", () => FolderStore.Open(Path.Combine(work, $"{kind}{size}-i8"), StoreAccess.Write, Options("int8") with { AddThreads = addThreads }),
+                    () => FolderStore.Open(Path.Combine(work, $"{kind}{size}-i8"), StoreAccess.Read), () => FolderBytes(Path.Combine(work, $"{kind}{size}-i8"))));
             if (pg is not null && Wanted("pg"))
             {
                 string location = $"{pg}?table=bench_{size}_{Environment.ProcessId}";
@@ -210,7 +226,7 @@ internal static class StoreBench
                 if (name.StartsWith("USearch", StringComparison.Ordinal))
                 {
                     // Recall and time against the search breadth (the default is FolderStoreOptions.DefaultSearchBreadth).
-                    string folder = Path.Combine(work, name.EndsWith("int8", StringComparison.Ordinal) ? $"s{size}-i8" : $"s{size}-f32");
+                    string folder = Path.Combine(work, name.EndsWith("int8", StringComparison.Ordinal) ? $"{kind}{size}-i8" : $"{kind}{size}-f32");
                     foreach (int breadth in breadths)
                     foreach (int rescore in name.EndsWith("int8", StringComparison.Ordinal) ? rescores : [0])
                     {
@@ -355,6 +371,64 @@ internal static class StoreBench
         float norm = TensorPrimitives.Norm(v);
         TensorPrimitives.Divide(v, norm, v);
         return v;
+    }
+
+    // The model's vectors of `size` distinct phrases, cached in the work folder (a million take a quarter of an hour
+    // to embed here): word n-grams of 1 to 12 words of every STS sentence, then n-grams that cross from a pair's first
+    // sentence into its second, lowercased and trimmed of punctuation as Keywords does, leaving out the query texts.
+    private static float[][] RealPhraseVectors(KeyEmbedModel model, string stsFolder, int size, HashSet<string> excluded, string work, TextWriter output)
+    {
+        string cache = Path.Combine(work, $"real-{size}.f32");
+        var data = new float[size][];
+        if (File.Exists(cache) && new FileInfo(cache).Length == (long)size * Width * sizeof(float))
+        {
+            using var stream = File.OpenRead(cache);
+            for (int i = 0; i < size; i++)
+            {
+                data[i] = new float[Width];
+                stream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data[i].AsSpan()));
+            }
+            output.WriteLine($"  phrase vectors read from {cache}");
+            return data;
+        }
+        static string[] Words(string sentence) => [.. sentence.ToLowerInvariant().Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(w => w.Trim('.', ',', '"', '\'', '?', '!', ';', ':', '(', ')')).Where(w => w.Length > 0)];
+        var pairs = new List<(string[] First, string[] Second)>();
+        foreach (var file in Directory.GetFiles(stsFolder, "sts-*.csv").Order(StringComparer.Ordinal))
+            foreach (var line in File.ReadLines(file))
+                if (line.Split('\t') is { Length: >= 7 } fields) pairs.Add((Words(fields[5]), Words(fields[6])));
+        var seen = new HashSet<string>(excluded.Select(text => string.Join(' ', Words(text))), StringComparer.Ordinal);
+        var phrases = new List<string>(size);
+        void Take(string[] words, int n, int minStart, int maxStart)
+        {
+            for (int i = minStart; i <= maxStart && i + n <= words.Length && phrases.Count < size; i++)
+                if (seen.Add(string.Join(' ', words, i, n))) phrases.Add(string.Join(' ', words, i, n));
+        }
+        for (int n = 1; n <= 12 && phrases.Count < size; n++)
+            foreach (var (first, second) in pairs) { Take(first, n, 0, first.Length); Take(second, n, 0, second.Length); }
+        for (int n = 2; n <= 12 && phrases.Count < size; n++)
+            foreach (var (first, second) in pairs)
+            {
+                string[] joined = [.. first, .. second];
+                Take(joined, n, Math.Max(0, first.Length - n + 1), first.Length - 1);
+            }
+        if (phrases.Count < size) throw new InvalidOperationException($"the STS sentences give only {phrases.Count:N0} distinct phrases, fewer than {size:N0}");
+        var clock = Stopwatch.StartNew();
+        int done = 0;
+        using (var stream = File.Create(cache + ".part"))
+            foreach (var chunk in phrases.Chunk(4096))
+            {
+                foreach (var vector in model.Embed(chunk).Vectors)
+                {
+                    data[done++] = vector;
+                    stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.AsSpan()));
+                }
+                if (done % (64 * 4096) == 0) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  embedded {done:N0} phrases, {clock.Elapsed.TotalSeconds:F0} s"));
+            }
+        File.Move(cache + ".part", cache, overwrite: true);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  embedded {size:N0} phrases ({phrases.Average(p => p.Split(' ').Length):F1} words on average) in {clock.Elapsed.TotalSeconds:F0} s = {size / clock.Elapsed.TotalSeconds:F0} phrases/s"));
+        return data;
     }
 
     private static HashSet<int> ExactTop(IReadOnlyList<float[]> data, float[] query, int k)
