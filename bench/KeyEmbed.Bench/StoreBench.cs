@@ -256,6 +256,23 @@ internal static class StoreBench
                 }
                 if (tune is { } target)
                     using (var store = create()) Tune(store, target, build, output);
+                if (tune is { } givenTarget && realSts is not null)
+                {
+                    // What the midpoint tuning gives the real queries, then a tuning with 100 other STS test sentences
+                    // (`tune --queries`), which the searches below then use.
+                    using (var tuned = reopen())
+                    {
+                        var (recall, times) = RecallAndTimes(tuned, queryVectors, truth);
+                        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"    with the midpoint tuning ({(tuned.SearchesExactly ? "scanning every row" : $"breadth {tuned.Tuning?.Breadth}")}): recall@10 {recall:F4}, p50 {Percentile(times, 50):F2} ms, p99 {Percentile(times, 99):F2} ms"));
+                    }
+                    var tuningTexts = Workloads.DistinctSentences(Path.Combine(realSts, "sts-test.csv")).Skip(queries).Take(SearchTuner.SampleSize).ToList();
+                    using var store = create();
+                    var clockGiven = Stopwatch.StartNew();
+                    var given = store.TuneSearch(givenTarget, new StepWriter(output), [.. model.Embed(tuningTexts).Vectors]);
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"    tuned with {given.Queries} other STS test sentences as queries (target {givenTarget}): breadth {given.Breadth}, recall@10 {given.Recall:F4}, reached {given.Reached}; {clockGiven.Elapsed.TotalSeconds:F1} s; the searches below use it"));
+                }
                 long before = Process.GetCurrentProcess().WorkingSet64;
                 using var reader = reopen();
                 reader.Search(queryVectors[0], 10);
@@ -294,6 +311,20 @@ internal static class StoreBench
                 output.Flush();
             }
         }
+    }
+
+    private static (double Recall, List<double> Times) RecallAndTimes(IVectorStore store, List<float[]> queryVectors, List<HashSet<int>> truth)
+    {
+        var times = new List<double>();
+        int found = 0;
+        for (int q = 0; q < queryVectors.Count; q++)
+        {
+            var watch = Stopwatch.StartNew();
+            var hits = store.Search(queryVectors[q], 10);
+            times.Add(watch.Elapsed.TotalMilliseconds);
+            found += hits.Count(h => truth[q].Contains(int.Parse(h.Id.AsSpan(1), CultureInfo.InvariantCulture)));
+        }
+        return ((double)found / (10 * queryVectors.Count), times);
     }
 
     // What `index` does at its end (IVectorStore.TuneSearch), timed against the build it follows; the search

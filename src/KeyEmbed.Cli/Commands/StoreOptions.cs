@@ -36,16 +36,16 @@ internal static class StoreOptions
     /// Tunes the store's search breadth, a progress line per breadth tried on standard error, and says what it found
     /// (on <paramref name="summary"/>): the breadth searches will use, or that no breadth reaches the target and what to do.
     /// </summary>
-    public static SearchTuning Tune(CliContext ctx, IVectorStore store, double target, TextWriter summary)
+    public static SearchTuning Tune(CliContext ctx, IVectorStore store, double target, TextWriter summary, IReadOnlyList<float[]>? queries = null)
     {
         ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"tuning the search: how wide a walk finds {target:0.###} of the exact top {SearchTuner.Top} ({SearchTuner.SampleSize} queries, each between two stored texts)"));
+            $"tuning the search: how wide a walk finds {target:0.###} of the exact top {SearchTuner.Top} ({(queries is null ? $"{SearchTuner.SampleSize} queries, each between two stored texts" : $"the {queries.Count} queries given")})"));
         var progress = new ReportInOrder<SearchTuningStep>(step => ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  breadth {step.Breadth}: recall@{SearchTuner.Top} {step.Recall:F3}{(step.GaveUp ? " (too far below the target; stopped early)" : "")}, {step.Seconds:F1} s")));
-        var tuning = store.TuneSearch(target, progress);
+        var tuning = store.TuneSearch(target, progress, queries);
         summary.WriteLine(tuning.Reached
             ? FormattableString.Invariant($"search tuned: breadth {tuning.Breadth} finds {tuning.Recall:F3} of the exact top {SearchTuner.Top} (target {tuning.TargetRecall:0.###}) over {tuning.Rows:N0} rows; searches of {store.Location} use it (scaled with --top) until it holds {2 * tuning.Rows:N0} rows")
-            : FormattableString.Invariant($"warning: no search breadth reaches recall {tuning.TargetRecall:0.###} on {store.Location}: the widest walk allowed (breadth {tuning.Breadth}) finds {tuning.Recall:F3} of the exact top {SearchTuner.Top}; searches of it scan every row (exact) until it holds {2 * tuning.Rows:N0} rows. To walk the graph anyway give --search-breadth {tuning.Breadth} (or a lower --target-recall to `keyembed tune`); for PostgreSQL a denser index reaches more (?hnsw_m=48&hnsw_ef_construction=200 in a new table; docs/stores.md)"));
+            : FormattableString.Invariant($"warning: no search breadth reaches recall {tuning.TargetRecall:0.###} on {store.Location}: the widest walk allowed (breadth {tuning.Breadth}) finds {tuning.Recall:F3} of the exact top {SearchTuner.Top}; searches of it scan every row (exact) until it holds {2 * tuning.Rows:N0} rows. To walk the graph anyway give --search-breadth {tuning.Breadth} (or a lower --target-recall, or --queries FILE of queries like the real ones, to `keyembed tune`); for PostgreSQL a denser index reaches more (?hnsw_m=48&hnsw_ef_construction=200 in a new table; docs/stores.md)"));
         return tuning;
     }
 

@@ -58,10 +58,11 @@ public interface IVectorStore : IDisposable
 
     /// <summary>
     /// Measures the smallest search breadth whose top 10 holds <paramref name="targetRecall"/> of the exact top 10
-    /// (<see cref="SearchTuner"/>: midpoints of two stored vectors as queries), records it in the store and returns it. Needs write
-    /// access and a non-empty store; costs about a hundred exact searches and a few hundred graph searches.
+    /// (<see cref="SearchTuner"/>: midpoints of two stored vectors as queries, or <paramref name="queries"/>, vectors of the
+    /// texts searches will ask, made like the stored ones), records it in the store and returns it. Needs write access and
+    /// a non-empty store; costs about a hundred exact searches and a few hundred graph searches.
     /// </summary>
-    SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null);
+    SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null, IReadOnlyList<float[]>? queries = null);
 
     /// <summary>Throws a <see cref="KeyEmbedException"/> naming the store unless it answers now (readiness checks).</summary>
     void Ping();

@@ -199,7 +199,7 @@ public sealed class StoreRoutesTests
         public void Ping() => Call(() => { inner.Ping(); return 0; });
         public SearchTuning? Tuning => inner.Tuning;
         public bool SearchesExactly => inner.SearchesExactly;
-        public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress) => Call(() => inner.TuneSearch(targetRecall, progress));
+        public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress, IReadOnlyList<float[]>? queries) => Call(() => inner.TuneSearch(targetRecall, progress, queries));
         public void Dispose() { }
     }
 }

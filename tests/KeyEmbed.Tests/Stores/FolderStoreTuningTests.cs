@@ -117,4 +117,58 @@ public sealed class FolderStoreTuningTests
         });
         Assert.True(found < 300, "the narrow walk found every neighbour, so the check above says nothing of the scan");
     }
+
+    [Fact]
+    public void A_tuning_with_given_queries_measures_with_them_and_records_that_it_did()
+    {
+        // 384-dimensional random vectors: midpoints of two of them are as hard as any new random query (a walk of a
+        // few percent of the rows). Given queries that are copies of stored rows are easy: the first breadth does.
+        const int Width = 384;
+        var profile = Profile with { Dimensions = Width };
+        using var dir = new TempDir();
+        var random = new Random(13);
+        var vectors = Enumerable.Range(0, 3000).Select(_ => Unit(random, Width)).ToArray();
+        var given = Enumerable.Range(0, 50).Select(i => (float[])vectors[i * 60].Clone()).ToList();
+        SearchTuning midpoints, tuning;
+        using (var store = FolderStore.Open(dir.File("s"), StoreAccess.Write, new FolderStoreOptions { IndexPrecision = "float32" }))
+        {
+            store.Claim(profile, "test");
+            store.Add([.. Enumerable.Range(0, vectors.Length).Select(i => new StoreItem("id" + i, "text " + i))], vectors);
+            midpoints = store.TuneSearch(0.95);
+            tuning = store.TuneSearch(0.95, progress: null, queries: given);
+            Assert.Equal(tuning, store.Tuning);
+        }
+        Assert.False(midpoints.QueriesGiven);
+        Assert.True(tuning.QueriesGiven);
+        Assert.Equal(50, tuning.Queries);
+        Assert.True(tuning.Reached);
+        Assert.True(tuning.Breadth < midpoints.Breadth, $"given queries tuned to {tuning.Breadth}, midpoints to {midpoints.Breadth}");
+
+        using var reader = FolderStore.Open(dir.File("s"), StoreAccess.Read);
+        Assert.Equal(tuning, reader.Tuning);
+        // The recall recorded is the recall of those queries at that breadth, measured again here.
+        int found = 0;
+        foreach (var query in given)
+        {
+            float tenth = reader.Search(query, 10, exact: true)[^1].Score - 1e-5f;
+            found += reader.Search(query, 10).Count(h => h.Score >= tenth);
+        }
+        Assert.Equal(tuning.Recall, found / 500.0, 3);
+    }
+
+    [Fact]
+    public void Too_few_or_misshapen_given_queries_are_refused_before_any_search()
+    {
+        using var dir = new TempDir();
+        var random = new Random(14);
+        using var store = FolderStore.Open(dir.File("s"), StoreAccess.Write);
+        store.Claim(Profile, "test");
+        var (items, vectors) = Batch(random, 0, 200);
+        store.Add(items, vectors);
+        var few = Assert.Throws<KeyEmbedException>(() => store.TuneSearch(0.95, null, [.. Enumerable.Range(0, SearchTuner.MinGivenQueries - 1).Select(_ => Unit(random))]));
+        Assert.Contains($"at least {SearchTuner.MinGivenQueries}", few.Message);
+        var wide = Assert.Throws<KeyEmbedException>(() => store.TuneSearch(0.95, null, [.. Enumerable.Range(0, 30).Select(_ => Unit(random, 8))]));
+        Assert.Contains("16-dimensional", wide.Message);
+        Assert.Null(store.Tuning);
+    }
 }

@@ -47,6 +47,20 @@ public sealed class PgVectorTuningTests(PostgresServer postgres)
     }
 
     [Fact]
+    public void A_tuning_with_given_queries_is_recorded_as_such()
+    {
+        string location = Filled("given", 1200);
+        var random = new Random(33);
+        var queries = Enumerable.Range(0, 40).Select(_ => Unit(random)).ToList();
+        SearchTuning tuning;
+        using (var writer = PgVectorStore.Open(location, StoreAccess.Write)) tuning = writer.TuneSearch(0.9, null, queries);
+        Assert.True(tuning.QueriesGiven);
+        Assert.Equal(40, tuning.Queries);
+        using var reader = PgVectorStore.Open(location, StoreAccess.Read);
+        Assert.Equal(tuning, reader.Tuning);
+    }
+
+    [Fact]
     public void A_writer_that_adds_past_twice_the_tuned_rows_searches_with_the_fixed_default_again()
     {
         string location = Filled("outgrown", 1000);

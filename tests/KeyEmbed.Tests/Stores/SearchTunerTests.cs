@@ -145,4 +145,13 @@ public sealed class SearchTunerTests
     {
         public void Report(SearchTuningStep value) => steps.Add(value);
     }
+
+    [Fact]
+    public void A_record_made_before_given_queries_existed_reads_as_midpoint_queries()
+    {
+        var tuning = SearchTuning.FromJson("""{"breadth":160,"recall":0.97,"target_recall":0.95,"queries":100,"rows":5000,"reached":true}""");
+        Assert.NotNull(tuning);
+        Assert.False(tuning.QueriesGiven);
+        Assert.Equal(160, tuning.Breadth);
+    }
 }

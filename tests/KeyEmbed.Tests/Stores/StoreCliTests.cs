@@ -244,13 +244,38 @@ public sealed class StoreCliTests
         Assert.True(error.Contains("search tuned: breadth ") && !error.Contains("warning"), error);
     }
 
-    // Distinct texts in the tiny model's 50-word vocabulary (anything else is [UNK] to it).
-    private static List<string> TinyVocabularyCorpus(int count)
+    [Fact]
+    public void Tune_measures_with_the_queries_given_embedded_by_the_stores_model()
     {
-        string[] words = ["the", "a", "of", "key", "word", "vector", "model", "text", "layer", "mean", "deep", "learn", "net", "good", "fast", "small", "big", "tiny", "test"];
+        using var dir = new TempDir();
+        var corpus = TinyVocabularyCorpus(1100);
+        File.WriteAllLines(dir.File("corpus.txt"), corpus);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--index-precision", "float32");
+        Assert.True(code == 0, error);
+        // Texts the store does not hold (five words where the stored ones have four), with a blank line skipped.
+        var queries = TinyVocabularyCorpus(30, wordCount: 5);
+        File.WriteAllLines(dir.File("queries.txt"), [.. queries.Take(15), "", .. queries.Skip(15)]);
+        var (tuned, output, tuneError) = CliProcess.Run("tune", "--store", dir.File("s"), "--queries", dir.File("queries.txt"));
+        Assert.True(tuned == 0, tuneError);
+        Assert.Contains("(the 30 queries given)", tuneError);
+        Assert.Matches(@"search tuned: breadth \d+ finds [01]\.\d{3} of the exact top 10 \(target 0\.95\) over 1,100 rows", output);
+        using (var store = KeyEmbed.Stores.Folder.FolderStore.Open(dir.File("s"), StoreAccess.Read))
+            Assert.True(store.Tuning is { QueriesGiven: true, Queries: 30 }, $"{store.Tuning}");
+
+        File.WriteAllLines(dir.File("few.txt"), queries.Take(5));
+        var (few, _, fewError) = CliProcess.Run("tune", "--store", dir.File("s"), "--queries", dir.File("few.txt"));
+        AssertOneErrorLine(few, fewError, "--queries", "at least 20");
+        var (missing, _, missingError) = CliProcess.Run("tune", "--store", dir.File("s"), "--queries", dir.File("no-such-file.txt"));
+        AssertOneErrorLine(missing, missingError, "no-such-file.txt");
+    }
+
+    // Distinct texts in the tiny model's 50-word vocabulary (anything else is [UNK] to it).
+    private static List<string> TinyVocabularyCorpus(int count, int wordCount = 4)
+    {
+        string[] vocabulary = ["the", "a", "of", "key", "word", "vector", "model", "text", "layer", "mean", "deep", "learn", "net", "good", "fast", "small", "big", "tiny", "test"];
         var random = new Random(3);
         var corpus = new HashSet<string>();
-        while (corpus.Count < count) corpus.Add(string.Join(' ', Enumerable.Range(0, 4).Select(_ => words[random.Next(words.Length)])));
+        while (corpus.Count < count) corpus.Add(string.Join(' ', Enumerable.Range(0, wordCount).Select(_ => vocabulary[random.Next(vocabulary.Length)])));
         return [.. corpus];
     }
 

@@ -32,7 +32,7 @@ public sealed class StoreWritePipelineTests
         public void Ping() { }
         public SearchTuning? Tuning => null;
         public bool SearchesExactly => false;
-        public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress) => throw new NotSupportedException();
+        public SearchTuning TuneSearch(double targetRecall, IProgress<SearchTuningStep>? progress, IReadOnlyList<float[]>? queries) => throw new NotSupportedException();
         public void Dispose() => Open.Dispose();
     }
 

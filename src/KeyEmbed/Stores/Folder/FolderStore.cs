@@ -436,11 +436,12 @@ public sealed class FolderStore : IVectorStore
     }
 
     /// <inheritdoc/>
-    public SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null)
+    public SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null, IReadOnlyList<float[]>? queries = null)
     {
         SearchTuner.CheckTarget(targetRecall);
         if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading; tuning records its result.");
-        if (Profile is null) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+        if (Profile is not { } profile) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+        foreach (var query in queries ?? []) profile.CheckWidth(query, Location, "tuning query");
         var sample = new List<(long Row, string Id, float[] Vector)>();
         long rows;
         lock (_dbLock)
@@ -453,7 +454,7 @@ public sealed class FolderStore : IVectorStore
             command.CommandText = "SELECT row, id, vector FROM items WHERE row >= $from ORDER BY row LIMIT 1";
             var from = command.Parameters.Add("$from", SqliteType.Integer);
             var seen = new HashSet<long>();
-            foreach (int position in SearchTuner.SamplePositions(last - first + 1))
+            foreach (int position in queries is null ? SearchTuner.SamplePositions(last - first + 1) : [])
             {
                 from.Value = first + position;
                 using var reader = command.ExecuteReader();
@@ -461,10 +462,10 @@ public sealed class FolderStore : IVectorStore
                     sample.Add((reader.GetInt64(0), reader.GetString(1), MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(2)).ToArray()));
             }
         }
-        var queries = SearchTuner.MidpointQueries([.. sample.Select(s => (s.Id, s.Vector))]);
-        var exactRows = ExactTopMany([.. queries.Select(q => q.Vector)], SearchTuner.Top + SearchTuner.ExcludedPerQuery);
+        var tuningQueries = queries is null ? SearchTuner.MidpointQueries([.. sample.Select(s => (s.Id, s.Vector))]) : SearchTuner.GivenQueries(queries);
+        var exactRows = ExactTopMany([.. tuningQueries.Select(q => q.Vector)], SearchTuner.Top + SearchTuner.ExcludedPerQuery);
         var ids = IdsOf(exactRows.SelectMany(r => r).Select(hit => hit.Row).Distinct());
-        var tuning = SearchTuner.Tune(rows, queries,
+        var tuning = SearchTuner.Tune(rows, tuningQueries,
             [.. exactRows.Select(r => (IReadOnlyList<(string, float)>)[.. r.Select(hit => (ids[hit.Row], hit.Score))])],
             (query, top, breadth) => [.. Search(query, top, exact: false, breadth).Select(h => (h.Id, h.Score))], MaxSearchBreadth, targetRecall, progress);
         lock (_dbLock) SetMeta(TuningKey, tuning.ToJson());

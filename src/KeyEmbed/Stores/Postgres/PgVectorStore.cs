@@ -337,15 +337,16 @@ public sealed partial class PgVectorStore : IVectorStore
         _searchBreadth ?? (_tuningHolds ? _tuning!.BreadthFor(top, MaxSearchBreadth) : Math.Max(100, 2 * top)), top), 1, MaxSearchBreadth);
 
     /// <inheritdoc/>
-    public SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null)
+    public SearchTuning TuneSearch(double targetRecall = SearchTuner.DefaultTargetRecall, IProgress<SearchTuningStep>? progress = null, IReadOnlyList<float[]>? queries = null)
     {
         SearchTuner.CheckTarget(targetRecall);
         if (_access != StoreAccess.Write) throw new InvalidOperationException("The store was opened for reading; tuning records its result.");
-        if (Profile is null) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+        if (Profile is not { } profile) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
+        foreach (var query in queries ?? []) profile.CheckWidth(query, Location, "tuning query");
         if (!HasIndex()) throw KeyEmbedException.Input($"{Location}: table '{_table}' has no HNSW index yet (an `index` run did not finish); run `keyembed index` again to build it, then tune");
         long rows = Count();
         if (rows == 0) throw KeyEmbedException.Input($"store '{Location}' is empty; index a corpus into it first");
-        var sample = Run(connection =>
+        var sample = queries is not null ? [] : Run(connection =>
         {
             // A fixed pseudo-random order of the ids: the same rows every time the table holds the same ids.
             using var command = new NpgsqlCommand($"SELECT id, embedding FROM {_table} ORDER BY md5(id) LIMIT $1", connection);
@@ -355,9 +356,9 @@ public sealed partial class PgVectorStore : IVectorStore
             while (reader.Read()) picked.Add((reader.GetString(0), reader.GetFieldValue<Vector>(1).ToArray()));
             return picked;
         });
-        var queries = SearchTuner.MidpointQueries(sample);
-        var exact = queries.Select(q => (IReadOnlyList<(string, float)>)[.. Search(q.Vector, SearchTuner.Top + SearchTuner.ExcludedPerQuery, exact: true).Select(h => (h.Id, h.Score))]).ToList();
-        var tuning = SearchTuner.Tune(rows, queries, exact,
+        var tuningQueries = queries is null ? SearchTuner.MidpointQueries(sample) : SearchTuner.GivenQueries(queries);
+        var exact = tuningQueries.Select(q => (IReadOnlyList<(string, float)>)[.. Search(q.Vector, SearchTuner.Top + SearchTuner.ExcludedPerQuery, exact: true).Select(h => (h.Id, h.Score))]).ToList();
+        var tuning = SearchTuner.Tune(rows, tuningQueries, exact,
             (query, top, breadth) => [.. Search(query, top, exact: false, breadth).Select(h => (h.Id, h.Score))], MaxSearchBreadth, targetRecall, progress);
         Run(connection =>
         {
