@@ -43,6 +43,26 @@ public sealed class SearchTunerTests
     }
 
     [Fact]
+    public void Given_queries_whose_recall_spreads_widely_must_beat_the_target_by_two_standard_errors()
+    {
+        // 20 queries; below breadth 80, 16 of them find all ten and 4 find six: 0.92 on average, over a target of 0.9
+        // and its fixed margin, but with a standard error of 0.037 (the 4 could as well have been 8 in another sample).
+        // Made from stored rows (midpoints), 40 does; given, the sample must reach 0.9 + 2 × 0.037 and 80 (all) is chosen.
+        var exact = Enumerable.Range(0, 20).Select(q => (IReadOnlyList<(string, float)>)[.. Enumerable.Range(0, 10).Select(i => ($"t{q}_{i}", 0.9f - 0.01f * i))]).ToList();
+        IReadOnlyList<(string Id, float Score)> Search(float[] query, int top, int breadth)
+        {
+            int q = (int)query[0];
+            int good = breadth >= 80 || q >= 4 ? 10 : 6;
+            return [.. Enumerable.Range(0, good).Select(i => ($"t{q}_{i}", 0.9f - 0.01f * i)), .. Enumerable.Range(0, top).Select(i => ($"stranger{i}", 0.5f))];
+        }
+        var fromRows = Enumerable.Range(0, 20).Select(q => new TuningQuery([$"row{q}"], [q])).ToList();
+        Assert.Equal(40, SearchTuner.Tune(10_000, fromRows, exact, Search, maxBreadth: 1000, targetRecall: 0.9).Breadth);
+        var given = SearchTuner.GivenQueries([.. Enumerable.Range(0, 20).Select(q => new float[] { q })]);
+        var tuning = SearchTuner.Tune(10_000, given, exact, Search, maxBreadth: 1000, targetRecall: 0.9);
+        Assert.Equal((80, 1.0, true), (tuning.Breadth, tuning.Recall, tuning.QueriesGiven));
+    }
+
+    [Fact]
     public void Queries_are_unit_midpoints_of_two_sampled_vectors_far_apart_in_the_sample()
     {
         var sampled = Enumerable.Range(0, 6).Select(i => ($"s{i}", Enumerable.Range(0, 4).Select(d => d == i % 4 ? 3f : 0f).ToArray())).ToList();
