@@ -258,7 +258,9 @@ public sealed class StoreCliTests
         var (tuned, output, tuneError) = CliProcess.Run("tune", "--store", dir.File("s"), "--queries", dir.File("queries.txt"));
         Assert.True(tuned == 0, tuneError);
         Assert.Contains("(the 30 queries given)", tuneError);
-        Assert.Matches(@"search tuned: breadth \d+ finds [01]\.\d{3} of the exact top 10 \(target 0\.95\) over 1,100 rows", output);
+        // Reached or not depends on how far 30 queries of the tiny model's near-equal vectors spread (their margin is
+        // two standard errors); either way the result is stated and recorded.
+        Assert.Matches(@"(search tuned: breadth \d+ finds [01]\.\d{3} of the exact top 10 \(target 0\.95\) over 1,100 rows|warning: no search breadth reaches recall 0\.95)", output);
         using (var store = KeyEmbed.Stores.Folder.FolderStore.Open(dir.File("s"), StoreAccess.Read))
             Assert.True(store.Tuning is { QueriesGiven: true, Queries: 30 }, $"{store.Tuning}");
 
