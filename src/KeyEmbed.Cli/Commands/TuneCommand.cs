@@ -19,7 +19,7 @@ internal static class TuneCommand
         var targetRecall = StoreOptions.TargetRecall();
         var queries = new Option<string?>("--queries")
         {
-            Description = $"Measure with these queries instead of midpoints of stored texts: a UTF-8 file of one query a line (blank lines skipped; - reads standard input), texts like the ones searches will ask and not stored ones; at least {SearchTuner.MinGivenQueries}, {SearchTuner.SampleSize} or more for a recall within about ±0.01. Embedded with the store's model and options.",
+            Description = $"Measure with these queries instead of midpoints of stored texts: a UTF-8 file of one query a line (blank lines skipped; - reads standard input), texts like the ones searches will ask and not stored ones; at least {SearchTuner.MinGivenQueries}, {SearchTuner.SampleSize} or more for a steadier measure (the sample must beat the target by two standard errors of its per-query recall). Embedded with the store's model and options.",
         };
         var command = new Command("tune", "Measure and record the search breadth a store needs for a recall target (index does this by itself as a store grows).");
         shared.AddTo(command);
@@ -34,7 +34,7 @@ internal static class TuneCommand
                 ? [.. EmbeddingOptionSet.ReadLines(ctx, file, "--queries").Where(line => !string.IsNullOrWhiteSpace(line))]
                 : null;
             if (queryTexts is { Count: < SearchTuner.MinGivenQueries })
-                throw KeyEmbedException.Input($"--queries: {queryTexts.Count} queries in {parse.GetValue(queries)}; tuning needs at least {SearchTuner.MinGivenQueries} ({SearchTuner.SampleSize} or more measure recall within about ±0.01)");
+                throw KeyEmbedException.Input($"--queries: {queryTexts.Count} queries in {parse.GetValue(queries)}; tuning needs at least {SearchTuner.MinGivenQueries} ({SearchTuner.SampleSize} or more give a steadier measure)");
             // Opened to read first: a store that does not exist is an error here, not an empty store made by asking.
             using (var existing = StoreOptions.Open(location, StoreAccess.Read, searchBreadth: null))
                 if (existing.Profile is null) throw KeyEmbedException.Input($"store {existing.Location} is empty; add texts with keyembed index first");

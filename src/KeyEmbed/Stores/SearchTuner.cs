@@ -153,11 +153,11 @@ public static class SearchTuner
     internal static List<TuningQuery> GivenQueries(IReadOnlyList<float[]> vectors)
     {
         if (vectors.Count < MinGivenQueries)
-            throw KeyEmbedException.Input($"tuning with given queries needs at least {MinGivenQueries} of them (got {vectors.Count}); {SampleSize} or more measure recall within about ±0.01");
+            throw KeyEmbedException.Input($"tuning with given queries needs at least {MinGivenQueries} of them (got {vectors.Count}); {SampleSize} or more give a steadier measure");
         return [.. vectors.Select(vector => new TuningQuery([], vector))];
     }
 
-    /// <summary>The fewest given queries a tuning accepts: below this one query more or less moves the recall by over 0.05.</summary>
+    /// <summary>The fewest given queries a tuning accepts: below this, one query's recall moves the average by more than 0.05.</summary>
     public const int MinGivenQueries = 20;
 
     /// <summary>

@@ -454,7 +454,9 @@ public sealed class FolderStore : IVectorStore
             command.CommandText = "SELECT row, id, vector FROM items WHERE row >= $from ORDER BY row LIMIT 1";
             var from = command.Parameters.Add("$from", SqliteType.Integer);
             var seen = new HashSet<long>();
-            foreach (int position in queries is null ? SearchTuner.SamplePositions(last - first + 1) : [])
+            // Given queries need no sample of stored rows.
+            if (queries is null)
+            foreach (int position in SearchTuner.SamplePositions(last - first + 1))
             {
                 from.Value = first + position;
                 using var reader = command.ExecuteReader();
