@@ -85,7 +85,12 @@ internal static class IndexCommand
             // to tuning, has outgrown its tuning, or another target is asked for.
             var tuning = target.Tuning;
             if (stored >= SearchTuner.MinRows && (tuning is null || !tuning.HoldsFor(stored) || (askedRecall is { } asked && asked != tuning.TargetRecall)))
+            {
+                // The store keeps a tuning's result, not its queries: say what replaces a tuning made with the user's own.
+                if (tuning is { QueriesGiven: true })
+                    ctx.Error.WriteLine($"note: {target.Location} was tuned with your own queries; this tuning uses midpoints of stored texts instead (the queries are not kept): run keyembed tune --store {target.Location} --queries FILE again to measure with yours");
                 StoreOptions.Tune(ctx, target, askedRecall ?? tuning?.TargetRecall ?? SearchTuner.DefaultTargetRecall, ctx.Error);
+            }
             return 0;
         }));
         return command;

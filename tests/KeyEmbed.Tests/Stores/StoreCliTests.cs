@@ -263,6 +263,14 @@ public sealed class StoreCliTests
         Assert.Matches(@"(search tuned: breadth \d+ finds [01]\.\d{3} of the exact top 10 \(target 0\.95\) over 1,100 rows|warning: no search breadth reaches recall 0\.95)", output);
         using (var store = KeyEmbed.Stores.Folder.FolderStore.Open(dir.File("s"), StoreAccess.Read))
             Assert.True(store.Tuning is { QueriesGiven: true, Queries: 30 }, $"{store.Tuning}");
+        // index keeps that tuning while it holds, and says so when it replaces it with midpoints.
+        (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"));
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("tuning", error);
+        (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--target-recall", "0.8");
+        Assert.True(code == 0, error);
+        Assert.Contains("was tuned with your own queries; this tuning uses midpoints", error);
+        Assert.Contains("(100 queries, each between two stored texts)", error);
 
         File.WriteAllLines(dir.File("few.txt"), queries.Take(5));
         var (few, _, fewError) = CliProcess.Run("tune", "--store", dir.File("s"), "--queries", dir.File("few.txt"));
