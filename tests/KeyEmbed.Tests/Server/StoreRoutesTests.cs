@@ -55,6 +55,7 @@ public sealed class StoreRoutesTests
         info = await (await server.Client.GetAsync("/v1/store")).JsonAsync();
         Assert.Equal(tuning.Breadth, info.GetProperty("search_tuning").GetProperty("breadth").GetInt32());
         Assert.Equal(3, info.GetProperty("search_tuning").GetProperty("rows").GetInt64());
+        Assert.False(info.GetProperty("search_tuning").GetProperty("queries_given").GetBoolean());
         Assert.Equal(!tuning.Reached, info.GetProperty("searches_exactly").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/health/ready")).StatusCode);
     }
