@@ -179,11 +179,7 @@ public sealed class StoreCliTests
     public void Index_tunes_a_new_or_doubled_store_once_and_tune_retunes_for_another_target()
     {
         using var dir = new TempDir();
-        var corpus = TinyVocabularyCorpus(1100);
-        File.WriteAllLines(dir.File("corpus.txt"), corpus);
-        // A float32 index: the tiny random model's vectors are so alike that an int8 index's rescoring window caps
-        // recall near 0.97 on them, whatever the breadth (the tuning then says no breadth reaches the target).
-        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--index-precision", "float32");
+        var (corpus, code, error) = IndexTinyCorpusAsFloat32(dir);
         Assert.True(code == 0, error);
         Assert.Contains("tuning the search", error);
         Assert.Contains("  breadth 40: recall@10 ", error);
@@ -213,9 +209,7 @@ public sealed class StoreCliTests
     public void Search_says_when_a_store_whose_tuning_missed_its_target_is_scanned_row_by_row()
     {
         using var dir = new TempDir();
-        var corpus = TinyVocabularyCorpus(1100);
-        File.WriteAllLines(dir.File("corpus.txt"), corpus);
-        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--index-precision", "float32");
+        var (corpus, code, error) = IndexTinyCorpusAsFloat32(dir);
         Assert.True(code == 0, error);
         // What a tuning that found no breadth reaching its target records, in place of the one index made.
         Assert.Contains("search tuned", error);
@@ -248,9 +242,7 @@ public sealed class StoreCliTests
     public void Tune_measures_with_the_queries_given_embedded_by_the_stores_model()
     {
         using var dir = new TempDir();
-        var corpus = TinyVocabularyCorpus(1100);
-        File.WriteAllLines(dir.File("corpus.txt"), corpus);
-        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--index-precision", "float32");
+        var (corpus, code, error) = IndexTinyCorpusAsFloat32(dir);
         Assert.True(code == 0, error);
         // Texts the store does not hold (five words where the stored ones have four), with a blank line skipped.
         var queries = TinyVocabularyCorpus(30, wordCount: 5);
@@ -277,6 +269,17 @@ public sealed class StoreCliTests
         AssertOneErrorLine(few, fewError, "--queries", "at least 20");
         var (missing, _, missingError) = CliProcess.Run("tune", "--store", dir.File("s"), "--queries", dir.File("no-such-file.txt"));
         AssertOneErrorLine(missing, missingError, "no-such-file.txt");
+    }
+
+    // 1,100 tiny-vocabulary texts written to corpus.txt and indexed into the folder store "s". A float32 index: the tiny
+    // random model's vectors are so alike that an int8 index's rescoring window caps recall near 0.97 on them, whatever
+    // the breadth (the tuning then says no breadth reaches the target).
+    private static (List<string> Corpus, int Code, string Error) IndexTinyCorpusAsFloat32(TempDir dir)
+    {
+        var corpus = TinyVocabularyCorpus(1100);
+        File.WriteAllLines(dir.File("corpus.txt"), corpus);
+        var (code, _, error) = CliProcess.Run("index", "--model", TinyModel, "--input", dir.File("corpus.txt"), "--store", dir.File("s"), "--index-precision", "float32");
+        return (corpus, code, error);
     }
 
     // Distinct texts in the tiny model's 50-word vocabulary (anything else is [UNK] to it).
